@@ -1,0 +1,339 @@
+/* nnc.h — the one internal header of the nnc compiler, a section per .c file.
+ *
+ * The pipeline (main.c): read source → lex + parse (grammar/nn.re, grammar/nn.y, parse.c) → AST →
+ * lower.c (blocks inlined, repeats expanded, shapes checked by shape.c as nodes are made) → Graph →
+ * grad.c (backward nodes appended) → plan.c (storage) → emit.c (C99). Every phase reports user errors
+ * through Diag and keeps going where it can; the driver stops after a phase that reported any.
+ * All memory of one run belongs to the Compilation's Arena.
+ */
+#ifndef NNC_H
+#define NNC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NNC_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define NN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define NN_NORETURN __attribute__((noreturn))
+#else
+#define NN_PRINTF(f, a)
+#define NN_NORETURN
+#endif
+
+/* Internal bugs, never user errors: print where and abort. */
+NN_NORETURN void nn_die_at(const char *file, int line, const char *fmt, ...) NN_PRINTF(3, 4);
+#define nn_die(...) nn_die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define nn_unreachable() nn_die_at(__FILE__, __LINE__, "unreachable")
+
+/* ============================== arena.c ============================== */
+typedef struct ArenaChunk ArenaChunk;
+typedef struct Arena {
+  ArenaChunk *head; /* newest chunk first */
+  size_t total;     /* bytes handed out, for limits */
+} Arena;
+
+void *arena_alloc(Arena *a, size_t bytes);          /* zeroed; dies only if malloc fails */
+void *arena_realloc(Arena *a, void *old, size_t old_bytes, size_t new_bytes);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...) NN_PRINTF(2, 3);
+void arena_free(Arena *a);
+
+/* A growable array in an arena: ARRAY_PUSH(arena, items, n, cap) */
+#define ARRAY_GROW(arena, items, n, cap)                                                   \
+  do {                                                                                     \
+    if ((n) >= (cap)) {                                                                    \
+      int new_cap_ = (cap) ? 2 * (cap) : 16;                                               \
+      (items) = arena_realloc((arena), (items), sizeof(*(items)) * (size_t)(cap),          \
+                              sizeof(*(items)) * (size_t)new_cap_);                        \
+      (cap) = new_cap_;                                                                    \
+    }                                                                                      \
+  } while (0)
+
+/* ============================== diag.c ============================== */
+typedef uint32_t SrcLoc; /* byte offset into the source; the column is computed when reported */
+#define NO_LOC UINT32_MAX
+
+typedef struct Diag {
+  const char *file;  /* name shown in messages */
+  const char *src;   /* the source, NUL-terminated */
+  size_t len;        /* bytes of src */
+  FILE *out;         /* where messages go (stderr, or a memstream in tests) */
+  int n_errors;
+  int n_warnings;
+  int max_errors;    /* stop printing after this many (0: 50) */
+  const SrcLoc *call_stack; /* block call sites in force, for "in block ... called here" notes */
+  int n_call_stack;
+} Diag;
+
+void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...) NN_PRINTF(3, 4);
+void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...) NN_PRINTF(3, 4);
+void diag_note(Diag *d, SrcLoc loc, const char *fmt, ...) NN_PRINTF(3, 4);
+void diag_line_col(const Diag *d, SrcLoc loc, int *line, int *col);
+
+/* ============================== lex (grammar/nn.re) ============================== */
+typedef struct Token {
+  int kind;          /* TK_* from the Lemon-generated nn.h */
+  const char *text;  /* into the source */
+  int len;
+  SrcLoc loc;
+} Token;
+
+typedef struct Lexer {
+  const char *src;   /* NUL-terminated; a NUL before end is an error token */
+  const char *cur;
+  const char *end;
+  int depth;         /* ( and [ nesting: newlines inside do not end statements */
+  int brace_depth;
+  bool need_sep;     /* a statement is open: emit SEP before '}' or at the end */
+  bool pending_close;/* a synthetic SEP was emitted; the '}' comes next */
+  bool at_end;
+} Lexer;
+
+void lex_init(Lexer *lx, const char *src, size_t len);
+Token lex_next(Lexer *lx, Diag *d); /* TK_ERROR tokens are reported here already */
+const char *token_name(int kind);  /* "'('", "identifier", "end of line", ... */
+
+/* ============================== AST (parse.c, grammar/nn.y) ============================== */
+typedef enum AstKind {
+  AST_INT, AST_REAL, AST_BOOL, AST_NAME, AST_CALL, AST_BINARY, AST_NEG,
+  AST_KWARG, /* name=value inside a call's argument list */
+} AstKind;
+
+typedef struct Ast Ast;
+struct Ast {
+  AstKind kind;
+  SrcLoc loc;        /* the representative token: the operator, the name, the literal */
+  const char *name;  /* AST_NAME, AST_CALL (callee), AST_KWARG (keyword) */
+  int op;            /* AST_BINARY: '+', '-', '*', '/' */
+  Ast *lhs, *rhs;    /* AST_BINARY; AST_NEG and AST_KWARG use lhs */
+  Ast *args;         /* AST_CALL: linked through next */
+  Ast *next;
+  int64_t ival;      /* AST_INT, AST_BOOL */
+  double rval;       /* AST_REAL */
+};
+
+typedef enum StmtKind {
+  ST_MODEL, ST_CONST, ST_INPUT, ST_LABEL, ST_TARGET, ST_ASSIGN, ST_REPEAT, ST_BLOCK,
+  ST_RETURN, ST_OUTPUT, ST_LOSS, ST_OPTIMIZER,
+} StmtKind;
+
+typedef struct Stmt Stmt;
+typedef struct Ident { const char *name; SrcLoc loc; struct Ident *next; } Ident;
+struct Stmt {
+  StmtKind kind;
+  SrcLoc loc;        /* the keyword or the assigned name */
+  const char *name;  /* MODEL, CONST, INPUT, LABEL, TARGET, ASSIGN, BLOCK, OUTPUT */
+  SrcLoc name_loc;
+  Ast *expr;         /* CONST, ASSIGN, RETURN, LOSS, OPTIMIZER, REPEAT (count), LABEL (classes) */
+  Ast *dims;         /* INPUT, TARGET: linked through next */
+  Ident *params;     /* BLOCK */
+  Stmt *body;        /* REPEAT, BLOCK */
+  Stmt *next;
+};
+
+typedef struct Program {
+  Stmt *stmts;
+  bool syntax_ok;
+} Program;
+
+typedef struct Compilation Compilation;
+/* Parses the Compilation's source into an AST; syntax errors go to its Diag. */
+Program parse_program(Compilation *c);
+
+/* Constructors called from the grammar's actions (one call per action). */
+typedef struct ParseCtx ParseCtx;
+Ast *ast_int(ParseCtx *p, Token t);
+Ast *ast_real(ParseCtx *p, Token t);
+Ast *ast_bool(ParseCtx *p, Token t, bool v);
+Ast *ast_name(ParseCtx *p, Token t);
+Ast *ast_call(ParseCtx *p, Token callee, Ast *args);
+Ast *ast_kwarg(ParseCtx *p, Token name, Ast *value);
+Ast *ast_binary(ParseCtx *p, Token op, Ast *lhs, Ast *rhs);
+Ast *ast_neg(ParseCtx *p, Token op, Ast *operand);
+Ast *ast_append(Ast *list, Ast *item);
+Stmt *stmt_new(ParseCtx *p, StmtKind kind, Token at);
+Stmt *stmt_named(ParseCtx *p, StmtKind kind, Token kw, Token name, Ast *expr);
+Stmt *stmt_shape(ParseCtx *p, StmtKind kind, Token kw, Token name, Ast *dims);
+Stmt *stmt_repeat(ParseCtx *p, Token kw, Ast *count, Stmt *body);
+Stmt *stmt_block(ParseCtx *p, Token kw, Token name, Ident *params, Stmt *body);
+Stmt *stmt_expr(ParseCtx *p, StmtKind kind, Token kw, Ast *expr);
+Stmt *stmt_append(Stmt *list, Stmt *item);
+Ident *ident_append(ParseCtx *p, Ident *list, Token name);
+void parse_syntax_error(ParseCtx *p, Token at);
+void parse_too_deep(ParseCtx *p);
+void parse_done(ParseCtx *p, Stmt *stmts);
+
+/* ============================== IR (ir.c) ============================== */
+typedef uint32_t NodeId;
+#define NO_NODE UINT32_MAX
+#define NN_MAX_IN 5
+#define NN_MAX_RANK 5
+#define DIM_BATCH (-1) /* the symbolic batch dimension B */
+
+typedef struct Shape {
+  int rank;
+  int32_t dim[NN_MAX_RANK]; /* DIM_BATCH or a positive size */
+} Shape;
+
+typedef enum Op {
+#define OP(name, text, arity, kind) OP_##name,
+#include "ops.h"
+#undef OP
+  OP_COUNT
+} Op;
+
+typedef enum OpKind { OPK_LEAF, OPK_EW, OPK_VIEW, OPK_COMPLEX } OpKind;
+
+typedef enum InitKind {
+  INIT_GLOROT_UNIFORM, INIT_LECUN_NORMAL, INIT_HE_NORMAL, INIT_ZEROS, INIT_ONES, INIT_NORMAL,
+} InitKind;
+
+typedef struct Attr {
+  float scale;       /* SCALE: c; losses: none */
+  float alpha;       /* ELU alpha, LEAKY_RELU slope, DROPOUT/ALPHA_DROPOUT p */
+  float momentum, eps; /* BATCHNORM */
+  int kernel, stride, pad; /* CONV2D, pools */
+  bool trans_a, trans_b;   /* MATMUL */
+  bool accumulate;   /* MATMUL/BIAS_GRAD: add into the destination (set by passes) */
+  NodeId fwd;        /* backward nodes: the forward node they differentiate */
+  int param;         /* PARAM/BUFFER: index into Graph.params */
+} Attr;
+
+typedef struct Node {
+  Op op;
+  int n_in;
+  NodeId in[NN_MAX_IN];
+  Shape shape;
+  SrcLoc loc;        /* representative token; backward nodes inherit their forward node's */
+  const char *name;  /* optional: params and named values */
+  int layer;         /* summary row (Graph.layers), -1 for none */
+  Attr attr;
+} Node;
+
+typedef struct Param {
+  const char *name;  /* hierarchical: "basic.2/conv2d.1/weight" */
+  Shape shape;
+  InitKind init;
+  float init_std;    /* INIT_NORMAL */
+  int fan_in, fan_out;
+  bool trainable;    /* false: batchnorm running statistics */
+  NodeId node;
+  SrcLoc loc;
+  size_t offset;     /* elements into the parameter (or buffer) block, set by plan.c */
+  size_t size;       /* elements */
+} Param;
+
+typedef struct Layer {
+  const char *name;  /* "basic.2/conv2d.1" */
+  const char *op;    /* "conv2d" */
+  SrcLoc loc;
+  NodeId out;        /* its output value */
+  long long n_params;
+  double flops;      /* forward FLOPs per example */
+} Layer;
+
+typedef enum OptKind { OPT_SGD, OPT_RMSPROP, OPT_ADAM } OptKind;
+typedef struct Optimizer {
+  OptKind kind;
+  double lr, momentum, weight_decay, rho, eps, beta1, beta2;
+  bool nesterov;
+  SrcLoc loc;
+} Optimizer;
+
+typedef struct Graph {
+  Node *nodes; int n_nodes, cap_nodes;
+  Param *params; int n_params, cap_params;
+  Layer *layers; int n_layers, cap_layers;
+  const char *model_name;
+  NodeId input, label, target, loss, output;
+  int n_classes;       /* label models */
+  Optimizer opt;
+  int n_forward;       /* nodes [0, n_forward) are the forward graph */
+  NodeId *grad_of;     /* after grad.c: gradient node of each forward node, or NO_NODE */
+  NodeId *param_grad;  /* after grad.c: per param, the node holding d loss / d param */
+} Graph;
+
+NodeId ir_add(Compilation *c, Op op, const NodeId *in, int n_in, Shape shape, SrcLoc loc);
+const char *op_name(Op op);
+int op_arity(Op op);
+OpKind op_kind(Op op);
+bool shape_eq(Shape a, Shape b);
+int64_t shape_count(Shape s);            /* per-example elements: the product without B */
+char *shape_str(Arena *a, Shape s);      /* "[B, 256]" */
+Shape shape_make(int rank, const int32_t *dims);
+void ir_print(const Graph *g, FILE *out);
+bool ir_verify(const Graph *g, FILE *err); /* false (and a report) on an internal inconsistency */
+
+/* ============================== compilation ============================== */
+struct Compilation {
+  Arena arena;
+  Diag diag;
+  const char *path;  /* as given ("-" for stdin) */
+  char *src;         /* NUL-terminated */
+  size_t len;
+  Program program;
+  Graph graph;
+  int max_nodes;     /* expansion limit (default 1,000,000) */
+};
+
+void compilation_init(Compilation *c, const char *display_name, const char *src, size_t len, FILE *diag_out);
+int compilation_read_file(Compilation *c, const char *path, FILE *diag_out); /* -1 on I/O error (reported) */
+void compilation_free(Compilation *c);
+/* The front end: parse, lower, check. Returns true when no error was reported. */
+bool compile_front(Compilation *c);
+
+/* ============================== lower.c ============================== */
+typedef enum ValKind { VAL_ERROR, VAL_INT, VAL_REAL, VAL_BOOL, VAL_TENSOR } ValKind;
+typedef struct Value {
+  ValKind kind;      /* VAL_ERROR: already reported; uses stay silent */
+  int64_t i;         /* VAL_INT, VAL_BOOL */
+  double r;          /* VAL_REAL */
+  NodeId node;       /* VAL_TENSOR */
+} Value;
+
+typedef enum CallContext { CTX_VALUE, CTX_LOSS, CTX_OPTIMIZER } CallContext;
+typedef struct Lowerer Lowerer;
+
+bool lower_program(Compilation *c);                 /* AST → forward Graph, shapes checked */
+Value lower_eval(Lowerer *L, Ast *e);
+Compilation *lower_compilation(Lowerer *L);
+/* Starts a summary row for a call of `op` in the current scope: "basic.2/conv2d.1". */
+int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc);
+void lower_end_layer(Lowerer *L, int layer, NodeId first_node, NodeId out);
+NodeId lower_add_param(Lowerer *L, int layer, const char *leaf, Shape shape, InitKind init, float std,
+                    int fan_in, int fan_out, bool trainable); /* returns the PARAM/BUFFER node */
+bool lower_check_size(Lowerer *L, Shape s, SrcLoc loc); /* reports a value too large to compile */
+
+/* ============================== builtin.c ============================== */
+bool builtin_exists(const char *name);
+Value builtin_call(Lowerer *L, Ast *call, CallContext ctx);
+/* The optimizer statement's call: fills g->opt. */
+void builtin_optimizer(Lowerer *L, Ast *call);
+
+/* ============================== shape.c ============================== */
+double node_flops(const Graph *g, const Node *n);   /* forward FLOPs per example (shape.c) */
+void summary_print(const Graph *g, FILE *out);      /* the `nnc check` table */
+
+/* ============================== grad.c ============================== */
+/* Appends the backward graph; reports ops without a gradient as errors. */
+bool grad_build(Compilation *c);
+
+/* ============================== emit.c ============================== */
+typedef struct EmitOptions {
+  bool blas;         /* cblas_sgemm for matmuls (else plain loops) */
+  bool double_precision; /* nn_real = double (gradient checks); implies !blas */
+  bool debug_api;    /* also emit NAME_debug_* entry points (tests) */
+  const char *source_name; /* the .nn file named in comments */
+} EmitOptions;
+
+uint64_t model_hash(const Graph *g);
+/* Writes NAME.h and NAME.c into dir through temporary files; returns false with a message. */
+bool emit_model(Compilation *c, const EmitOptions *opt, const char *dir);
+bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
+
+#endif

@@ -1,0 +1,67 @@
+/* nnrt.h — the nnc runtime: everything generated model code needs besides libc and CBLAS.
+ *
+ * Owns: the seeded random generator, aligned allocation, the checkpoint file format and the
+ * last-error message. Generated code includes this header; `nnc build` copies nnrt.h/nnrt.c
+ * next to the generated model so that `cc -std=c99 -c *.c` builds it with nothing else.
+ * Everything here is C99, needs only -lm, and is deterministic: the same seed gives the same
+ * stream on every machine. Dataset loading and the training driver live apart (nnrt_data.h,
+ * nnrt_train.h) so that a model's own code never needs zlib.
+ */
+#ifndef NNRT_H
+#define NNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- random numbers: xoshiro256** seeded through splitmix64 ---- */
+typedef struct nnrt_rng {
+  uint64_t s[4];
+  double spare_normal; /* the second value of the last Box–Muller pair */
+  int has_spare;       /* 1 when spare_normal is valid */
+} nnrt_rng;
+
+void nnrt_rng_seed(nnrt_rng *rng, uint64_t seed);
+uint64_t nnrt_rng_next(nnrt_rng *rng);
+double nnrt_rng_uniform(nnrt_rng *rng); /* [0, 1), 53 random bits */
+double nnrt_rng_normal(nnrt_rng *rng);  /* N(0, 1) */
+
+/* ---- memory ---- */
+void *nnrt_alloc(size_t bytes); /* 64-byte aligned and zeroed; NULL on failure or overflow */
+void nnrt_free(void *p);
+
+/* ---- errors: a message for the last failure of nnrt_* or of a generated NAME_load/NAME_save ---- */
+const char *nnrt_last_error(void); /* "" when none; not thread-safe */
+void nnrt_clear_error(void);       /* makes nnrt_last_error() "" again */
+void nnrt_set_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* ---- checkpoints ----
+ * A checkpoint is a list of named byte sections plus the model's name and structure hash.
+ * nnrt_checkpoint_save writes PATH.tmp-NNNNNN in the same folder, flushes it (and fsyncs it when
+ * compiled with POSIX enabled), and renames it over PATH, so a failed save never destroys the
+ * previous file. The format is specified at the top of nnrt.c.
+ * nnrt_checkpoint_load reads and verifies the whole file (magic, version, checksum, model hash,
+ * every section's name and size) before it copies anything, so on failure the destination
+ * buffers are untouched. Both return 0 on success and -1 with nnrt_last_error() set. */
+typedef struct nnrt_section {
+  const char *name; /* e.g. "params", "opt.m", "rng" */
+  void *data;
+  size_t bytes;
+} nnrt_section;
+
+int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t model_hash,
+                         const nnrt_section *sections, int n_sections);
+int nnrt_checkpoint_load(const char *path, const char *model_name, uint64_t model_hash,
+                         const nnrt_section *sections, int n_sections);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/* nnrt_train.h — the generic training driver behind `nnc train`.
+ *
+ * `nnc train` emits the model, plus a tiny main() that fills an nnrt_model_api with the model's
+ * entry points and sizes and calls nnrt_train_main(). The driver parses its flags, loads the data
+ * (nnrt_data.h), trains with a progress line, evaluates on the test set after every epoch, and
+ * writes checkpoints. nnc itself links nnrt_train_parse_args() so it can reject bad flags before
+ * it compiles anything.
+ */
+#ifndef NNRT_TRAIN_H
+#define NNRT_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nnrt_model_api {
+  const char *name;          /* the model's name, e.g. "fashion_snn" */
+  int in_size;               /* floats per example of the input */
+  int in_rank;               /* rank of the per-example input shape */
+  int in_shape[4];           /* the per-example input shape, e.g. {1, 28, 28} */
+  int out_size;              /* floats per example that forward() writes */
+  int n_classes;             /* > 0 for a `label` model (classification), 0 for `target` */
+  int target_size;           /* floats per example of the target (0 for label models) */
+  long long n_params;        /* trainable parameters */
+  double flops_per_example;  /* forward FLOPs per example (training is about 3x) */
+  void *(*create)(int max_batch, uint64_t seed);
+  void (*destroy)(void *model);
+  void (*forward)(void *model, const float *x, int n, float *out);
+  float (*train_step_label)(void *model, const float *x, const int32_t *y, int n);  /* label models */
+  float (*train_step_target)(void *model, const float *x, const float *t, int n);   /* target models */
+  int (*save)(const void *model, const char *path);
+  int (*load)(void *model, const char *path);
+  /* Added after the first draft (keep new members at the end): the optimizer steps taken so far,
+   * restored by load(). --resume derives the epoch to continue from it; NULL disables --resume. */
+  uint64_t (*steps)(const void *model);
+} nnrt_model_api;
+
+typedef struct nnrt_train_args {
+  const char *data_dir;        /* folder with the four (optionally .gz) IDX files */
+  const char *train_images, *train_labels, *test_images, *test_labels; /* IDX paths (override data_dir) */
+  const char *train_csv, *test_csv; /* CSV alternative: label (or targets) first, then the input */
+  int epochs;                  /* default 1 */
+  int batch;                   /* default 128 */
+  uint64_t seed;               /* default 1 */
+  int threads;                 /* BLAS threads; default 1 */
+  const char *checkpoint;      /* written after every epoch; default "<model>.ckpt" (NULL = default) */
+  const char *resume;          /* checkpoint to resume from, or NULL */
+  int standardize;             /* 1 (default): scale inputs by the training set's mean and std */
+  long limit_train, limit_test; /* use only the first N examples (0 = all) */
+  int quiet;                   /* no progress line */
+} nnrt_train_args;
+
+/* Parses argv[first..argc) into args (defaults filled in first). On a bad flag it prints
+ * "error: ..." and a usage hint to err and returns -1; returns 1 for --help (usage printed to
+ * err), 0 otherwise. */
+int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int first, FILE *err);
+void nnrt_train_usage(FILE *out);
+
+/* The whole training run; returns the process exit status (0 ok, 1 bad data or failure, 2 usage). */
+int nnrt_train_main(const nnrt_model_api *api, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
