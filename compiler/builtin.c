@@ -7,6 +7,7 @@
  * [+ bias_add]; activations one node each. Every call gets a summary row (Layer) and every
  * parameter-owning call its own parameters, named after the row.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -71,6 +72,15 @@ static Shape shape4(int32_t a, int32_t b, int32_t c, int32_t d, int rank) {
   return shape_make(rank, dims);
 }
 
+/* A shape as users write it, per example: [B, 16, 28, 28] → "[16, 28, 28]". */
+static const char *example_shape(Lowerer *L, Shape s) {
+  if (s.rank > 0 && s.dim[0] == DIM_BATCH) {
+    memmove(s.dim, s.dim + 1, sizeof(s.dim[0]) * (size_t)(s.rank - 1));
+    s.rank--;
+  }
+  return shape_str(arena(L), s);
+}
+
 static NodeId add_node(Lowerer *L, Op op, NodeId a, NodeId b, Shape s, SrcLoc loc) {
   NodeId in[2] = {a, b};
   return ir_add(lower_compilation(L), op, in, op_arity(op), s, loc);
@@ -86,7 +96,7 @@ static bool layer_input(Lowerer *L, const Builtin *b, Arg *a, const char *need_d
   int rank = n->shape.rank - 1; /* per example */
   if (rank < min_rank || rank > max_rank) {
     diag_error(diag(L), a->loc, "%s() needs %s per example, got shape %s", b->name, need_desc,
-               shape_str(arena(L), n->shape));
+               example_shape(L, n->shape));
     return false;
   }
   return true;
@@ -105,6 +115,10 @@ static bool real_in(Lowerer *L, const Builtin *b, const ArgSpec *spec, Arg *a, d
                     bool hi_open) {
   double x = a->v.r;
   bool ok = isfinite(x) && (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);
+  if (ok && x > FLT_MAX) { /* kept as a float */
+    diag_error(diag(L), a->loc, "%s() argument '%s' is too large (got %g)", b->name, spec->name, x);
+    return false;
+  }
   if (!ok) {
     char range[96];
     if (isinf(hi))
@@ -192,7 +206,7 @@ static Value build_batchnorm(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   Shape xs = node_of(L, a[0].v.node)->shape;
   if (xs.rank == 3) {
     diag_error(diag(L), a[0].loc, "batchnorm() needs a vector [N] or an image [C, H, W], got shape %s",
-               shape_str(arena(L), xs));
+               example_shape(L, xs));
     return none();
   }
   int32_t ch = xs.dim[1];
@@ -273,7 +287,7 @@ static Value build_unary(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   Shape xs = node_of(L, a[0].v.node)->shape;
   if (b->op == OP_SOFTMAX && xs.rank != 2) {
     diag_error(diag(L), a[0].loc, "softmax() needs a vector per example, got shape %s (flatten it first)",
-               shape_str(arena(L), xs));
+               example_shape(L, xs));
     return none();
   }
   if (b->op == OP_COUNT) return a[0].v; /* identity */
@@ -299,7 +313,7 @@ static Value build_loss(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
     }
     if (p->shape.rank != 2 || p->shape.dim[1] != g->n_classes) {
       diag_error(diag(L), a[0].loc, "softmax_cross_entropy() logits have shape %s, but label '%s' has %d classes",
-                 shape_str(arena(L), p->shape), t->name, g->n_classes);
+                 example_shape(L, p->shape), t->name, g->n_classes);
       return none();
     }
   } else {
@@ -310,7 +324,7 @@ static Value build_loss(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
     }
     if (!shape_eq(p->shape, t->shape)) {
       diag_error(diag(L), call->loc, "%s() prediction has shape %s but target '%s' has shape %s", b->name,
-                 shape_str(arena(L), p->shape), t->name, shape_str(arena(L), t->shape));
+                 example_shape(L, p->shape), t->name, example_shape(L, t->shape));
       return none();
     }
   }
@@ -464,7 +478,7 @@ static bool bind_init(Lowerer *L, Ast *e, Arg *out) {
     Value v = lower_eval(L, std);
     if (v.kind == VAL_ERROR) return false;
     double s = v.kind == VAL_INT ? (double)v.i : v.kind == VAL_REAL ? v.r : -1;
-    if (!(s > 0) || !isfinite(s)) {
+    if (!(s > 0) || !(s <= FLT_MAX)) {
       diag_error(diag(L), std->loc, "normal() standard deviation must be a number greater than 0");
       return false;
     }

@@ -22,8 +22,8 @@ void diag_line_col(const Diag *d, SrcLoc loc, int *line, int *col) {
   *col = (int)(end - line_start) + 1;
 }
 
-/* Shows the source line (at most 160 bytes around the column, non-printing bytes as '?')
- * and a caret under the column. */
+/* Shows the source line as written (at most 160 bytes around the column, non-printing bytes as
+ * '?') and a caret under the column; UTF-8 continuation bytes take no caret column. */
 static void show_line(const Diag *d, SrcLoc loc) {
   if (loc == NO_LOC || !d->src) return;
   size_t at = loc < d->len ? loc : d->len;
@@ -33,15 +33,17 @@ static void show_line(const Diag *d, SrcLoc loc) {
   size_t from = start, to = stop;
   if (at - from > 100) from = at - 60;
   if (to - from > 160) to = from + 160;
-  fputs("  ", d->out);
   if (from > start) fputs("...", d->out);
   for (size_t i = from; i < to; i++) {
     unsigned char ch = (unsigned char)d->src[i];
     fputc(ch == '\t' ? '\t' : (ch < 32 || ch == 127) ? '?' : ch, d->out);
   }
-  fputs("\n  ", d->out);
+  fputc('\n', d->out);
   if (from > start) fputs("   ", d->out);
-  for (size_t i = from; i < at; i++) fputc(d->src[i] == '\t' ? '\t' : ' ', d->out);
+  for (size_t i = from; i < at; i++) {
+    unsigned char ch = (unsigned char)d->src[i];
+    if ((ch & 0xC0) != 0x80) fputc(ch == '\t' ? '\t' : ' ', d->out);
+  }
   fputs("^\n", d->out);
 }
 

@@ -6,15 +6,20 @@
  * Shapes are checked as each node is made (builtin.c, shape.c), so every error points at the call
  * that caused it; inside blocks a note names each call site. After an error the name is bound to an
  * error value that stays silent, so independent errors are all reported but cascades are not.
- * Expansion is bounded (nodes, statements executed, block depth) so no input can hang the compiler.
+ * Expansion is bounded (nodes, statements and expressions evaluated, expression and block depth)
+ * and names are found through hash indexes, so no input can hang the compiler or overflow its stack.
  */
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "nnc.h"
 
 #define MAX_REPEAT 1000000       /* iterations of one repeat */
-#define MAX_STEPS 20000000       /* statements executed in all */
+#define MAX_STEPS 20000000       /* statements executed and expressions evaluated, in all */
 #define MAX_BLOCK_DEPTH 64
+#define MAX_BLOCK_PARAMS 64
+#define MAX_EVAL_DEPTH 256       /* nested expression evaluations, across block calls */
 #define MAX_ELEMENTS (1 << 28)   /* per-example elements of one value, and parameters in all */
 
 typedef struct Binding {
@@ -27,10 +32,16 @@ typedef struct Binding {
 
 typedef struct Counter { const char *name; int count; } Counter;
 
+/* Name → array index, open addressing; each array that is searched by name keeps one. */
+typedef struct NameSlot { const char *name; int index; } NameSlot;
+typedef struct NameIndex { NameSlot *slots; int n, cap; } NameIndex;
+
 typedef struct Scope {
   struct Scope *global;  /* NULL at top level; blocks see the top level's constants only */
   Binding *b; int n_b, cap_b;
+  NameIndex b_index;
   Counter *counters; int n_counters, cap_counters;
+  NameIndex counter_index;
   const char *prefix;    /* "" at top level, "down.1/basic.2" inside blocks */
   const char *block;     /* the block's name, NULL at top level */
 } Scope;
@@ -47,9 +58,11 @@ struct Lowerer {
   Graph *g;
   Scope *scope;
   BlockDef *blocks; int n_blocks, cap_blocks;
+  NameIndex block_index;
   const char **active; int n_active;  /* blocks being expanded, for recursion checks */
   SrcLoc calls[MAX_BLOCK_DEPTH];      /* their call sites, for notes */
   long steps;
+  int eval_depth;
   bool aborted;                       /* a limit was hit: stop lowering */
   unsigned char *warned;              /* one bit per source byte: unused warning given */
   bool have_loss, have_optimizer, have_output;
@@ -81,16 +94,50 @@ static Value tensor_value(NodeId n) {
   return v;
 }
 
+/* ---------------- name indexes ---------------- */
+
+static uint32_t name_hash(const char *name) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
+  return h;
+}
+
+static int name_index_get(const NameIndex *ix, const char *name) {
+  if (!ix->cap) return -1;
+  for (uint32_t i = name_hash(name) & (uint32_t)(ix->cap - 1);; i = (i + 1) & (uint32_t)(ix->cap - 1)) {
+    const NameSlot *slot = &ix->slots[i];
+    if (!slot->name) return -1;
+    if (strcmp(slot->name, name) == 0) return slot->index;
+  }
+}
+
+/* Adds a name that is not in the index yet. */
+static void name_index_put(Arena *a, NameIndex *ix, const char *name, int index) {
+  if (2 * (ix->n + 1) > ix->cap) {
+    NameIndex bigger = {NULL, 0, ix->cap ? 2 * ix->cap : 16};
+    bigger.slots = arena_alloc(a, sizeof(NameSlot) * (size_t)bigger.cap);
+    for (int i = 0; i < ix->cap; i++)
+      if (ix->slots[i].name) name_index_put(a, &bigger, ix->slots[i].name, ix->slots[i].index);
+    *ix = bigger;
+  }
+  uint32_t i = name_hash(name) & (uint32_t)(ix->cap - 1);
+  while (ix->slots[i].name) i = (i + 1) & (uint32_t)(ix->cap - 1);
+  ix->slots[i].name = name;
+  ix->slots[i].index = index;
+  ix->n++;
+}
+
 /* ---------------- scopes ---------------- */
 
 static Binding *find_local(Scope *s, const char *name) {
-  for (int i = s->n_b - 1; i >= 0; i--)
-    if (strcmp(s->b[i].name, name) == 0) return &s->b[i];
-  return NULL;
+  int i = name_index_get(&s->b_index, name);
+  return i < 0 ? NULL : &s->b[i];
 }
 
+/* Unused-name warnings are given only while no error has been reported: after an error, parts of
+ * the model were skipped and "never used" would mostly be a consequence. */
 static void warn_unused(Lowerer *L, Binding *b) {
-  if (b->used || b->v.kind == VAL_ERROR || b->loc == NO_LOC) return;
+  if (b->used || b->v.kind == VAL_ERROR || b->loc == NO_LOC || L->diag->n_errors) return;
   if (L->warned[b->loc / 8] & (1u << (b->loc % 8))) return;
   L->warned[b->loc / 8] |= (unsigned char)(1u << (b->loc % 8));
   diag_warning(L->diag, b->loc, "%s '%s' is never used", b->what, b->name);
@@ -103,6 +150,7 @@ static void bind(Lowerer *L, const char *name, Value v, SrcLoc loc, const char *
     warn_unused(L, b);
   } else {
     ARRAY_GROW(L->arena, s->b, s->n_b, s->cap_b);
+    name_index_put(L->arena, &s->b_index, name, s->n_b);
     b = &s->b[s->n_b++];
   }
   b->name = name;
@@ -142,10 +190,11 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
 int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc) {
   Scope *s = L->scope;
   Counter *ctr = NULL;
-  for (int i = 0; i < s->n_counters; i++)
-    if (strcmp(s->counters[i].name, op) == 0) ctr = &s->counters[i];
+  int found = name_index_get(&s->counter_index, op);
+  if (found >= 0) ctr = &s->counters[found];
   if (!ctr) {
     ARRAY_GROW(L->arena, s->counters, s->n_counters, s->cap_counters);
+    name_index_put(L->arena, &s->counter_index, op, s->n_counters);
     ctr = &s->counters[s->n_counters++];
     ctr->name = op;
     ctr->count = 0;
@@ -242,6 +291,15 @@ static const char *kind_word(Value v) {
   }
 }
 
+/* A value's shape as users write it, per example: [B, 16, 28, 28] → "[16, 28, 28]". */
+static const char *example_shape(Lowerer *L, Shape s) {
+  if (s.rank > 0 && s.dim[0] == DIM_BATCH) {
+    memmove(s.dim, s.dim + 1, sizeof(s.dim[0]) * (size_t)(s.rank - 1));
+    s.rank--;
+  }
+  return shape_str(L->arena, s);
+}
+
 /* Label and target nodes feed losses only. */
 static bool check_operand(Lowerer *L, Value v, SrcLoc loc) {
   if (v.kind != VAL_TENSOR) return true;
@@ -260,8 +318,8 @@ static Value tensor_binary(Lowerer *L, Ast *e, Value a, Value b) {
   static const char *verbs[] = {"add", "subtract", "multiply"};
   int which = e->op == '+' ? 0 : e->op == '-' ? 1 : 2;
   if (!shape_eq(sa, sb)) {
-    diag_error(L->diag, e->loc, "cannot %s values of shape %s and %s", verbs[which],
-               shape_str(L->arena, sa), shape_str(L->arena, sb));
+    diag_error(L->diag, e->loc, "cannot %s values of shape %s and %s", verbs[which], example_shape(L, sa),
+               example_shape(L, sb));
     return error_value();
   }
   static const char *ops[] = {"add", "sub", "mul"};
@@ -276,6 +334,10 @@ static Value tensor_binary(Lowerer *L, Ast *e, Value a, Value b) {
 
 static Value scale_tensor(Lowerer *L, SrcLoc loc, Value t, double c) {
   Graph *g = L->g;
+  if (!isfinite(c) || fabs(c) > FLT_MAX) {
+    diag_error(L->diag, loc, "the factor %g is out of range", c);
+    return error_value();
+  }
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, "scale", loc);
   NodeId out = ir_add(L->c, OP_SCALE, &t.node, 1, g->nodes[t.node].shape, loc);
@@ -347,13 +409,29 @@ static Value eval_binary(Lowerer *L, Ast *e) {
 static Value call_block(Lowerer *L, BlockDef *bd, Ast *call);
 
 static BlockDef *find_block(Lowerer *L, const char *name) {
-  for (int i = 0; i < L->n_blocks; i++)
-    if (strcmp(L->blocks[i].name, name) == 0) return &L->blocks[i];
-  return NULL;
+  int i = name_index_get(&L->block_index, name);
+  return i < 0 ? NULL : &L->blocks[i];
 }
 
+static bool step(Lowerer *L, SrcLoc loc);
+static Value eval(Lowerer *L, Ast *e);
+
+/* Evaluates one expression. Depth is bounded (a long chain like x+x+...+x nests deeply on the
+ * left without deepening the parser's stack) and every evaluation counts against the budget. */
 Value lower_eval(Lowerer *L, Ast *e) {
-  if (L->aborted) return error_value();
+  if (!step(L, e->loc)) return error_value();
+  if (L->eval_depth >= MAX_EVAL_DEPTH) {
+    diag_error(L->diag, e->loc, "expression nested too deeply");
+    L->aborted = true;
+    return error_value();
+  }
+  L->eval_depth++;
+  Value v = eval(L, e);
+  L->eval_depth--;
+  return v;
+}
+
+static Value eval(Lowerer *L, Ast *e) {
   switch (e->kind) {
   case AST_INT: return int_value(e->ival);
   case AST_REAL: {
@@ -426,11 +504,18 @@ static bool eval_int(Lowerer *L, Ast *e, const char *what, int64_t lo, int64_t h
 
 static void run_stmts(Lowerer *L, Stmt *s, bool top, Return *ret);
 
+/* Counts one statement or evaluation against the expansion budget; false once lowering stops
+ * (a limit was hit, or so many errors were reported that further ones would not be shown). */
 static bool step(Lowerer *L, SrcLoc loc) {
   if (L->aborted) return false;
+  int max_errors = L->diag->max_errors ? L->diag->max_errors : 50;
+  if (L->diag->n_errors > max_errors) {
+    L->aborted = true;
+    return false;
+  }
   if (++L->steps > MAX_STEPS || L->g->n_nodes > L->c->max_nodes) {
     diag_error(L->diag, loc, "the model expands to more than %s; reduce the repeat counts",
-               L->steps > MAX_STEPS ? "20000000 statements" : arena_printf(L->arena, "%d nodes", L->c->max_nodes));
+               L->steps > MAX_STEPS ? "20000000 steps" : arena_printf(L->arena, "%d nodes", L->c->max_nodes));
     L->aborted = true;
     return false;
   }
@@ -442,7 +527,14 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   if (bd->bad) return error_value();
   for (int i = 0; i < L->n_active; i++)
     if (strcmp(L->active[i], bd->name) == 0) {
-      diag_error(L->diag, call->loc, "block '%s' calls itself (recursion is not allowed)", bd->name);
+      if (i == L->n_active - 1) {
+        diag_error(L->diag, call->loc, "block '%s' calls itself (recursion is not allowed)", bd->name);
+      } else {
+        char *cycle = arena_printf(L->arena, "%s", bd->name);
+        for (int k = i + 1; k < L->n_active; k++) cycle = arena_printf(L->arena, "%s -> %s", cycle, L->active[k]);
+        diag_error(L->diag, call->loc, "block '%s' calls itself through %s -> %s (recursion is not allowed)",
+                   bd->name, cycle, bd->name);
+      }
       return error_value();
     }
   if (L->n_active >= MAX_BLOCK_DEPTH) {
@@ -463,11 +555,7 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
                n_params == 1 ? "" : "s", n_args);
     return error_value();
   }
-  Value args[64];
-  if (n_args > 64) {
-    diag_error(L->diag, call->loc, "too many arguments");
-    return error_value();
-  }
+  Value args[MAX_BLOCK_PARAMS]; /* n_args == n_params <= MAX_BLOCK_PARAMS (collect_blocks) */
   int k = 0;
   bool bad = false;
   for (Ast *a = call->args; a; a = a->next, k++) {
@@ -624,8 +712,10 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
     if (!eval_int(L, s->expr, "a repeat count", 0, MAX_REPEAT, &n)) return;
     for (int64_t i = 0; i < n && !L->aborted; i++) {
       if (!step(L, s->loc)) return;
+      int errors_before = L->diag->n_errors;
       run_stmts(L, s->body, false, in_block ? ret : NULL);
       if (in_block && ret->done) return;
+      if (L->diag->n_errors > errors_before) return; /* the next iterations would repeat them */
     }
     return;
   }
@@ -724,16 +814,27 @@ static void collect_blocks(Lowerer *L, Stmt *stmts) {
       continue;
     }
     int n_params = 0;
-    for (Ident *p = s->params; p; p = p->next) {
-      for (Ident *q = s->params; q != p; q = q->next)
+    bool bad = false;
+    for (Ident *p = s->params; p && !bad; p = p->next, n_params++) {
+      if (n_params == MAX_BLOCK_PARAMS) {
+        diag_error(L->diag, p->loc, "block '%s' has more than %d parameters", s->name, MAX_BLOCK_PARAMS);
+        bad = true;
+      }
+      for (Ident *q = s->params; q != p && !bad; q = q->next)
         if (strcmp(q->name, p->name) == 0) diag_error(L->diag, p->loc, "parameter '%s' appears twice", p->name);
-      n_params++;
     }
-    Stmt *last = s->body;
-    while (last && last->next) last = last->next;
-    bool bad = !last || last->kind != ST_RETURN;
-    if (bad) diag_error(L->diag, s->name_loc, "block '%s' does not end with 'return'", s->name);
+    Stmt *last = s->body, *early_return = NULL;
+    for (; last && last->next; last = last->next)
+      if (last->kind == ST_RETURN && !early_return) early_return = last;
+    if (early_return) {
+      diag_error(L->diag, early_return->loc, "'return' must be the last statement of a block");
+      bad = true;
+    } else if (!last || last->kind != ST_RETURN) {
+      diag_error(L->diag, s->name_loc, "block '%s' does not end with 'return'", s->name);
+      bad = true;
+    }
     ARRAY_GROW(L->arena, L->blocks, L->n_blocks, L->cap_blocks);
+    name_index_put(L->arena, &L->block_index, s->name, L->n_blocks);
     BlockDef *bd = &L->blocks[L->n_blocks++];
     bd->name = s->name;
     bd->def = s;

@@ -1,20 +1,34 @@
 /* main.c — the nnc command line: flags, then a straight-line pipeline per command.
  *
  *   nnc check FILE.nn [--dump-ir]      parse, lower, check shapes; print the summary
- *   nnc build FILE.nn -o DIR [...]     emit C (see emit.c)
- *   nnc train FILE.nn [...]            build, compile and run the training driver
+ *   nnc build FILE.nn -o DIR [...]     differentiate, plan, emit C plus the runtime's sources
+ *   nnc train FILE.nn [...]            build into a temporary folder, compile with the system C
+ *                                      compiler, run the training driver (runtime/nnrt_train.c)
  *
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nnc.h"
+#include "nnrt_train.h"
 
 static void usage(FILE *out) {
   fputs("usage: nnc <command> FILE.nn [options]\n"
         "\n"
         "commands:\n"
         "  check FILE.nn [--dump-ir]   parse and shape-check; print the layer summary\n"
+        "  build FILE.nn -o DIR        write DIR/NAME.h, DIR/NAME.c and the runtime (nnrt.h, nnrt.c)\n"
+        "        [--no-blas]           plain loops instead of cblas_sgemm (link with -lm only)\n"
+        "        [--double]            compute in double precision (implies --no-blas)\n"
+        "        [--debug-api]         also emit NAME_debug_* hooks (gradient checks)\n"
+        "  train FILE.nn [options]     build, compile and train (see 'nnc train --help')\n"
+        "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
+        "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
+        "        [--no-blas]           as for build\n"
         "  --help                      this text\n"
         "  --version                   the version\n"
         "\n"
@@ -53,6 +67,179 @@ static int cmd_check(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+/* front end + emission into memory; false after reporting errors */
+static bool generate_model(Compilation *c, const char *file, const EmitOptions *opt, bool with_driver,
+                           OutFile *files, int *n_files) {
+  if (compilation_read_file(c, file, stderr) != 0) return false;
+  if (!compile_front(c)) return false;
+  return generate(c, opt, with_driver, files, n_files);
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return strcmp(path, "-") == 0 ? "stdin.nn" : slash ? slash + 1 : path;
+}
+
+static int cmd_build(int argc, char **argv) {
+  const char *file = NULL, *dir = NULL;
+  EmitOptions opt = {true, false, false, NULL};
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
+      dir = argv[i];
+    } else if (strcmp(argv[i], "--no-blas") == 0) opt.blas = false;
+    else if (strcmp(argv[i], "--double") == 0) opt.double_precision = true, opt.blas = false;
+    else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
+    else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
+    else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
+    else file = argv[i];
+  }
+  if (!file) return usage_error("%s", "'build' needs a FILE.nn");
+  if (!dir) return usage_error("%s", "'build' needs an output folder: -o DIR");
+  opt.source_name = base_name(file);
+  Compilation c;
+  OutFile files[16];
+  int n_files = 0;
+  bool ok = generate_model(&c, file, &opt, false, files, &n_files) && write_files(dir, files, n_files, stderr);
+  compilation_free(&c);
+  return ok ? 0 : 1;
+}
+
+/* Runs argv (no shell); returns its exit status, or -1 if it could not start. */
+static int run(char **args) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    execvp(args[0], args);
+    fprintf(stderr, "nnc: error: cannot run '%s': %s\n", args[0], strerror(errno));
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static void remove_tree(const char *dir, const OutFile *files, int n_files, const char *binary) {
+  for (int i = 0; i < n_files; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+    remove(path);
+  }
+  remove(binary);
+  rmdir(dir);
+}
+
+static int cmd_train(int argc, char **argv) {
+  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
+  EmitOptions opt = {true, false, false, NULL};
+  char **pass = calloc((size_t)argc + 2, sizeof *pass);
+  if (!pass) nn_die("out of memory");
+  int n_pass = 1;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--build-dir") == 0 || strcmp(argv[i], "--cc") == 0) {
+      if (i + 1 >= argc) {
+        free(pass);
+        return usage_error("'%s' needs a value", argv[i]);
+      }
+      if (argv[i][2] == 'b') build_dir = argv[++i];
+      else cc = argv[++i];
+    } else if (strcmp(argv[i], "--no-blas") == 0) {
+      opt.blas = false;
+    } else if (!file && (argv[i][0] != '-' || argv[i][1] == 0) && (i == 2 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '='))) {
+      file = argv[i];
+    } else {
+      pass[n_pass++] = argv[i];
+    }
+  }
+  if (!file) {
+    free(pass);
+    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+      fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
+      nnrt_train_usage(stdout);
+      return 0;
+    }
+    return usage_error("%s", "'train' needs a FILE.nn");
+  }
+  nnrt_train_args targs;
+  int parsed = nnrt_train_parse_args(&targs, n_pass, pass, 1, stderr);
+  if (parsed != 0) {
+    free(pass);
+    return parsed > 0 ? 0 : 2;
+  }
+  if (!cc || !*cc) cc = "cc";
+  opt.source_name = base_name(file);
+  Compilation c;
+  OutFile files[16];
+  int n_files = 0;
+  if (!generate_model(&c, file, &opt, true, files, &n_files)) {
+    compilation_free(&c);
+    free(pass);
+    return 1;
+  }
+  char tmpl[] = "/tmp/nnc-train-XXXXXX";
+  const char *dir = build_dir;
+  if (!dir) {
+    const char *tmpdir = getenv("TMPDIR");
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/nnc-train-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    dir = mkdtemp(path);
+    if (!dir) dir = mkdtemp(tmpl);
+    if (!dir) {
+      fprintf(stderr, "nnc: error: cannot make a temporary folder: %s\n", strerror(errno));
+      compilation_free(&c);
+      free(pass);
+      return 1;
+    }
+  }
+  int status = 1;
+  char binary[4096];
+  snprintf(binary, sizeof binary, "%s/%s-train", dir, c.graph.model_name);
+  if (write_files(dir, files, n_files, stderr)) {
+    char *args[32];
+    int n = 0;
+    args[n++] = (char *)cc;
+    args[n++] = "-O3";
+    args[n++] = "-march=native";
+    args[n++] = "-std=c99";
+    args[n++] = opt.blas ? "-DNNRT_OPENBLAS" : "-DNNRT_NO_BLAS";
+    args[n++] = "-o";
+    args[n++] = binary;
+    char *sources[16];
+    for (int i = 0; i < n_files; i++) {
+      size_t len = strlen(files[i].name);
+      if (len < 2 || strcmp(files[i].name + len - 2, ".c") != 0) continue;
+      sources[i] = arena_printf(&c.arena, "%s/%s", dir, files[i].name);
+      args[n++] = sources[i];
+    }
+    if (opt.blas) args[n++] = "-lopenblas";
+    args[n++] = "-lz";
+    args[n++] = "-lm";
+    args[n] = NULL;
+    fprintf(stderr, "nnc: compiling %s with %s\n", c.graph.model_name, cc);
+    int rc = run(args);
+    if (rc != 0) {
+      fprintf(stderr, "nnc: error: the C compiler failed (exit %d); the sources are in %s\n", rc, dir);
+      build_dir = dir; /* keep them for inspection */
+    } else {
+      pass[0] = binary;
+      pass[n_pass] = NULL;
+      status = run(pass);
+      if (status < 0) {
+        fprintf(stderr, "nnc: error: cannot run %s\n", binary);
+        status = 1;
+      }
+    }
+  }
+  if (!build_dir) remove_tree(dir, files, n_files, binary);
+  compilation_free(&c);
+  free(pass);
+  return status;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -68,5 +255,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "check") == 0) return cmd_check(argc, argv);
+  if (strcmp(cmd, "build") == 0) return cmd_build(argc, argv);
+  if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   return usage_error("unknown command '%s'", cmd);
 }

@@ -323,6 +323,37 @@ void summary_print(const Graph *g, FILE *out);      /* the `nnc check` table */
 /* Appends the backward graph; reports ops without a gradient as errors. */
 bool grad_build(Compilation *c);
 
+/* ============================== plan.c ============================== */
+typedef enum StorageKind {
+  STORE_NONE,        /* not computed */
+  STORE_USER,        /* the caller's x, y or t */
+  STORE_PARAM,       /* m->params + offset */
+  STORE_BUFFER,      /* m->buffers + offset */
+  STORE_GRAD,        /* m->grads + offset: a parameter's final gradient */
+  STORE_BATCHED,     /* m->acts + max_batch * offset */
+  STORE_FIXED,       /* m->fixed + offset: unbatched temporaries and scalars */
+  STORE_ALIAS,       /* the storage of another node (reshape) */
+} StorageKind;
+
+typedef struct Storage {
+  StorageKind kind;
+  size_t offset;     /* elements; per example for STORE_BATCHED */
+  NodeId alias;      /* STORE_ALIAS */
+  size_t aux;        /* per-example offset of a second batched buffer (dropout masks), or SIZE_MAX */
+} Storage;
+
+typedef struct Plan {
+  Storage *store;    /* per node */
+  bool *in_train;    /* computed by train_step */
+  bool *in_infer;    /* computed by forward (inference) */
+  size_t n_params, n_buffers; /* elements */
+  size_t batched_per_example, fixed; /* activation arena sizes */
+  bool copy_input;   /* the input is converted into the arena (double precision) */
+} Plan;
+
+/* Decides where every node lives and which function computes it. */
+Plan plan_build(Compilation *c, bool copy_input);
+
 /* ============================== emit.c ============================== */
 typedef struct EmitOptions {
   bool blas;         /* cblas_sgemm for matmuls (else plain loops) */
@@ -332,8 +363,20 @@ typedef struct EmitOptions {
 } EmitOptions;
 
 uint64_t model_hash(const Graph *g);
-/* Writes NAME.h and NAME.c into dir through temporary files; returns false with a message. */
-bool emit_model(Compilation *c, const EmitOptions *opt, const char *dir);
+/* Emits NAME.h and NAME.c; false when the graph has an op without a kernel (reported). */
 bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
+/* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
+void emit_train_main(Compilation *c, FILE *out);
+
+/* ============================== output.c ============================== */
+typedef struct EmbeddedFile { const char *name; const unsigned char *data; size_t size; } EmbeddedFile;
+extern const EmbeddedFile runtime_files[]; /* runtime/ sources, embedded at build time */
+
+typedef struct OutFile { const char *name; char *data; size_t size; } OutFile;
+/* Writes every file into dir (made if missing) through temporary files renamed into place, so a
+ * failure leaves no partial file; returns false after printing why. */
+bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err);
+/* Emits the model and the runtime files `nnc build` writes (with_driver adds the training driver). */
+bool generate(Compilation *c, const EmitOptions *opt, bool with_driver, OutFile *files, int *n_files);
 
 #endif

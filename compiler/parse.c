@@ -3,6 +3,10 @@
  * The grammar's actions (grammar/nn.y) call the constructors below, one call per action; all AST
  * memory comes from the compilation's arena. Literal values are converted here, where an integer
  * too large for 64 bits is reported at its token.
+ *
+ * Lists (statements, arguments, dimensions, block parameters) are built newest first, so that
+ * appending is O(1) on any input, and reversed once by the constructor that takes the whole list.
+ * The driver tracks the open brackets, so a syntax error caused by a missing ')' or '}' says so.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,10 +15,15 @@
 #include "nnc.h"
 #include "nn.h"
 
+#define MAX_OPEN 64   /* open brackets remembered for "is a ')' missing?" hints */
+
 struct ParseCtx {
   Compilation *c;
   Stmt *stmts;
   bool too_deep;       /* the parser stack overflowed: stop feeding it */
+  int errors_at_sep;   /* diag.n_errors at the last statement end */
+  Token open[MAX_OPEN];/* the innermost open '(' '[' '{' (deeper ones are counted, not kept) */
+  int n_open;
 };
 
 void *nnParseAlloc(void *(*alloc)(size_t), ParseCtx *ctx);
@@ -26,6 +35,39 @@ static Ast *ast_new(ParseCtx *p, AstKind kind, SrcLoc loc) {
   a->kind = kind;
   a->loc = loc;
   return a;
+}
+
+static Ast *ast_reverse(Ast *list) {
+  Ast *out = NULL;
+  while (list) {
+    Ast *next = list->next;
+    list->next = out;
+    out = list;
+    list = next;
+  }
+  return out;
+}
+
+static Stmt *stmt_reverse(Stmt *list) {
+  Stmt *out = NULL;
+  while (list) {
+    Stmt *next = list->next;
+    list->next = out;
+    out = list;
+    list = next;
+  }
+  return out;
+}
+
+static Ident *ident_reverse(Ident *list) {
+  Ident *out = NULL;
+  while (list) {
+    Ident *next = list->next;
+    list->next = out;
+    out = list;
+    list = next;
+  }
+  return out;
 }
 
 static const char *token_text(ParseCtx *p, Token t) {
@@ -80,7 +122,7 @@ Ast *ast_name(ParseCtx *p, Token t) {
 Ast *ast_call(ParseCtx *p, Token callee, Ast *args) {
   Ast *a = ast_new(p, AST_CALL, callee.loc);
   a->name = token_text(p, callee);
-  a->args = args;
+  a->args = ast_reverse(args);
   return a;
 }
 
@@ -105,12 +147,10 @@ Ast *ast_neg(ParseCtx *p, Token op, Ast *operand) {
   return a;
 }
 
+/* Adds item to a list built newest first (see the top of the file). */
 Ast *ast_append(Ast *list, Ast *item) {
-  if (!list) return item;
-  Ast *last = list;
-  while (last->next) last = last->next;
-  last->next = item;
-  return list;
+  item->next = list;
+  return item;
 }
 
 Stmt *stmt_new(ParseCtx *p, StmtKind kind, Token at) {
@@ -131,21 +171,21 @@ Stmt *stmt_named(ParseCtx *p, StmtKind kind, Token kw, Token name, Ast *expr) {
 
 Stmt *stmt_shape(ParseCtx *p, StmtKind kind, Token kw, Token name, Ast *dims) {
   Stmt *s = stmt_named(p, kind, kw, name, NULL);
-  s->dims = dims;
+  s->dims = ast_reverse(dims);
   return s;
 }
 
 Stmt *stmt_repeat(ParseCtx *p, Token kw, Ast *count, Stmt *body) {
   Stmt *s = stmt_new(p, ST_REPEAT, kw);
   s->expr = count;
-  s->body = body;
+  s->body = stmt_reverse(body);
   return s;
 }
 
 Stmt *stmt_block(ParseCtx *p, Token kw, Token name, Ident *params, Stmt *body) {
   Stmt *s = stmt_named(p, ST_BLOCK, kw, name, NULL);
-  s->params = params;
-  s->body = body;
+  s->params = ident_reverse(params);
+  s->body = stmt_reverse(body);
   return s;
 }
 
@@ -155,40 +195,90 @@ Stmt *stmt_expr(ParseCtx *p, StmtKind kind, Token kw, Ast *expr) {
   return s;
 }
 
+/* Adds item to a list built newest first (see the top of the file). */
 Stmt *stmt_append(Stmt *list, Stmt *item) {
   if (!item) return list;
-  if (!list) return item;
-  Stmt *last = list;
-  while (last->next) last = last->next;
-  last->next = item;
-  return list;
+  item->next = list;
+  return item;
 }
 
+/* Adds a name to a list built newest first (see the top of the file). */
 Ident *ident_append(ParseCtx *p, Ident *list, Token name) {
   Ident *id = arena_alloc(&p->c->arena, sizeof *id);
   id->name = token_text(p, name);
   id->loc = name.loc;
-  if (!list) return id;
-  Ident *last = list;
-  while (last->next) last = last->next;
-  last->next = id;
-  return list;
+  id->next = list;
+  return id;
+}
+
+static int line_of(ParseCtx *p, SrcLoc loc) {
+  int line, col;
+  diag_line_col(&p->c->diag, loc, &line, &col);
+  return line;
+}
+
+/* The bracket a syntax error at `at` most likely lacks the closing of, or NULL: the innermost open
+ * one, when the input ended or (for '(' and '[', inside which newlines are ignored) the error is on
+ * a later line. */
+static const Token *unclosed(ParseCtx *p, Token at) {
+  if (p->n_open == 0 || p->n_open > MAX_OPEN) return NULL;
+  const Token *open = &p->open[p->n_open - 1];
+  bool at_end = at.kind == 0 || (at.kind == TK_SEP && at.len == 0 && at.loc >= p->c->len);
+  if (at_end) return open;
+  if (open->kind != TK_LBRACE && line_of(p, at.loc) > line_of(p, open->loc)) return open;
+  return NULL;
 }
 
 void parse_syntax_error(ParseCtx *p, Token at) {
   Diag *d = &p->c->diag;
+  /* A bad character or number in this statement was reported by the lexer and dropped; what the
+   * parser trips over next is a consequence. */
+  if (d->n_errors > p->errors_at_sep) return;
+  char what[80];
   if (at.kind == TK_IDENT)
-    diag_error(d, at.loc, "unexpected identifier '%.*s'", at.len > 40 ? 40 : at.len, at.text);
+    snprintf(what, sizeof what, "identifier '%.*s'", at.len > 40 ? 40 : at.len, at.text);
   else if (at.kind == TK_INT || at.kind == TK_REAL)
-    diag_error(d, at.loc, "unexpected number '%.*s'", at.len > 40 ? 40 : at.len, at.text);
+    snprintf(what, sizeof what, "number '%.*s'", at.len > 40 ? 40 : at.len, at.text);
   else if (at.kind == TK_SEP && at.len == 0)
-    diag_error(d, at.loc, at.loc < p->c->len ? "unexpected '}'" : "unexpected end of input");
+    snprintf(what, sizeof what, "%s", at.loc < p->c->len ? "'}'" : "end of input");
   else if (at.kind == TK_SEP && at.text[0] == ';')
-    diag_error(d, at.loc, "unexpected ';'");
+    snprintf(what, sizeof what, "';'");
   else if (at.kind == TK_SEP)
-    diag_error(d, at.loc, "unexpected end of line");
+    snprintf(what, sizeof what, "end of line");
   else
-    diag_error(d, at.loc, "unexpected %s", token_name(at.kind));
+    snprintf(what, sizeof what, "%s", token_name(at.kind));
+  const Token *open = unclosed(p, at);
+  if (open) {
+    char close = open->kind == TK_LPAREN ? ')' : open->kind == TK_LBRACKET ? ']' : '}';
+    diag_error(d, at.loc, "unexpected %s; is a '%c' missing?", what, close);
+    diag_note(d, open->loc, "the '%.1s' opened here is not closed", open->text);
+  } else {
+    diag_error(d, at.loc, "unexpected %s", what);
+  }
+}
+
+/* Keeps p->open in step with the brackets the parser has seen, mirroring the lexer: a '{' or '}'
+ * also forgets every '(' and '[' left open before it. Past MAX_OPEN only the depth is kept. */
+static void track_brackets(ParseCtx *p, Token t) {
+  if (t.kind != TK_LPAREN && t.kind != TK_LBRACKET && t.kind != TK_LBRACE && t.kind != TK_RPAREN &&
+      t.kind != TK_RBRACKET && t.kind != TK_RBRACE)
+    return;
+  if (p->n_open > MAX_OPEN) {
+    if (t.kind == TK_LPAREN || t.kind == TK_LBRACKET || t.kind == TK_LBRACE) p->n_open++;
+    else p->n_open--;
+    return;
+  }
+  if (t.kind == TK_RPAREN || t.kind == TK_RBRACKET) {
+    if (p->n_open > 0 && p->open[p->n_open - 1].kind != TK_LBRACE) p->n_open--;
+    return;
+  }
+  while (p->n_open > 0 && p->open[p->n_open - 1].kind != TK_LBRACE) p->n_open--;
+  if (t.kind == TK_RBRACE) {
+    if (p->n_open > 0) p->n_open--;
+    return;
+  }
+  if (p->n_open < MAX_OPEN) p->open[p->n_open] = t;
+  p->n_open++;
 }
 
 void parse_too_deep(ParseCtx *p) {
@@ -196,11 +286,14 @@ void parse_too_deep(ParseCtx *p) {
 }
 
 void parse_done(ParseCtx *p, Stmt *stmts) {
-  p->stmts = stmts;
+  p->stmts = stmt_reverse(stmts);
 }
 
 Program parse_program(Compilation *c) {
-  ParseCtx ctx = {c, NULL, false};
+  ParseCtx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.c = c;
+  ctx.errors_at_sep = c->diag.n_errors;
   Lexer lx;
   lex_init(&lx, c->src, c->len);
   void *parser = nnParseAlloc(malloc, &ctx);
@@ -213,6 +306,8 @@ Program parse_program(Compilation *c) {
       diag_error(&c->diag, t.loc, "expression nested too deeply");
       break;
     }
+    track_brackets(&ctx, t);
+    if (t.kind == TK_SEP) ctx.errors_at_sep = c->diag.n_errors;
     if (t.kind == 0) break;
   }
   nnParseFree(parser, free);

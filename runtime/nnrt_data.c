@@ -1,0 +1,496 @@
+/* nnrt_data.c — IDX and CSV dataset loaders and input standardization (see nnrt_data.h).
+ *
+ * Both loaders read through zlib's gz* interface, which passes plain files through unchanged and
+ * inflates gzip ones, so compression is detected by content, not by name. Sizes from a header
+ * are checked for overflow and then only bound the read: arrays grow as data actually arrives,
+ * so a header that claims billions of examples costs nothing before the file runs out.
+ */
+#include "nnrt_data.h"
+
+#include "nnrt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define IDX_UBYTE 0x08
+#define CHUNK (1u << 16)             /* bytes per gzread */
+#define MAX_CSV_LINE (1L << 30)      /* longest CSV line accepted, in bytes */
+#define MAX_CSV_COLUMNS (1 << 24)
+
+/* ---- small helpers ---- */
+
+/* Makes room for `need` elements of `size` bytes in *buf (capacity *cap elements), doubling so
+ * that appending is amortised O(1). Returns 0 when the size overflows or memory runs out. */
+static int grow(void **buf, size_t *cap, size_t need, size_t size) {
+  size_t new_cap;
+  void *p;
+  if (need <= *cap) return 1;
+  new_cap = *cap ? *cap : 1024;
+  while (new_cap < need) {
+    if (new_cap > ((size_t)-1 / size) / 2) {
+      new_cap = need;
+      break;
+    }
+    new_cap *= 2;
+  }
+  if (new_cap > (size_t)-1 / size) return 0;
+  p = realloc(*buf, new_cap * size);
+  if (!p) return 0;
+  *buf = p;
+  *cap = new_cap;
+  return 1;
+}
+
+static uint32_t be_u32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static gzFile open_gz(const char *path) {
+  gzFile g;
+  errno = 0;
+  g = gzopen(path, "rb");
+  if (!g) {
+    nnrt_set_error("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    return NULL;
+  }
+  gzbuffer(g, CHUNK);
+  return g;
+}
+
+/* Reads up to n bytes; returns how many arrived, or -1 after setting the error for a read or
+ * decompression failure. A gzip stream that simply ends early reads short, like a plain file. */
+static long read_some(gzFile g, const char *path, void *buf, unsigned n) {
+  int got = gzread(g, buf, n);
+  int errnum = Z_OK;
+  const char *msg = gzerror(g, &errnum);
+  if (got < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
+    if (errnum == Z_ERRNO)
+      nnrt_set_error("%s: read error: %s", path, strerror(errno));
+    else
+      nnrt_set_error("%s: corrupt gzip data: %s", path, msg);
+    return -1;
+  }
+  return got;
+}
+
+/* ---- IDX ----
+ * An IDX file is: two zero bytes, a type byte, a dimension count byte, one big-endian u32 per
+ * dimension, then the values in row-major order. The first dimension counts the examples. */
+
+typedef struct idx_header {
+  int n_dims;
+  uint32_t dims[4];
+  uint64_t example_bytes; /* product of dims[1..] */
+} idx_header;
+
+static int idx_read_header(gzFile g, const char *path, const char *what, int min_dims,
+                           int max_dims, idx_header *h) {
+  unsigned char b[16];
+  long got;
+  int i;
+  got = read_some(g, path, b, 4);
+  if (got < 0) return -1;
+  if (got == 0) {
+    nnrt_set_error("%s: empty file, not an IDX file", path);
+    return -1;
+  }
+  if (got < 4 || b[0] != 0 || b[1] != 0) {
+    nnrt_set_error("%s: not an IDX file (bad magic number)", path);
+    return -1;
+  }
+  if (b[2] != IDX_UBYTE) {
+    nnrt_set_error("%s: IDX value type 0x%02X, expected unsigned bytes (0x08) for %s", path, b[2],
+                   what);
+    return -1;
+  }
+  h->n_dims = b[3];
+  if (h->n_dims < min_dims || h->n_dims > max_dims) {
+    if (min_dims == max_dims)
+      nnrt_set_error("%s: %s have %d dimensions, expected %d", path, what, h->n_dims, min_dims);
+    else
+      nnrt_set_error("%s: %s have %d dimensions, expected %d to %d", path, what, h->n_dims,
+                     min_dims, max_dims);
+    return -1;
+  }
+  got = read_some(g, path, b, (unsigned)(4 * h->n_dims));
+  if (got < 0) return -1;
+  if (got < 4 * h->n_dims) {
+    nnrt_set_error("%s: truncated in the header", path);
+    return -1;
+  }
+  h->example_bytes = 1;
+  for (i = 0; i < h->n_dims; i++) {
+    h->dims[i] = be_u32(b + 4 * i);
+    if (i > 0) {
+      if (h->dims[i] == 0) {
+        nnrt_set_error("%s: dimension %d of the %s is 0", path, i + 1, what);
+        return -1;
+      }
+      h->example_bytes *= h->dims[i]; /* at most 3 factors below 2^32: checked next */
+      if (h->example_bytes > (uint64_t)INT_MAX) {
+        nnrt_set_error("%s: each example has more than %d values", path, INT_MAX);
+        return -1;
+      }
+    }
+  }
+#if LONG_MAX < 4294967295
+  /* The count is a u32; only where long is 32 bits can it exceed ds->n. */
+  if (h->dims[0] > (uint32_t)LONG_MAX) {
+    nnrt_set_error("%s: too many examples (%lu)", path, (unsigned long)h->dims[0]);
+    return -1;
+  }
+#endif
+  return 0;
+}
+
+/* Where the payload bytes of an IDX file go: the first `keep` bytes are converted into *out
+ * (floats scaled by 1/255, or int32 labels); the rest is only counted. */
+typedef struct idx_sink {
+  int as_float;
+  void *out;        /* float* or int32_t* */
+  size_t cap;       /* elements allocated in out */
+  uint64_t n_kept;  /* elements stored so far */
+  uint64_t keep;    /* elements to store */
+} idx_sink;
+
+/* Reads exactly `total` payload bytes into sink and checks that nothing follows them. */
+static int idx_read_payload(gzFile g, const char *path, uint64_t total, idx_sink *s,
+                            const char *what, uint32_t n_examples) {
+  unsigned char *chunk = malloc(CHUNK);
+  uint64_t done = 0;
+  long got;
+  if (!chunk) {
+    nnrt_set_error("%s: out of memory", path);
+    return -1;
+  }
+  while (done < total) {
+    uint64_t left = total - done;
+    unsigned want = left < CHUNK ? (unsigned)left : CHUNK;
+    got = read_some(g, path, chunk, want);
+    if (got < 0) goto fail;
+    if (got == 0) {
+      nnrt_set_error("%s: truncated: the header declares %lu %s (%llu bytes of data), the file "
+                     "has %llu",
+                     path, (unsigned long)n_examples, what, (unsigned long long)total,
+                     (unsigned long long)done);
+      goto fail;
+    }
+    if (s->n_kept < s->keep) {
+      uint64_t take = (uint64_t)got;
+      size_t i, base;
+      if (take > s->keep - s->n_kept) take = s->keep - s->n_kept;
+      base = (size_t)s->n_kept;
+      if (!grow(&s->out, &s->cap, base + (size_t)take, s->as_float ? sizeof(float) : sizeof(int32_t))) {
+        nnrt_set_error("%s: out of memory for %llu %s", path, (unsigned long long)s->keep, what);
+        goto fail;
+      }
+      if (s->as_float) {
+        float *x = (float *)s->out + base;
+        for (i = 0; i < (size_t)take; i++) x[i] = (float)chunk[i] / 255.0f;
+      } else {
+        int32_t *y = (int32_t *)s->out + base;
+        for (i = 0; i < (size_t)take; i++) y[i] = chunk[i];
+      }
+      s->n_kept += take;
+    }
+    done += (uint64_t)got;
+  }
+  got = read_some(g, path, chunk, CHUNK);
+  if (got < 0) goto fail;
+  if (got > 0) {
+    nnrt_set_error("%s: unexpected bytes after the %lu %s the header declares", path,
+                   (unsigned long)n_examples, what);
+    goto fail;
+  }
+  free(chunk);
+  return 0;
+fail:
+  free(chunk);
+  return -1;
+}
+
+int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char *labels_path,
+                          long limit) {
+  gzFile gi = NULL, gl = NULL;
+  idx_header hi, hl;
+  idx_sink xs, ys;
+  uint64_t keep;
+  long i;
+  int k;
+
+  memset(ds, 0, sizeof *ds);
+  memset(&xs, 0, sizeof xs);
+  memset(&ys, 0, sizeof ys);
+  /* Both headers first, so that a count mismatch is reported before any data is read. */
+  if (!(gi = open_gz(images_path))) goto fail;
+  if (idx_read_header(gi, images_path, "images", 2, 4, &hi) != 0) goto fail;
+  if (!(gl = open_gz(labels_path))) goto fail;
+  if (idx_read_header(gl, labels_path, "labels", 1, 1, &hl) != 0) goto fail;
+  if (hi.dims[0] != hl.dims[0]) {
+    nnrt_set_error("%s: %lu images, but %s has %lu labels", images_path, (unsigned long)hi.dims[0],
+                   labels_path, (unsigned long)hl.dims[0]);
+    goto fail;
+  }
+  if (hi.dims[0] == 0) {
+    nnrt_set_error("%s: no examples", images_path);
+    goto fail;
+  }
+  keep = hi.dims[0];
+  if (limit > 0 && (uint64_t)limit < keep) keep = (uint64_t)limit;
+
+  xs.as_float = 1;
+  xs.keep = keep * hi.example_bytes; /* < 2^32 * 2^31: no overflow */
+  if (xs.keep > (uint64_t)((size_t)-1 / sizeof(float))) {
+    nnrt_set_error("%s: too large for this machine", images_path);
+    goto fail;
+  }
+  if (idx_read_payload(gi, images_path, (uint64_t)hi.dims[0] * hi.example_bytes, &xs, "images",
+                       hi.dims[0]) != 0)
+    goto fail;
+  ys.keep = keep;
+  if (idx_read_payload(gl, labels_path, hl.dims[0], &ys, "labels", hl.dims[0]) != 0) goto fail;
+  gzclose(gi);
+  gzclose(gl);
+
+  ds->n = (long)keep;
+  ds->dim = (int)hi.example_bytes;
+  ds->rank = hi.n_dims - 1;
+  for (k = 0; k < ds->rank; k++) ds->shape[k] = (int)hi.dims[k + 1];
+  ds->x = xs.out;
+  ds->labels = ys.out;
+  for (i = 0; i < ds->n; i++)
+    if (ds->labels[i] + 1 > ds->n_classes_seen) ds->n_classes_seen = ds->labels[i] + 1;
+  return 0;
+
+fail:
+  if (gi) gzclose(gi);
+  if (gl) gzclose(gl);
+  free(xs.out);
+  free(ys.out);
+  memset(ds, 0, sizeof *ds);
+  return -1;
+}
+
+/* ---- CSV ---- */
+
+typedef struct csv_reader {
+  gzFile g;
+  const char *path;
+  long line_no;
+  char *line;  /* the current line, NUL-terminated, without its line end */
+  size_t cap;
+} csv_reader;
+
+/* Reads the next line into r->line; returns 1, 0 at the end of the file, -1 on error. */
+static int csv_next_line(csv_reader *r) {
+  size_t len = 0;
+  int errnum;
+  if (!r->line && !grow((void **)&r->line, &r->cap, 4096, 1)) goto oom;
+  for (;;) {
+    size_t room = r->cap - len;
+    if (room > INT_MAX) room = INT_MAX;
+    if (!gzgets(r->g, r->line + len, (int)room)) {
+      const char *msg = gzerror(r->g, &errnum);
+      if (errnum != Z_OK && errnum != Z_BUF_ERROR) {
+        nnrt_set_error("%s:%ld: read error: %s", r->path, r->line_no + 1,
+                       errnum == Z_ERRNO ? strerror(errno) : msg);
+        return -1;
+      }
+      if (len == 0) return 0; /* end of file */
+      break;                  /* last line without a newline */
+    }
+    len += strlen(r->line + len);
+    if (len > 0 && r->line[len - 1] == '\n') break;
+    if (gzeof(r->g)) break;
+    if (len + 1 < r->cap) {
+      /* gzgets stopped at a newline but strlen at an earlier NUL byte. */
+      nnrt_set_error("%s:%ld: NUL byte in line (not a text file?)", r->path, r->line_no + 1);
+      return -1;
+    }
+    if (r->cap >= (size_t)MAX_CSV_LINE) {
+      nnrt_set_error("%s:%ld: line longer than %ld bytes", r->path, r->line_no + 1, MAX_CSV_LINE);
+      return -1;
+    }
+    if (!grow((void **)&r->line, &r->cap, r->cap * 2, 1)) goto oom;
+  }
+  r->line_no++;
+  while (len > 0 && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r')) r->line[--len] = '\0';
+  return 1;
+oom:
+  nnrt_set_error("%s: out of memory", r->path);
+  return -1;
+}
+
+/* Splits r->line at commas in place; *fields points at each field, trimmed of spaces and tabs.
+ * Returns the number of fields. */
+static int csv_split(char *line, char ***fields, size_t *cap) {
+  int n = 0;
+  char *p = line;
+  for (;;) {
+    char *start, *end;
+    if ((size_t)n >= *cap && !grow((void **)fields, cap, (size_t)n + 1, sizeof(char *))) return -1;
+    while (*p == ' ' || *p == '\t') p++;
+    start = p;
+    while (*p && *p != ',') p++;
+    end = p;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    (*fields)[n++] = start;
+    if (!*p) {
+      *end = '\0';
+      return n;
+    }
+    p++;
+    *end = '\0';
+  }
+}
+
+static int parse_number(const char *s, double *v) {
+  char *end;
+  if (!*s) return 0;
+  errno = 0;
+  *v = strtod(s, &end);
+  return *end == '\0';
+}
+
+int nnrt_dataset_load_csv(nnrt_dataset *ds, const char *path, int target_dim, long limit) {
+  csv_reader r;
+  char **fields = NULL;
+  size_t fields_cap = 0, x_cap = 0, y_cap = 0, t_cap = 0;
+  int n_cols = 0, first_data_line = 0, lead, rc;
+  long n = 0;
+
+  memset(ds, 0, sizeof *ds);
+  memset(&r, 0, sizeof r);
+  r.path = path;
+  if (target_dim < 0) {
+    nnrt_set_error("%s: negative target size", path);
+    return -1;
+  }
+  lead = target_dim > 0 ? target_dim : 1;
+  if (!(r.g = open_gz(path))) return -1;
+  while ((rc = csv_next_line(&r)) == 1) {
+    int n_fields, c;
+    double v;
+    float *x;
+    if (limit > 0 && n >= limit) break;
+    if (r.line[strspn(r.line, " \t")] == '\0') continue; /* blank line */
+    n_fields = csv_split(r.line, &fields, &fields_cap);
+    if (n_fields < 0) {
+      nnrt_set_error("%s:%ld: out of memory", path, r.line_no);
+      goto fail;
+    }
+    if (n_cols == 0) {
+      /* The first non-blank line: a header if its first field is not a number. */
+      if (!first_data_line && !parse_number(fields[0], &v)) {
+        first_data_line = -1;
+        continue;
+      }
+      if (n_fields > MAX_CSV_COLUMNS) {
+        nnrt_set_error("%s:%ld: %d columns, at most %d supported", path, r.line_no, n_fields,
+                       MAX_CSV_COLUMNS);
+        goto fail;
+      }
+      if (n_fields <= lead) {
+        nnrt_set_error("%s:%ld: %d column%s, need %s and at least one input value", path,
+                       r.line_no, n_fields, n_fields == 1 ? "" : "s",
+                       target_dim > 0 ? "the targets" : "a label");
+        goto fail;
+      }
+      n_cols = n_fields;
+      first_data_line = (int)(r.line_no > INT_MAX ? INT_MAX : r.line_no);
+      ds->dim = n_cols - lead;
+    } else if (n_fields != n_cols) {
+      nnrt_set_error("%s:%ld: %d columns, expected %d (as on line %d)", path, r.line_no, n_fields,
+                     n_cols, first_data_line);
+      goto fail;
+    }
+    if ((size_t)n + 1 > (size_t)-1 / (size_t)ds->dim ||
+        !grow((void **)&ds->x, &x_cap, ((size_t)n + 1) * (size_t)ds->dim, sizeof(float)) ||
+        (target_dim == 0 && !grow((void **)&ds->labels, &y_cap, (size_t)n + 1, sizeof(int32_t))) ||
+        (target_dim > 0 &&
+         !grow((void **)&ds->targets, &t_cap, ((size_t)n + 1) * (size_t)target_dim, sizeof(float)))) {
+      nnrt_set_error("%s:%ld: out of memory", path, r.line_no);
+      goto fail;
+    }
+    for (c = 0; c < n_cols; c++) {
+      if (!parse_number(fields[c], &v) || !isfinite(v)) {
+        if (!*fields[c])
+          nnrt_set_error("%s:%ld: column %d is empty", path, r.line_no, c + 1);
+        else
+          nnrt_set_error("%s:%ld: column %d: '%.40s' is not a %snumber", path, r.line_no, c + 1,
+                         fields[c], parse_number(fields[c], &v) ? "finite " : "");
+        goto fail;
+      }
+      if (c < lead && target_dim == 0) {
+        if (v < 0 || v >= INT32_MAX || v != floor(v)) {
+          nnrt_set_error("%s:%ld: label '%.40s' is not a class id (an integer >= 0)", path,
+                         r.line_no, fields[c]);
+          goto fail;
+        }
+        ds->labels[n] = (int32_t)v;
+        if (ds->labels[n] + 1 > ds->n_classes_seen) ds->n_classes_seen = ds->labels[n] + 1;
+      } else if (c < lead) {
+        ds->targets[(size_t)n * (size_t)target_dim + (size_t)c] = (float)v;
+      } else {
+        x = ds->x + (size_t)n * (size_t)ds->dim;
+        x[c - lead] = (float)v;
+      }
+    }
+    n++;
+  }
+  if (rc < 0) goto fail;
+  if (n == 0) {
+    nnrt_set_error("%s: no data rows", path);
+    goto fail;
+  }
+  gzclose(r.g);
+  free(r.line);
+  free(fields);
+  ds->n = n;
+  ds->rank = 1;
+  ds->shape[0] = ds->dim;
+  ds->target_dim = target_dim;
+  return 0;
+
+fail:
+  gzclose(r.g);
+  free(r.line);
+  free(fields);
+  nnrt_dataset_free(ds);
+  return -1;
+}
+
+/* ---- common ---- */
+
+void nnrt_dataset_free(nnrt_dataset *ds) {
+  if (!ds) return;
+  free(ds->x);
+  free(ds->labels);
+  free(ds->targets);
+  memset(ds, 0, sizeof *ds);
+}
+
+void nnrt_dataset_stats(const nnrt_dataset *ds, float *mean, float *std) {
+  size_t i, count = (size_t)ds->n * (size_t)ds->dim;
+  double sum = 0, sq = 0, m, var;
+  *mean = 0.0f;
+  *std = 1.0f;
+  if (count == 0) return;
+  for (i = 0; i < count; i++) sum += ds->x[i];
+  m = sum / (double)count;
+  /* Two passes: the variance of centred values does not cancel catastrophically. */
+  for (i = 0; i < count; i++) sq += (ds->x[i] - m) * (ds->x[i] - m);
+  var = sq / (double)count;
+  *mean = (float)m;
+  *std = (var > 1e-24 && isfinite(var)) ? (float)sqrt(var) : 1.0f;
+}
+
+void nnrt_dataset_standardize(nnrt_dataset *ds, float mean, float std) {
+  size_t i, count = (size_t)ds->n * (size_t)ds->dim;
+  float inv = 1.0f / std;
+  for (i = 0; i < count; i++) ds->x[i] = (ds->x[i] - mean) * inv;
+}

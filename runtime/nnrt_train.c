@@ -1,0 +1,655 @@
+/* nnrt_train.c — the training driver behind `nnc train` (see nnrt_train.h).
+ *
+ * Owns the trainer's command line, the run itself (load and validate the data before anything
+ * else, standardize, create or resume the model, shuffle, step, evaluate, checkpoint) and its
+ * output: a carriage-return progress line on stderr when stderr is a terminal, one line per epoch
+ * on stdout, and every error as "error: ..." on stderr with exit status 1 (2 for bad usage).
+ *
+ * Determinism: epoch e visits the training set in a permutation drawn from an nnrt_rng seeded
+ * from (seed, e) alone, and the model owns all other state, so a run resumed from an epoch-end
+ * checkpoint continues bit-identically. The epoch to resume at is the model's step count divided
+ * by the steps per epoch (the last, partial batch counts as a step).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno, clock_gettime */
+#endif
+
+#include "nnrt_train.h"
+
+#include "nnrt.h"
+#include "nnrt_data.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define NNRT_HAVE_ISATTY 1
+#endif
+
+#ifdef NNRT_OPENBLAS
+extern void openblas_set_num_threads(int);
+#endif
+
+#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+#define MAX_EPOCHS 1000000
+#define MAX_BATCH (1 << 24)
+#define MAX_THREADS 1024
+
+/* ---- command line ---- */
+
+void nnrt_train_usage(FILE *out) {
+  fputs("training flags (each also as --flag=value):\n"
+        "  --data DIR           folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
+        "                       t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally\n"
+        "                       .gz (default " DEFAULT_DATA_DIR ")\n"
+        "  --train-images FILE  --train-labels FILE  --test-images FILE  --test-labels FILE\n"
+        "                       IDX files; each overrides the one in --data\n"
+        "  --train-csv FILE  --test-csv FILE\n"
+        "                       CSV data instead: the label (or the targets) first, then the input\n"
+        "  --epochs N           epochs to train in total; a resumed run continues up to N (default 1)\n"
+        "  --batch N            examples per step (default 128)\n"
+        "  --seed N             seed for the initial weights and the shuffling (default 1)\n"
+        "  --threads N          BLAS threads (default 1)\n"
+        "  --checkpoint PATH    written after every epoch (default MODEL.ckpt)\n"
+        "  --resume PATH        continue training from a checkpoint written at an epoch's end\n"
+        "  --no-standardize     use the inputs as loaded (default: subtract the training set's\n"
+        "                       mean and divide by its standard deviation)\n"
+        "  --limit-train N      use only the first N training examples (0 = all)\n"
+        "  --limit-test N       use only the first N test examples (0 = all)\n"
+        "  --quiet              no progress line\n"
+        "  --help               show this help\n",
+        out);
+}
+
+static void usage_error(FILE *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prints "error: ..." and a hint, as every rejected flag does. */
+static void usage_error(FILE *err, const char *fmt, ...) {
+  va_list ap;
+  fputs("error: ", err);
+  va_start(ap, fmt);
+  vfprintf(err, fmt, ap);
+  va_end(ap);
+  fputs("\n(--help lists the flags)\n", err);
+}
+
+/* Parses a whole decimal number in [min, max]: digits only, so "1x", "+3", " 3", "0x10" and "" are
+ * rejected, and overflow is caught before it happens. Returns 0 or -1 after reporting. */
+static int parse_count(FILE *err, const char *flag, const char *s, uint64_t min, uint64_t max,
+                       uint64_t *out) {
+  uint64_t v = 0;
+  int overflow = 0;
+  const char *p;
+  if (*s == '-' && s[1] >= '0' && s[1] <= '9') {
+    usage_error(err, "%s must not be negative (got '%s')", flag, s);
+    return -1;
+  }
+  if (!*s) {
+    usage_error(err, "%s needs a number", flag);
+    return -1;
+  }
+  for (p = s; *p; p++) {
+    if (*p < '0' || *p > '9') {
+      usage_error(err, "%s: '%s' is not a whole number", flag, s);
+      return -1;
+    }
+    if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) overflow = 1;
+    if (!overflow) v = v * 10 + (uint64_t)(*p - '0');
+  }
+  if (overflow || v > max) {
+    usage_error(err, "%s: %s is too large (at most %llu)", flag, s, (unsigned long long)max);
+    return -1;
+  }
+  if (v < min) {
+    usage_error(err, "%s must be at least %llu", flag, (unsigned long long)min);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Matches argv[*i] against --name or --name=value. On a match returns 1 and points *value at the
+ * value (the next argument for the spaced form; NULL when none follows); 0 otherwise. */
+static int match_flag(int argc, char **argv, int *i, const char *name, int takes_value,
+                      const char **value) {
+  const char *arg = argv[*i];
+  size_t len = strlen(name);
+  if (strncmp(arg, name, len) != 0) return 0;
+  if (arg[len] == '=') {
+    *value = arg + len + 1;
+    return 1;
+  }
+  if (arg[len] != '\0') return 0;
+  *value = NULL;
+  if (takes_value && *i + 1 < argc) *value = argv[++*i];
+  return 1;
+}
+
+int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int first, FILE *err) {
+  static const char *const path_flags[] = {"--data",        "--train-images", "--train-labels",
+                                           "--test-images", "--test-labels",  "--train-csv",
+                                           "--test-csv",    "--checkpoint",   "--resume"};
+  static const char *const count_flags[] = {"--epochs", "--batch",       "--seed",
+                                            "--threads", "--limit-train", "--limit-test"};
+  static const char *const switch_flags[] = {"--no-standardize", "--quiet", "--help"};
+  const char **path_fields[9];
+  int explicit_idx = 0, i, k;
+
+  memset(args, 0, sizeof *args);
+  args->data_dir = DEFAULT_DATA_DIR;
+  args->epochs = 1;
+  args->batch = 128;
+  args->seed = 1;
+  args->threads = 1;
+  args->standardize = 1;
+  path_fields[0] = &args->data_dir;
+  path_fields[1] = &args->train_images;
+  path_fields[2] = &args->train_labels;
+  path_fields[3] = &args->test_images;
+  path_fields[4] = &args->test_labels;
+  path_fields[5] = &args->train_csv;
+  path_fields[6] = &args->test_csv;
+  path_fields[7] = &args->checkpoint;
+  path_fields[8] = &args->resume;
+
+  for (i = first; i < argc; i++) {
+    const char *value = NULL;
+    int matched = 0;
+    for (k = 0; k < 9 && !matched; k++) {
+      if (!match_flag(argc, argv, &i, path_flags[k], 1, &value)) continue;
+      matched = 1;
+      if (!value || !*value || (value == argv[i] && value[0] == '-' && value[1] == '-')) {
+        usage_error(err, "%s needs a %s", path_flags[k], k == 0 ? "folder" : "file name");
+        return -1;
+      }
+      *path_fields[k] = value;
+      if (k <= 4) explicit_idx = 1;
+    }
+    for (k = 0; k < 6 && !matched; k++) {
+      uint64_t v;
+      if (!match_flag(argc, argv, &i, count_flags[k], 1, &value)) continue;
+      matched = 1;
+      if (!value) {
+        usage_error(err, "%s needs a number", count_flags[k]);
+        return -1;
+      }
+      switch (k) {
+      case 0:
+        if (parse_count(err, "--epochs", value, 0, MAX_EPOCHS, &v) != 0) return -1;
+        args->epochs = (int)v;
+        break;
+      case 1:
+        if (parse_count(err, "--batch", value, 1, MAX_BATCH, &v) != 0) return -1;
+        args->batch = (int)v;
+        break;
+      case 2:
+        if (parse_count(err, "--seed", value, 0, UINT64_MAX, &v) != 0) return -1;
+        args->seed = v;
+        break;
+      case 3:
+        if (parse_count(err, "--threads", value, 1, MAX_THREADS, &v) != 0) return -1;
+        args->threads = (int)v;
+        break;
+      case 4:
+        if (parse_count(err, "--limit-train", value, 0, LONG_MAX, &v) != 0) return -1;
+        args->limit_train = (long)v;
+        break;
+      default:
+        if (parse_count(err, "--limit-test", value, 0, LONG_MAX, &v) != 0) return -1;
+        args->limit_test = (long)v;
+        break;
+      }
+    }
+    for (k = 0; k < 3 && !matched; k++) {
+      if (!match_flag(argc, argv, &i, switch_flags[k], 0, &value)) continue;
+      matched = 1;
+      if (value) {
+        usage_error(err, "%s takes no value (got '%s')", switch_flags[k], value);
+        return -1;
+      }
+      if (k == 0) args->standardize = 0;
+      if (k == 1) args->quiet = 1;
+      if (k == 2) {
+        nnrt_train_usage(err);
+        return 1;
+      }
+    }
+    if (!matched) {
+      if (argv[i][0] == '-')
+        usage_error(err, "unknown flag '%s'", argv[i]);
+      else
+        usage_error(err, "unexpected argument '%s'", argv[i]);
+      return -1;
+    }
+  }
+
+  if ((args->train_csv || args->test_csv) && explicit_idx) {
+    usage_error(err, "%s cannot be combined with --data or IDX files",
+                args->train_csv ? "--train-csv" : "--test-csv");
+    return -1;
+  }
+  if ((args->train_csv != NULL) != (args->test_csv != NULL)) {
+    usage_error(err, "%s needs %s too", args->train_csv ? "--train-csv" : "--test-csv",
+                args->train_csv ? "--test-csv" : "--train-csv");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- small helpers ---- */
+
+static double now_seconds(void) {
+#if defined(CLOCK_MONOTONIC)
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#endif
+  return (double)time(NULL);
+}
+
+/* Formats a non-negative count with thousands separators: 21345 -> "21,345". */
+static const char *fmt_count(char *buf, size_t size, double v) {
+  char digits[32];
+  int n, i, j = 0;
+  if (!(v >= 0) || v > 1e18) v = 0;
+  n = snprintf(digits, sizeof digits, "%.0f", v);
+  for (i = 0; i < n && (size_t)j + 2 < size; i++) {
+    if (i > 0 && (n - i) % 3 == 0) buf[j++] = ',';
+    buf[j++] = digits[i];
+  }
+  buf[j] = '\0';
+  return buf;
+}
+
+static void fmt_shape(char *buf, size_t size, int rank, const int *shape) {
+  size_t used = 0;
+  int k;
+  buf[0] = '\0';
+  for (k = 0; k < rank && used < size; k++)
+    used += (size_t)snprintf(buf + used, size - used, "%s%d", k ? ", " : "[", shape[k]);
+  if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* Uniform in [0, n): rejection removes the bias of a plain modulo. */
+static uint64_t rng_below(nnrt_rng *rng, uint64_t n) {
+  uint64_t threshold = (0 - n) % n, r;
+  do r = nnrt_rng_next(rng);
+  while (r < threshold);
+  return r % n;
+}
+
+/* The order of epoch `epoch`: a Fisher–Yates shuffle of 0..n-1 that depends on (seed, epoch)
+ * only. The multiplier is odd, so the generator seed differs from the model's own. */
+static void epoch_permutation(long *perm, long n, uint64_t seed, int epoch) {
+  nnrt_rng rng;
+  long i;
+  nnrt_rng_seed(&rng, seed ^ (UINT64_C(0x9E3779B97F4A7C15) * (uint64_t)(epoch + 1)));
+  for (i = 0; i < n; i++) perm[i] = i;
+  for (i = n - 1; i > 0; i--) {
+    long j = (long)rng_below(&rng, (uint64_t)i + 1), t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+}
+
+static const char *last_error_or(const char *fallback) {
+  const char *e = nnrt_last_error();
+  return *e ? e : fallback;
+}
+
+/* ---- data ---- */
+
+/* Finds DIR/NAME or DIR/NAME.gz; returns a malloc'd path or NULL after reporting. */
+static char *find_idx(const char *dir, const char *name) {
+  size_t len = strlen(dir) + strlen(name) + 8;
+  char *path = malloc(len);
+  int gz;
+  if (!path) {
+    fprintf(stderr, "error: out of memory\n");
+    return NULL;
+  }
+  for (gz = 0; gz < 2; gz++) {
+    FILE *f;
+    snprintf(path, len, "%s/%s%s", dir, name, gz ? ".gz" : "");
+    if ((f = fopen(path, "rb")) != NULL) {
+      fclose(f);
+      return path;
+    }
+  }
+  fprintf(stderr, "error: %s: no %s or %s.gz here (use --data DIR, or give the IDX files)\n", dir,
+          name, name);
+  free(path);
+  return NULL;
+}
+
+/* Loads one split from CSV or IDX; returns 0 or 1 after reporting. */
+static int load_split(const nnrt_model_api *api, const nnrt_train_args *args, int test,
+                      nnrt_dataset *ds, const char **shown_path, char **found) {
+  const char *csv = test ? args->test_csv : args->train_csv;
+  long limit = test ? args->limit_test : args->limit_train;
+  const char *images = test ? args->test_images : args->train_images;
+  const char *labels = test ? args->test_labels : args->train_labels;
+  int rc;
+
+  if (csv) {
+    *shown_path = csv;
+    if (nnrt_dataset_load_csv(ds, csv, api->n_classes > 0 ? 0 : api->target_size, limit) != 0) {
+      fprintf(stderr, "error: %s\n", nnrt_last_error());
+      return 1;
+    }
+    return 0;
+  }
+  if (api->n_classes == 0) {
+    fprintf(stderr,
+            "error: model '%s' learns real-valued targets, which IDX files cannot hold: use "
+            "--train-csv and --test-csv\n",
+            api->name);
+    return 1;
+  }
+  /* found[0..1] keep the paths made from --data alive for later messages; the caller frees them. */
+  if (!images && !(images = found[0] = find_idx(args->data_dir, test ? "t10k-images-idx3-ubyte"
+                                                                     : "train-images-idx3-ubyte")))
+    return 1;
+  if (!labels && !(labels = found[1] = find_idx(args->data_dir, test ? "t10k-labels-idx1-ubyte"
+                                                                     : "train-labels-idx1-ubyte")))
+    return 1;
+  *shown_path = images;
+  rc = nnrt_dataset_load_idx(ds, images, labels, limit);
+  if (rc != 0) fprintf(stderr, "error: %s\n", nnrt_last_error());
+  return rc != 0;
+}
+
+/* Checks a loaded split against the model; returns 0 or 1 after reporting. */
+static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const char *what) {
+  char have[64], want[64];
+  long i;
+  if (ds->dim != api->in_size) {
+    fmt_shape(have, sizeof have, ds->rank, ds->shape);
+    fmt_shape(want, sizeof want, api->in_rank, api->in_shape);
+    fprintf(stderr, "error: %s: examples have %d values %s, but model '%s' takes %d %s\n", what,
+            ds->dim, have, api->name, api->in_size, want);
+    return 1;
+  }
+  if (api->n_classes > 0) {
+    for (i = 0; i < ds->n; i++) {
+      if (ds->labels[i] >= api->n_classes) {
+        fprintf(stderr,
+                "error: %s: label %ld of example %ld is out of range for model '%s' (classes 0..%d)\n",
+                what, (long)ds->labels[i], i + 1, api->name, api->n_classes - 1);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* ---- evaluation ---- */
+
+/* Test accuracy in [0, 1] (label models) or mean squared error (target models); -1 when the model's
+ * output does not line up with the labels or targets. */
+static double evaluate(const nnrt_model_api *api, void *model, const nnrt_dataset *ds, int batch,
+                       float *out) {
+  long start, correct = 0;
+  double sq = 0;
+  int labels = api->n_classes > 0;
+  int width = labels ? api->n_classes : api->target_size;
+  if (api->out_size != width) return -1;
+  for (start = 0; start < ds->n; start += batch) {
+    int n = ds->n - start < batch ? (int)(ds->n - start) : batch, i, j;
+    api->forward(model, ds->x + (size_t)start * (size_t)ds->dim, n, out);
+    for (i = 0; i < n; i++) {
+      const float *o = out + (size_t)i * (size_t)width;
+      if (labels) {
+        int best = 0;
+        for (j = 1; j < width; j++)
+          if (o[j] > o[best]) best = j;
+        correct += best == ds->labels[start + i];
+      } else {
+        const float *t = ds->targets + (size_t)(start + i) * (size_t)width;
+        for (j = 0; j < width; j++) sq += ((double)o[j] - t[j]) * ((double)o[j] - t[j]);
+      }
+    }
+  }
+  return labels ? (double)correct / (double)ds->n : sq / ((double)ds->n * width);
+}
+
+static void print_metric(const nnrt_model_api *api, double metric) {
+  if (metric < 0)
+    printf("test n/a (output has %d values per example)", api->out_size);
+  else if (api->n_classes > 0)
+    printf("test acc %.2f%%", 100.0 * metric);
+  else
+    printf("test mse %.6g", metric);
+}
+
+/* ---- the run ---- */
+
+static int check_api(const nnrt_model_api *api) {
+  const char *missing = NULL;
+  if (!api || !api->name || !*api->name) missing = "name";
+  else if (api->in_size <= 0) missing = "in_size";
+  else if (!api->create) missing = "create";
+  else if (!api->destroy) missing = "destroy";
+  else if (!api->forward) missing = "forward";
+  else if (!api->save) missing = "save";
+  else if (!api->load) missing = "load";
+  else if (api->n_classes > 0 && !api->train_step_label) missing = "train_step_label";
+  else if (api->n_classes <= 0 && (api->target_size <= 0 || !api->train_step_target))
+    missing = "train_step_target or target_size";
+  if (missing) {
+    fprintf(stderr, "error: internal: the model API lacks %s\n", missing);
+    return 1;
+  }
+  return 0;
+}
+
+typedef struct train_state {
+  nnrt_dataset train, test;
+  void *model;
+  long *perm;
+  float *xb, *tb, *out; /* a batch of inputs, of targets, of outputs */
+  int32_t *yb;          /* a batch of labels */
+  char *default_ckpt;
+  char *found[4];       /* IDX paths found in --data */
+} train_state;
+
+static void state_free(const nnrt_model_api *api, train_state *s) {
+  int i;
+  if (s->model) api->destroy(s->model);
+  nnrt_dataset_free(&s->train);
+  nnrt_dataset_free(&s->test);
+  free(s->perm);
+  free(s->xb);
+  free(s->tb);
+  free(s->out);
+  free(s->yb);
+  free(s->default_ckpt);
+  for (i = 0; i < 4; i++) free(s->found[i]);
+}
+
+/* Allocates count elements of size bytes, checking the product; NULL on failure. */
+static void *alloc_array(size_t count, size_t size) {
+  if (size && count > (size_t)-1 / size) return NULL;
+  return malloc(count * size > 0 ? count * size : 1);
+}
+
+static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
+  train_state s;
+  const char *train_name = NULL, *test_name = NULL, *ckpt;
+  int labels, epoch, start_epoch = 0, progress, saved = 0;
+  long steps_per_epoch;
+  char c1[32], c2[32], c3[32];
+
+  memset(&s, 0, sizeof s);
+  if (check_api(api)) return 1;
+  labels = api->n_classes > 0;
+
+  /* Data first: nothing is created or written until both splits are known to fit the model. */
+  if (load_split(api, args, 0, &s.train, &train_name, s.found) ||
+      load_split(api, args, 1, &s.test, &test_name, s.found + 2) ||
+      check_split(api, &s.train, train_name) || check_split(api, &s.test, test_name))
+    goto fail;
+  if (args->standardize) {
+    float mean, std;
+    nnrt_dataset_stats(&s.train, &mean, &std);
+    nnrt_dataset_standardize(&s.train, mean, std);
+    nnrt_dataset_standardize(&s.test, mean, std);
+  }
+
+  ckpt = args->checkpoint;
+  if (!ckpt) {
+    size_t len = strlen(api->name) + 6;
+    if (!(s.default_ckpt = malloc(len))) goto oom;
+    snprintf(s.default_ckpt, len, "%s.ckpt", api->name);
+    ckpt = s.default_ckpt;
+  }
+  steps_per_epoch = (s.train.n + args->batch - 1) / args->batch;
+  s.perm = alloc_array((size_t)s.train.n, sizeof(long));
+  s.xb = alloc_array((size_t)args->batch, (size_t)api->in_size * sizeof(float));
+  s.out = alloc_array((size_t)args->batch, (size_t)api->out_size * sizeof(float));
+  if (labels)
+    s.yb = alloc_array((size_t)args->batch, sizeof(int32_t));
+  else
+    s.tb = alloc_array((size_t)args->batch, (size_t)api->target_size * sizeof(float));
+  if (!s.perm || !s.xb || !s.out || (labels ? !s.yb : !s.tb)) goto oom;
+
+#ifdef NNRT_OPENBLAS
+  openblas_set_num_threads(args->threads);
+#endif
+
+  nnrt_clear_error();
+  s.model = api->create(args->batch, args->seed);
+  if (!s.model) {
+    fprintf(stderr, "error: cannot create model '%s' for batches of %d: %s\n", api->name,
+            args->batch, last_error_or("out of memory"));
+    goto fail;
+  }
+  if (args->resume) {
+    uint64_t steps;
+    if (!api->steps) {
+      fprintf(stderr, "error: model '%s' does not report its step count, so it cannot resume\n",
+              api->name);
+      goto fail;
+    }
+    nnrt_clear_error();
+    if (api->load(s.model, args->resume) != 0) {
+      fprintf(stderr, "error: %s\n", last_error_or("cannot load the checkpoint"));
+      goto fail;
+    }
+    steps = api->steps(s.model);
+    if (steps % (uint64_t)steps_per_epoch != 0) {
+      fprintf(stderr,
+              "error: %s: written at step %llu, not at the end of an epoch of %ld steps (was it "
+              "trained with another --batch or --limit-train?)\n",
+              args->resume, (unsigned long long)steps, steps_per_epoch);
+      goto fail;
+    }
+    start_epoch = steps / (uint64_t)steps_per_epoch > (uint64_t)MAX_EPOCHS
+                      ? MAX_EPOCHS
+                      : (int)(steps / (uint64_t)steps_per_epoch);
+  }
+
+  printf("model %s: %s parameters; %s training and %s test examples; batch %d, seed %llu\n",
+         api->name, fmt_count(c1, sizeof c1, (double)api->n_params),
+         fmt_count(c2, sizeof c2, (double)s.train.n), fmt_count(c3, sizeof c3, (double)s.test.n),
+         args->batch, (unsigned long long)args->seed);
+  if (args->resume) printf("resumed from %s after epoch %d\n", args->resume, start_epoch);
+  if (start_epoch >= args->epochs) {
+    printf("nothing to train: %d of %d epochs done;  ", start_epoch, args->epochs);
+    print_metric(api, evaluate(api, s.model, &s.test, args->batch, s.out));
+    printf("\n");
+  }
+  fflush(stdout);
+
+#ifdef NNRT_HAVE_ISATTY
+  progress = !args->quiet && isatty(fileno(stderr));
+#else
+  progress = 0;
+#endif
+
+  for (epoch = start_epoch; epoch < args->epochs; epoch++) {
+    double t0 = now_seconds(), last_shown = 0, loss_sum = 0, seconds, metric;
+    long b, done = 0;
+    epoch_permutation(s.perm, s.train.n, args->seed, epoch);
+    for (b = 0; b < steps_per_epoch; b++) {
+      long first = b * args->batch;
+      int n = s.train.n - first < args->batch ? (int)(s.train.n - first) : args->batch, i;
+      float loss;
+      /* Gather the batch's examples in permutation order. */
+      for (i = 0; i < n; i++) {
+        long e = s.perm[first + i];
+        memcpy(s.xb + (size_t)i * (size_t)api->in_size, s.train.x + (size_t)e * (size_t)s.train.dim,
+               (size_t)api->in_size * sizeof(float));
+        if (labels)
+          s.yb[i] = s.train.labels[e];
+        else
+          memcpy(s.tb + (size_t)i * (size_t)api->target_size,
+                 s.train.targets + (size_t)e * (size_t)api->target_size,
+                 (size_t)api->target_size * sizeof(float));
+      }
+      loss = labels ? api->train_step_label(s.model, s.xb, s.yb, n)
+                    : api->train_step_target(s.model, s.xb, s.tb, n);
+      if (!isfinite(loss)) {
+        if (progress) fprintf(stderr, "\n");
+        fprintf(stderr,
+                "error: the loss became %s at epoch %d, batch %ld of %ld; stopping (a smaller "
+                "learning rate may help)\n",
+                isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, steps_per_epoch);
+        goto fail;
+      }
+      loss_sum += (double)loss * n;
+      done += n;
+      if (progress) {
+        double t = now_seconds();
+        if (t - last_shown >= 0.2 || b + 1 == steps_per_epoch) {
+          last_shown = t;
+          fprintf(stderr, "\repoch %d/%d  batch %ld/%ld  %s ex/s  loss %.4f   ", epoch + 1,
+                  args->epochs, b + 1, steps_per_epoch,
+                  fmt_count(c1, sizeof c1, t > t0 ? (double)done / (t - t0) : 0), loss_sum / (double)done);
+          fflush(stderr);
+        }
+      }
+    }
+    seconds = now_seconds() - t0;
+    if (progress) fprintf(stderr, "\r%79s\r", "");
+    metric = evaluate(api, s.model, &s.test, args->batch, s.out);
+    printf("epoch %d/%d  loss %.4f  ", epoch + 1, args->epochs, loss_sum / (double)done);
+    print_metric(api, metric);
+    printf("  (%.1f s, %s ex/s)\n", seconds,
+           fmt_count(c1, sizeof c1, seconds > 0 ? (double)done / seconds : 0));
+    fflush(stdout);
+    nnrt_clear_error();
+    if (api->save(s.model, ckpt) != 0) {
+      fprintf(stderr, "error: %s\n", last_error_or("cannot save the checkpoint"));
+      goto fail;
+    }
+    saved = 1;
+  }
+  if (saved) printf("checkpoint: %s\n", ckpt);
+  fflush(stdout);
+  state_free(api, &s);
+  return 0;
+
+oom:
+  fprintf(stderr, "error: out of memory\n");
+fail:
+  fflush(stdout);
+  state_free(api, &s);
+  return 1;
+}
+
+int nnrt_train_main(const nnrt_model_api *api, int argc, char **argv) {
+  nnrt_train_args args;
+  int rc = nnrt_train_parse_args(&args, argc, argv, 1, stderr);
+  if (rc < 0) return 2;
+  if (rc > 0) return 0;
+  return run(api, &args);
+}
