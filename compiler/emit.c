@@ -106,10 +106,6 @@ static void source_comment(Emit *e, const Node *n, const char *what) {
 
 /* ---------------- kernels ---------------- */
 
-static void emit_ew_loop(Emit *e, const Node *n, const char *body) {
-  P(e, "  for (size_t i = 0; i < %s; i++) %s\n", elems(e, n), body);
-}
-
 static void emit_matmul(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   const Node *a = &e->g->nodes[n->in[0]], *b = &e->g->nodes[n->in[1]];
@@ -128,20 +124,87 @@ static void emit_matmul(Emit *e, NodeId id) {
       tb, M, N, K, lda, ldb);
 }
 
-/* x [B, C, S...] + bias [C] */
-static void emit_bias_add(Emit *e, NodeId id) {
-  const Node *n = &e->g->nodes[id];
-  long long ch = n->shape.dim[1], spatial = count_of(n) / ch;
-  const char *y = ref(e, id), *x = ref(e, n->in[0]), *b = ref(e, n->in[1]);
-  if (spatial == 1)
-    P(e, "  for (int b = 0; b < n; b++)\n    for (int c = 0; c < %lld; c++) %s[(size_t)b * %lld + c] = %s[(size_t)b * %lld + c] + %s[c];\n",
-      ch, y, ch, x, ch, b);
-  else
-    P(e, "  for (int b = 0; b < n; b++)\n    for (int c = 0; c < %lld; c++)\n"
-         "      for (int s = 0; s < %lld; s++) {\n"
-         "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
-         "        %s[i] = %s[i] + %s[c];\n      }\n",
-      ch, spatial, ch, spatial, y, x, b);
+/* The value of element-wise node n given its operands' values (each a plain name, so naming
+ * one twice costs nothing). Formulas as in ops.h. */
+static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b) {
+  Arena *ar = &e->c->arena;
+  const char *f = e->fsuf;
+  double alpha = n->attr.alpha;
+  switch (n->op) {
+  case OP_BIAS_ADD: case OP_ADD: return arena_printf(ar, "%s + %s", a, b);
+  case OP_SUB: return arena_printf(ar, "%s - %s", a, b);
+  case OP_MUL: return arena_printf(ar, "%s * %s", a, b);
+  case OP_SCALE: return arena_printf(ar, "(nn_real)%.9g * %s", (double)n->attr.scale, a);
+  case OP_RELU: return arena_printf(ar, "%s > 0 ? %s : 0", a, a);
+  case OP_SELU:
+    return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
+                            ") * nn_expm1(%s)", a, a, a);
+  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.9g * nn_expm1(%s)", a, a, alpha, a);
+  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.9g * %s", a, a, alpha, a);
+  case OP_SIGMOID: return arena_printf(ar, "nn_sigmoid(%s)", a);
+  case OP_TANH: return arena_printf(ar, "tanh%s(%s)", f, a);
+  /* backward: a = dy, b = y (or x for leaky_relu) */
+  case OP_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : 0", b, a);
+  case OP_SELU_BWD:
+    return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : %s * (%s + (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
+                            "))", b, a, a, b);
+  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nn_real)%.9g)", b, a, a, b, alpha);
+  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.9g * %s", b, a, alpha, a);
+  case OP_SIGMOID_BWD: return arena_printf(ar, "%s * %s * (1 - %s)", a, b, b);
+  case OP_TANH_BWD: return arena_printf(ar, "%s * (1 - %s * %s)", a, b, b);
+  default: nn_die("%s is not element-wise", op_name(n->op));
+  }
+}
+
+/* One loop computing `root` and every node fused into it (fuse.c), intermediates in locals.
+ * A bias_add in the group makes the loop run over batch, channel and position. */
+static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu) {
+  Graph *g = e->g;
+  NodeId members[256];
+  int n_members = 0;
+  for (NodeId m = 0; m < root && n_members < 255; m++)
+    if (fu->inlined[m] && fu->root[m] == root) members[n_members++] = m;
+  members[n_members++] = root;
+  const Node *bias = NULL;
+  for (int k = 0; k < n_members; k++)
+    if (g->nodes[members[k]].op == OP_BIAS_ADD) bias = &g->nodes[members[k]];
+  if (n_members > 1) {
+    P(e, "  /* fused:");
+    for (int k = 0; k < n_members; k++) P(e, " %%%u %s", members[k], op_name(g->nodes[members[k]].op));
+    P(e, " */\n");
+  }
+  const char *indent;
+  if (bias) {
+    long long ch = bias->shape.dim[1], spatial = count_of(bias) / ch;
+    if (spatial == 1) {
+      P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      size_t i = (size_t)b * %lld + c;\n",
+        is_batched(bias->shape) ? "n" : "1", ch, ch);
+      indent = "      ";
+    } else {
+      P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++)\n      for (int s = 0; s < %lld; s++) {\n"
+           "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n",
+        is_batched(bias->shape) ? "n" : "1", ch, spatial, ch, spatial);
+      indent = "        ";
+    }
+  } else {
+    P(e, "  for (size_t i = 0; i < %s; i++) {\n", elems(e, &g->nodes[root]));
+    indent = "    ";
+  }
+  for (int k = 0; k < n_members; k++) {
+    NodeId id = members[k];
+    const Node *n = &g->nodes[id];
+    const char *operand[2] = {NULL, NULL};
+    for (int j = 0; j < n->n_in && j < 2; j++) {
+      NodeId in = n->in[j];
+      if (fu->inlined[in] && fu->root[in] == root) operand[j] = arena_printf(&e->c->arena, "v%u", in);
+      else if (n->op == OP_BIAS_ADD && j == 1) operand[j] = arena_printf(&e->c->arena, "%s[c]", ref(e, in));
+      else operand[j] = arena_printf(&e->c->arena, "%s[i]", ref(e, in));
+    }
+    const char *value = ew_expr(e, n, operand[0], operand[1]);
+    if (id == root) P(e, "%s%s[i] = %s;\n", indent, ref(e, id), value);
+    else P(e, "%snn_real v%u = %s;\n", indent, id, value);
+  }
+  P(e, "%s}\n", bias && count_of(bias) / bias->shape.dim[1] != 1 ? "      " : "    ");
 }
 
 /* db[c] = Σ_b,s dy[b, c, s] */
@@ -281,83 +344,27 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
   }
 }
 
-static bool emit_node(Emit *e, NodeId id, bool training) {
+static bool emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   const char *y = ref(e, id);
-  const char *a = n->n_in > 0 ? ref(e, n->in[0]) : NULL, *b = n->n_in > 1 ? ref(e, n->in[1]) : NULL;
-  const char *f = e->fsuf;
-  char body[512];
+  const char *a = n->n_in > 0 ? ref(e, n->in[0]) : NULL;
+  if (fu->inlined[id]) return true; /* computed in its user's loop */
   switch (n->op) {
   case OP_INPUT: case OP_LABEL: case OP_TARGET: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
     return true; /* storage only */
   default: break;
   }
   source_comment(e, n, op_name(n->op));
+  if (op_kind(n->op) == OPK_EW) {
+    emit_ew_group(e, id, fu);
+    return true;
+  }
   switch (n->op) {
   case OP_ONES_SCALAR: P(e, "  %s[0] = 1;\n", y); break;
   case OP_MATMUL: emit_matmul(e, id); break;
-  case OP_BIAS_ADD: emit_bias_add(e, id); break;
   case OP_BIAS_GRAD: emit_bias_grad(e, id); break;
-  case OP_ADD: snprintf(body, sizeof body, "%s[i] = %s[i] + %s[i];", y, a, b); emit_ew_loop(e, n, body); break;
-  case OP_SUB: snprintf(body, sizeof body, "%s[i] = %s[i] - %s[i];", y, a, b); emit_ew_loop(e, n, body); break;
-  case OP_MUL: snprintf(body, sizeof body, "%s[i] = %s[i] * %s[i];", y, a, b); emit_ew_loop(e, n, body); break;
-  case OP_SCALE:
-    snprintf(body, sizeof body, "%s[i] = (nn_real)%.9g * %s[i];", y, (double)n->attr.scale, a);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_RELU: snprintf(body, sizeof body, "%s[i] = %s[i] > 0 ? %s[i] : 0;", y, a, a); emit_ew_loop(e, n, body); break;
-  case OP_SELU:
-    snprintf(body, sizeof body,
-             "%s[i] = %s[i] > 0 ? (nn_real)" SELU_LAMBDA " * %s[i] : (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
-             ") * expm1%s(%s[i]);",
-             y, a, a, f, a);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_ELU:
-    snprintf(body, sizeof body, "%s[i] = %s[i] > 0 ? %s[i] : (nn_real)%.9g * expm1%s(%s[i]);", y, a, a,
-             (double)n->attr.alpha, f, a);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_LEAKY_RELU:
-    snprintf(body, sizeof body, "%s[i] = %s[i] > 0 ? %s[i] : (nn_real)%.9g * %s[i];", y, a, a, (double)n->attr.alpha, a);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_SIGMOID:
-    snprintf(body, sizeof body,
-             "{ nn_real x = %s[i]; %s[i] = x >= 0 ? 1 / (1 + exp%s(-x)) : exp%s(x) / (1 + exp%s(x)); }", a, y, f, f, f);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_TANH: snprintf(body, sizeof body, "%s[i] = tanh%s(%s[i]);", y, f, a); emit_ew_loop(e, n, body); break;
   case OP_SOFTMAX: emit_softmax(e, id); break;
   case OP_DROPOUT: case OP_ALPHA_DROPOUT: emit_dropout(e, id, training); break;
-  case OP_RELU_BWD:
-    snprintf(body, sizeof body, "%s[i] = %s[i] > 0 ? %s[i] : 0;", y, b, a);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_SELU_BWD:
-    snprintf(body, sizeof body,
-             "%s[i] = %s[i] > 0 ? (nn_real)" SELU_LAMBDA " * %s[i] : %s[i] * (%s[i] + (nn_real)(" SELU_LAMBDA
-             " * " SELU_ALPHA "));",
-             y, b, a, a, b);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_ELU_BWD:
-    snprintf(body, sizeof body, "%s[i] = %s[i] > 0 ? %s[i] : %s[i] * (%s[i] + (nn_real)%.9g);", y, b, a, a, b,
-             (double)n->attr.alpha);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_LEAKY_RELU_BWD:
-    snprintf(body, sizeof body, "%s[i] = %s[i] > 0 ? %s[i] : (nn_real)%.9g * %s[i];", y, b, a, (double)n->attr.alpha, a);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_SIGMOID_BWD:
-    snprintf(body, sizeof body, "%s[i] = %s[i] * %s[i] * (1 - %s[i]);", y, a, b, b);
-    emit_ew_loop(e, n, body);
-    break;
-  case OP_TANH_BWD:
-    snprintf(body, sizeof body, "%s[i] = %s[i] * (1 - %s[i] * %s[i]);", y, a, b, b);
-    emit_ew_loop(e, n, body);
-    break;
   case OP_SOFTMAX_BWD: emit_softmax_bwd(e, id); break;
   case OP_DROPOUT_BWD:
     P(e, "  {\n    const nn_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
@@ -374,10 +381,10 @@ static bool emit_node(Emit *e, NodeId id, bool training) {
 }
 
 /* Declares a pointer for every node a function touches. */
-static void emit_pointers(Emit *e, const bool *in_fn) {
+static void emit_pointers(Emit *e, const bool *in_fn, const Fusion *fu) {
   Graph *g = e->g;
   for (int i = 0; i < g->n_nodes; i++) {
-    if (!in_fn[i]) continue;
+    if (!in_fn[i] || fu->inlined[i]) continue;
     const Node *n = &g->nodes[i];
     const Storage *st = &e->plan.store[i];
     const char *label = n->name ? n->name : n->layer >= 0 ? g->layers[n->layer].name : "";
@@ -424,11 +431,12 @@ static bool emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   P(e, "static %s %s(%s *m, const float *x, const %s *%s, int n) {\n", training ? "void" : "const nn_real *", fn,
     e->name, y_type, y_type[0] == 'i' ? "y" : "t");
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", y_type[0] == 'i' ? "y" : "t");
-  emit_pointers(e, in_fn);
+  Fusion fu = fuse_plan(e->c, &e->plan, in_fn, training ? e->g->loss : e->g->output);
+  emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
   bool ok = true;
   for (int i = 0; i < e->g->n_nodes; i++)
-    if (in_fn[i]) ok &= emit_node(e, (NodeId)i, training);
+    if (in_fn[i]) ok &= emit_node(e, (NodeId)i, training, &fu);
   if (!training) P(e, "  return %s;\n", ref(e, e->g->output));
   P(e, "}\n\n");
   return ok;
@@ -598,6 +606,23 @@ static const char *matmul_helper =
     "  }\n"
     "}\n\n";
 
+/* expm1f without branches or calls, so the loops of selu and elu vectorize: e^x = 2^k e^r with
+ * r = x - k ln2 in [-ln2/2, ln2/2] (Cody–Waite split of ln2), e^r - 1 by its Taylor polynomial
+ * to r^7 (truncation below 2e-8 relative), and 2^k e^r - 1 = 2^k (e^r - 1) + (2^k - 1), which is
+ * exact for k = 0 and so keeps the relative accuracy near x = 0. Within 2 ulp of expm1f. */
+static const char *fast_expm1 =
+    "static inline float nn_expm1(float x) {\n"
+    "  float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;\n"
+    "  float k = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */\n"
+    "  float r = xc - k * 0.693359375f;\n"
+    "  r = r - k * -2.12194440e-4f;\n"
+    "  float p = r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f +\n"
+    "            r * (1.38888889e-3f + r * 1.98412698e-4f))))));\n"
+    "  union { int32_t i; float f; } two_k;\n"
+    "  two_k.i = ((int32_t)k + 127) << 23;\n"
+    "  return two_k.f * p + (two_k.f - 1.0f);\n"
+    "}\n\n";
+
 bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   Graph *g = &c->graph;
   Emit e;
@@ -624,6 +649,14 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (opt->blas) P(&e, "#include <cblas.h>\n");
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
   P(&e, "typedef %s nn_real;\n\n", e.real);
+  if (opt->double_precision)
+    P(&e, "#define nn_expm1 expm1\n\n");
+  else
+    P(&e, "%s", fast_expm1);
+  P(&e, "/* logistic function, stable for large |x| */\n"
+        "static inline nn_real nn_sigmoid(nn_real x) {\n"
+        "  return x >= 0 ? 1 / (1 + exp%s(-x)) : exp%s(x) / (1 + exp%s(x));\n}\n\n",
+    e.fsuf, e.fsuf, e.fsuf);
   P(&e, "#define N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
   P(&e, "#define N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
   P(&e, "#define ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
@@ -783,4 +816,70 @@ void emit_train_main(Compilation *c, FILE *out) {
           (long long)shape_count(g->nodes[g->output].shape), label ? g->n_classes : 0,
           label ? 0LL : (long long)shape_count(g->nodes[g->target].shape), n_params, flops,
           label ? "train_step_label" : "train_step_target");
+}
+
+void emit_bench_main(Compilation *c, FILE *out) {
+  Graph *g = &c->graph;
+  const char *N = g->model_name;
+  bool label = g->label != NO_NODE;
+  double flops = 0;
+  for (int i = 0; i < g->n_layers; i++) flops += g->layers[i].flops;
+  long long in_size = (long long)shape_count(g->nodes[g->input].shape);
+  long long out_size = (long long)shape_count(g->nodes[g->output].shape);
+  fprintf(out,
+          "/* bench_main.c — generated by nnc: times %s's train_step and forward on random data. */\n"
+          "#define _POSIX_C_SOURCE 200809L\n"
+          "#include <stdio.h>\n#include <stdlib.h>\n#include <time.h>\n\n"
+          "#include \"nnrt.h\"\n#include \"%s.h\"\n\n"
+          "#ifdef NNRT_OPENBLAS\nextern void openblas_set_num_threads(int);\n#endif\n\n"
+          "static double now(void) {\n  struct timespec ts;\n  clock_gettime(CLOCK_MONOTONIC, &ts);\n"
+          "  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;\n}\n\n"
+          "static int by_value(const void *a, const void *b) {\n"
+          "  double x = *(const double *)a, y = *(const double *)b;\n  return (x > y) - (x < y);\n}\n\n"
+          "int main(int argc, char **argv) {\n"
+          "  if (argc != 5) return 2;\n"
+          "  int batch = atoi(argv[1]), steps = atoi(argv[2]), runs = atoi(argv[3]), threads = atoi(argv[4]);\n"
+          "#ifdef NNRT_OPENBLAS\n  openblas_set_num_threads(threads);\n#else\n  (void)threads;\n#endif\n"
+          "  const double flops_fwd = %.17g; /* per example */\n"
+          "  %s *m = %s_new(batch, 1);\n"
+          "  float *x = malloc(sizeof(float) * (size_t)batch * %lld), *out = malloc(sizeof(float) * (size_t)batch * %lld);\n",
+          N, N, flops, N, N, in_size, out_size);
+  if (label)
+    fprintf(out, "  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);\n");
+  else
+    fprintf(out, "  float *y = malloc(sizeof(float) * (size_t)batch * %lld);\n",
+            (long long)shape_count(g->nodes[g->target].shape));
+  fprintf(out,
+          "  double *rates = malloc(sizeof(double) * (size_t)runs);\n"
+          "  if (!m || !x || !out || !y || !rates) {\n    fprintf(stderr, \"bench: out of memory\\n\");\n    return 1;\n  }\n"
+          "  nnrt_rng rng;\n  nnrt_rng_seed(&rng, 42);\n"
+          "  for (size_t i = 0; i < (size_t)batch * %lld; i++) x[i] = (float)nnrt_rng_normal(&rng);\n",
+          in_size);
+  if (label)
+    fprintf(out, "  for (int i = 0; i < batch; i++) y[i] = (int32_t)(nnrt_rng_next(&rng) %% %d);\n", g->n_classes);
+  else
+    fprintf(out, "  for (size_t i = 0; i < (size_t)batch * %lld; i++) y[i] = (float)nnrt_rng_uniform(&rng);\n",
+            (long long)shape_count(g->nodes[g->target].shape));
+  fprintf(out,
+          "  printf(\"model %s: batch %%d, %%d thread%%s, median of %%d runs of %%d steps\\n\", batch, threads,\n"
+          "         threads == 1 ? \"\" : \"s\", runs, steps);\n"
+          "  for (int phase = 0; phase < 2; phase++) {\n"
+          "    for (int w = 0; w < 3; w++) phase ? %s_forward(m, x, batch, out) : (void)%s_train_step(m, x, y, batch);\n"
+          "    for (int r = 0; r < runs; r++) {\n"
+          "      double t0 = now();\n"
+          "      for (int s = 0; s < steps; s++) {\n"
+          "        if (phase) %s_forward(m, x, batch, out);\n"
+          "        else %s_train_step(m, x, y, batch);\n"
+          "      }\n"
+          "      rates[r] = (double)steps * batch / (now() - t0);\n"
+          "    }\n"
+          "    qsort(rates, (size_t)runs, sizeof *rates, by_value);\n"
+          "    double median = runs %% 2 ? rates[runs / 2] : 0.5 * (rates[runs / 2 - 1] + rates[runs / 2]);\n"
+          "    /* training costs about three forward passes: forward, and backward for data and weights */\n"
+          "    double gflops = median * flops_fwd * (phase ? 1 : 3) / 1e9;\n"
+          "    printf(\"%%-8s %%10.0f examples/s  %%7.2f GFLOP/s  (runs: %%.0f .. %%.0f)\\n\", phase ? \"forward\" : \"train\",\n"
+          "           median, gflops, rates[0], rates[runs - 1]);\n"
+          "  }\n"
+          "  %s_free(m);\n  free(x);\n  free(out);\n  free(y);\n  free(rates);\n  return 0;\n}\n",
+          N, N, N, N, N, N);
 }

@@ -29,6 +29,9 @@ static void usage(FILE *out) {
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
         "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
         "        [--no-blas]           as for build\n"
+        "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
+        "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
+        "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
         "  --help                      this text\n"
         "  --version                   the version\n"
         "\n"
@@ -68,11 +71,11 @@ static int cmd_check(int argc, char **argv) {
 }
 
 /* front end + emission into memory; false after reporting errors */
-static bool generate_model(Compilation *c, const char *file, const EmitOptions *opt, bool with_driver,
+static bool generate_model(Compilation *c, const char *file, const EmitOptions *opt, Driver driver,
                            OutFile *files, int *n_files) {
   if (compilation_read_file(c, file, stderr) != 0) return false;
   if (!compile_front(c)) return false;
-  return generate(c, opt, with_driver, files, n_files);
+  return generate(c, opt, driver, files, n_files);
 }
 
 static const char *base_name(const char *path) {
@@ -100,7 +103,7 @@ static int cmd_build(int argc, char **argv) {
   Compilation c;
   OutFile files[16];
   int n_files = 0;
-  bool ok = generate_model(&c, file, &opt, false, files, &n_files) && write_files(dir, files, n_files, stderr);
+  bool ok = generate_model(&c, file, &opt, DRIVER_NONE, files, &n_files) && write_files(dir, files, n_files, stderr);
   compilation_free(&c);
   return ok ? 0 : 1;
 }
@@ -133,101 +136,59 @@ static void remove_tree(const char *dir, const OutFile *files, int n_files, cons
   rmdir(dir);
 }
 
-static int cmd_train(int argc, char **argv) {
-  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
-  EmitOptions opt = {true, false, false, NULL};
-  char **pass = calloc((size_t)argc + 2, sizeof *pass);
-  if (!pass) nn_die("out of memory");
-  int n_pass = 1;
-  for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--build-dir") == 0 || strcmp(argv[i], "--cc") == 0) {
-      if (i + 1 >= argc) {
-        free(pass);
-        return usage_error("'%s' needs a value", argv[i]);
-      }
-      if (argv[i][2] == 'b') build_dir = argv[++i];
-      else cc = argv[++i];
-    } else if (strcmp(argv[i], "--no-blas") == 0) {
-      opt.blas = false;
-    } else if (!file && (argv[i][0] != '-' || argv[i][1] == 0) && (i == 2 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '='))) {
-      file = argv[i];
-    } else {
-      pass[n_pass++] = argv[i];
-    }
-  }
-  if (!file) {
-    free(pass);
-    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-      fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
-      nnrt_train_usage(stdout);
-      return 0;
-    }
-    return usage_error("%s", "'train' needs a FILE.nn");
-  }
-  nnrt_train_args targs;
-  int parsed = nnrt_train_parse_args(&targs, n_pass, pass, 1, stderr);
-  if (parsed != 0) {
-    free(pass);
-    return parsed > 0 ? 0 : 2;
-  }
-  if (!cc || !*cc) cc = "cc";
-  opt.source_name = base_name(file);
+/* Generates the model with a driver main() into build_dir (a temporary folder when NULL),
+ * compiles it with cc, and runs it with args[1..]; returns the driver's exit status. */
+static int compile_and_run(const char *file, const EmitOptions *opt, Driver driver, const char *build_dir,
+                           const char *cc, char **args) {
   Compilation c;
   OutFile files[16];
   int n_files = 0;
-  if (!generate_model(&c, file, &opt, true, files, &n_files)) {
+  if (!generate_model(&c, file, opt, driver, files, &n_files)) {
     compilation_free(&c);
-    free(pass);
     return 1;
   }
-  char tmpl[] = "/tmp/nnc-train-XXXXXX";
+  char path[4096];
   const char *dir = build_dir;
   if (!dir) {
     const char *tmpdir = getenv("TMPDIR");
-    static char path[4096];
-    snprintf(path, sizeof path, "%s/nnc-train-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    snprintf(path, sizeof path, "%s/nnc-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     dir = mkdtemp(path);
-    if (!dir) dir = mkdtemp(tmpl);
     if (!dir) {
       fprintf(stderr, "nnc: error: cannot make a temporary folder: %s\n", strerror(errno));
       compilation_free(&c);
-      free(pass);
       return 1;
     }
   }
   int status = 1;
   char binary[4096];
-  snprintf(binary, sizeof binary, "%s/%s-train", dir, c.graph.model_name);
+  snprintf(binary, sizeof binary, "%s/%s-%s", dir, c.graph.model_name, driver == DRIVER_TRAIN ? "train" : "bench");
   if (write_files(dir, files, n_files, stderr)) {
-    char *args[32];
+    char *cmd[40];
     int n = 0;
-    args[n++] = (char *)cc;
-    args[n++] = "-O3";
-    args[n++] = "-march=native";
-    args[n++] = "-std=c99";
-    args[n++] = opt.blas ? "-DNNRT_OPENBLAS" : "-DNNRT_NO_BLAS";
-    args[n++] = "-o";
-    args[n++] = binary;
-    char *sources[16];
-    for (int i = 0; i < n_files; i++) {
+    cmd[n++] = (char *)cc;
+    cmd[n++] = "-O3";
+    cmd[n++] = "-march=native";
+    cmd[n++] = "-std=c99";
+    if (opt->blas) cmd[n++] = "-DNNRT_OPENBLAS";
+    cmd[n++] = "-o";
+    cmd[n++] = binary;
+    for (int i = 0; i < n_files && n < 32; i++) {
       size_t len = strlen(files[i].name);
-      if (len < 2 || strcmp(files[i].name + len - 2, ".c") != 0) continue;
-      sources[i] = arena_printf(&c.arena, "%s/%s", dir, files[i].name);
-      args[n++] = sources[i];
+      if (len >= 2 && strcmp(files[i].name + len - 2, ".c") == 0)
+        cmd[n++] = arena_printf(&c.arena, "%s/%s", dir, files[i].name);
     }
-    if (opt.blas) args[n++] = "-lopenblas";
-    args[n++] = "-lz";
-    args[n++] = "-lm";
-    args[n] = NULL;
+    if (opt->blas) cmd[n++] = "-lopenblas";
+    if (driver == DRIVER_TRAIN) cmd[n++] = "-lz";
+    cmd[n++] = "-lm";
+    cmd[n] = NULL;
     fprintf(stderr, "nnc: compiling %s with %s\n", c.graph.model_name, cc);
-    int rc = run(args);
+    int rc = run(cmd);
     if (rc != 0) {
-      fprintf(stderr, "nnc: error: the C compiler failed (exit %d); the sources are in %s\n", rc, dir);
-      build_dir = dir; /* keep them for inspection */
+      fprintf(stderr, "nnc: error: the C compiler failed (exit %d); the sources are kept in %s\n", rc, dir);
+      build_dir = dir;
     } else {
-      pass[0] = binary;
-      pass[n_pass] = NULL;
-      status = run(pass);
+      args[0] = binary;
+      status = run(args);
       if (status < 0) {
         fprintf(stderr, "nnc: error: cannot run %s\n", binary);
         status = 1;
@@ -236,8 +197,121 @@ static int cmd_train(int argc, char **argv) {
   }
   if (!build_dir) remove_tree(dir, files, n_files, binary);
   compilation_free(&c);
+  return status;
+}
+
+/* Options shared by train and bench; returns 1 if argv[*i] was one of them, -1 on a usage error. */
+static int common_option(int argc, char **argv, int *i, const char **build_dir, const char **cc, EmitOptions *opt) {
+  if (strcmp(argv[*i], "--build-dir") == 0 || strcmp(argv[*i], "--cc") == 0) {
+    if (*i + 1 >= argc) {
+      usage_error("'%s' needs a value", argv[*i]);
+      return -1;
+    }
+    if (argv[*i][2] == 'b') *build_dir = argv[++*i];
+    else *cc = argv[++*i];
+    return 1;
+  }
+  if (strcmp(argv[*i], "--no-blas") == 0) {
+    opt->blas = false;
+    return 1;
+  }
+  return 0;
+}
+
+/* OpenBLAS reads this when it loads: with it the driver starts no idle worker threads that
+ * would compete with the one doing the work. */
+static void set_blas_threads(int threads) {
+  char value[16];
+  snprintf(value, sizeof value, "%d", threads);
+  setenv("OPENBLAS_NUM_THREADS", value, 1);
+}
+
+static int cmd_train(int argc, char **argv) {
+  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
+  EmitOptions opt = {true, false, false, NULL};
+  if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
+    nnrt_train_usage(stdout);
+    return 0;
+  }
+  char **pass = calloc((size_t)argc + 2, sizeof *pass);
+  if (!pass) nn_die("out of memory");
+  int n_pass = 1;
+  for (int i = 2; i < argc; i++) {
+    int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
+    if (common < 0) {
+      free(pass);
+      return 2;
+    }
+    if (common) continue;
+    if (!file && (argv[i][0] != '-' || argv[i][1] == 0)) file = argv[i];
+    else {
+      pass[n_pass++] = argv[i];
+      /* a flag's separate value is the flag's, not the model file */
+      if (argv[i][0] == '-' && argv[i][1] == '-' && !strchr(argv[i], '=') && i + 1 < argc && argv[i + 1][0] != '-' &&
+          strcmp(argv[i], "--quiet") != 0 && strcmp(argv[i], "--no-standardize") != 0 && strcmp(argv[i], "--help") != 0)
+        pass[n_pass++] = argv[++i];
+    }
+  }
+  if (!file) {
+    free(pass);
+    return usage_error("%s", "'train' needs a FILE.nn");
+  }
+  nnrt_train_args targs;
+  int parsed = nnrt_train_parse_args(&targs, n_pass, pass, 1, stderr);
+  if (parsed != 0) {
+    free(pass);
+    return parsed > 0 ? 0 : 2;
+  }
+  opt.source_name = base_name(file);
+  set_blas_threads(targs.threads);
+  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass);
   free(pass);
   return status;
+}
+
+static bool parse_positive(const char *s, int max, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || end == s || v < 1 || v > max) return false;
+  *out = (int)v;
+  return true;
+}
+
+static int cmd_bench(int argc, char **argv) {
+  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
+  EmitOptions opt = {true, false, false, NULL};
+  int batch = 128, steps = 50, runs = 5, threads = 1;
+  for (int i = 2; i < argc; i++) {
+    int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
+    if (common < 0) return 2;
+    if (common) continue;
+    struct { const char *flag; int *value; int max; } nums[] = {
+        {"--batch", &batch, 1 << 16}, {"--steps", &steps, 1 << 20}, {"--runs", &runs, 101}, {"--threads", &threads, 256}};
+    bool matched = false;
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+      if (strcmp(argv[i], nums[k].flag) != 0) continue;
+      matched = true;
+      if (i + 1 >= argc || !parse_positive(argv[i + 1], nums[k].max, nums[k].value))
+        return usage_error("'%s' needs a whole number from 1 up", argv[i]);
+      i++;
+    }
+    if (matched) continue;
+    if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'bench'", argv[i]);
+    if (file) return usage_error("'bench' takes one file (got '%s' too)", argv[i]);
+    file = argv[i];
+  }
+  if (!file) return usage_error("%s", "'bench' needs a FILE.nn");
+  opt.source_name = base_name(file);
+  char nums[4][16];
+  snprintf(nums[0], 16, "%d", batch);
+  snprintf(nums[1], 16, "%d", steps);
+  snprintf(nums[2], 16, "%d", runs);
+  snprintf(nums[3], 16, "%d", threads);
+  char *args[] = {NULL, nums[0], nums[1], nums[2], nums[3], NULL};
+  set_blas_threads(threads);
+  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", args);
 }
 
 int main(int argc, char **argv) {
@@ -257,5 +331,6 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0) return cmd_check(argc, argv);
   if (strcmp(cmd, "build") == 0) return cmd_build(argc, argv);
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
+  if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
   return usage_error("unknown command '%s'", cmd);
 }

@@ -354,6 +354,15 @@ typedef struct Plan {
 /* Decides where every node lives and which function computes it. */
 Plan plan_build(Compilation *c, bool copy_input);
 
+/* ============================== fuse.c ============================== */
+typedef struct Fusion {
+  bool *inlined;     /* per node: computed inside the loop of its single user */
+  NodeId *root;      /* per node: the node whose loop computes it (itself when not inlined) */
+} Fusion;
+
+/* Fusion groups for one function: in_fn marks its nodes, result is the value it returns. */
+Fusion fuse_plan(Compilation *c, const Plan *p, const bool *in_fn, NodeId result);
+
 /* ============================== emit.c ============================== */
 typedef struct EmitOptions {
   bool blas;         /* cblas_sgemm for matmuls (else plain loops) */
@@ -367,6 +376,8 @@ uint64_t model_hash(const Graph *g);
 bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
 /* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
 void emit_train_main(Compilation *c, FILE *out);
+/* The main() of `nnc bench`: times train_step and forward on random data. */
+void emit_bench_main(Compilation *c, FILE *out);
 
 /* ============================== output.c ============================== */
 typedef struct EmbeddedFile { const char *name; const unsigned char *data; size_t size; } EmbeddedFile;
@@ -376,7 +387,8 @@ typedef struct OutFile { const char *name; char *data; size_t size; } OutFile;
 /* Writes every file into dir (made if missing) through temporary files renamed into place, so a
  * failure leaves no partial file; returns false after printing why. */
 bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err);
-/* Emits the model and the runtime files `nnc build` writes (with_driver adds the training driver). */
-bool generate(Compilation *c, const EmitOptions *opt, bool with_driver, OutFile *files, int *n_files);
+typedef enum Driver { DRIVER_NONE, DRIVER_TRAIN, DRIVER_BENCH } Driver;
+/* Emits the model and the runtime files `nnc build` writes, plus a main() for train or bench. */
+bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *files, int *n_files);
 
 #endif

@@ -108,7 +108,7 @@ static void take(Compilation *c, OutFile *o, const char *name, char *buf, size_t
   free(buf);
 }
 
-bool generate(Compilation *c, const EmitOptions *opt, bool with_driver, OutFile *files, int *n_files) {
+bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *files, int *n_files) {
   *n_files = 0;
   if (!grad_build(c)) return false;
   char *hbuf = NULL, *cbuf = NULL;
@@ -124,18 +124,21 @@ bool generate(Compilation *c, const EmitOptions *opt, bool with_driver, OutFile 
   if (!ok) return false;
   add_embedded(c, "nnrt.h", files, n_files);
   add_embedded(c, "nnrt.c", files, n_files);
-  if (with_driver) {
-    add_embedded(c, "nnrt_data.h", files, n_files);
-    add_embedded(c, "nnrt_data.c", files, n_files);
-    add_embedded(c, "nnrt_train.h", files, n_files);
-    add_embedded(c, "nnrt_train.c", files, n_files);
+  if (driver != DRIVER_NONE) {
     char *mbuf = NULL;
     size_t mlen = 0;
     FILE *m = open_memstream(&mbuf, &mlen);
     if (!m) nn_die("open_memstream failed");
-    emit_train_main(c, m);
+    if (driver == DRIVER_TRAIN) emit_train_main(c, m);
+    else emit_bench_main(c, m);
     fclose(m);
-    take(c, &files[(*n_files)++], "train_main.c", mbuf, mlen);
+    take(c, &files[(*n_files)++], "main.c", mbuf, mlen);
+  }
+  if (driver == DRIVER_TRAIN) {
+    add_embedded(c, "nnrt_data.h", files, n_files);
+    add_embedded(c, "nnrt_data.c", files, n_files);
+    add_embedded(c, "nnrt_train.h", files, n_files);
+    add_embedded(c, "nnrt_train.c", files, n_files);
   }
   return true;
 }

@@ -272,7 +272,8 @@ static void track_brackets(ParseCtx *p, Token t) {
     if (p->n_open > 0 && p->open[p->n_open - 1].kind != TK_LBRACE) p->n_open--;
     return;
   }
-  while (p->n_open > 0 && p->open[p->n_open - 1].kind != TK_LBRACE) p->n_open--;
+  if (t.kind == TK_LBRACE || t.kind == TK_RBRACE)
+    while (p->n_open > 0 && p->open[p->n_open - 1].kind != TK_LBRACE) p->n_open--;
   if (t.kind == TK_RBRACE) {
     if (p->n_open > 0) p->n_open--;
     return;
