@@ -25,6 +25,7 @@ static void usage(FILE *out) {
         "        [--no-blas]           plain loops instead of cblas_sgemm (link with -lm only)\n"
         "        [--double]            compute in double precision (implies --no-blas)\n"
         "        [--debug-api]         also emit NAME_debug_* hooks (gradient checks)\n"
+        "        [--dump-ir]           print the IR after differentiation\n"
         "  train FILE.nn [options]     build, compile and train (see 'nnc train --help')\n"
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
         "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
@@ -85,6 +86,7 @@ static const char *base_name(const char *path) {
 
 static int cmd_build(int argc, char **argv) {
   const char *file = NULL, *dir = NULL;
+  bool dump_ir = false;
   EmitOptions opt = {true, false, false, NULL};
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "-o") == 0) {
@@ -93,6 +95,7 @@ static int cmd_build(int argc, char **argv) {
     } else if (strcmp(argv[i], "--no-blas") == 0) opt.blas = false;
     else if (strcmp(argv[i], "--double") == 0) opt.double_precision = true, opt.blas = false;
     else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
+    else if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
     else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
     else file = argv[i];
@@ -104,6 +107,7 @@ static int cmd_build(int argc, char **argv) {
   OutFile files[16];
   int n_files = 0;
   bool ok = generate_model(&c, file, &opt, DRIVER_NONE, files, &n_files) && write_files(dir, files, n_files, stderr);
+  if (ok && dump_ir) ir_print(&c.graph, stdout);
   compilation_free(&c);
   return ok ? 0 : 1;
 }
@@ -227,35 +231,26 @@ static void set_blas_threads(int threads) {
 }
 
 static int cmd_train(int argc, char **argv) {
-  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
+  const char *build_dir = NULL, *cc = getenv("CC");
   EmitOptions opt = {true, false, false, NULL};
   if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
     fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
     nnrt_train_usage(stdout);
     return 0;
   }
+  /* FILE.nn comes first; nnc's own options are taken out, the rest goes to the driver */
+  if (argc < 3 || (argv[2][0] == '-' && argv[2][1])) return usage_error("%s", "usage: nnc train FILE.nn [options]");
+  const char *file = argv[2];
   char **pass = calloc((size_t)argc + 2, sizeof *pass);
   if (!pass) nn_die("out of memory");
   int n_pass = 1;
-  for (int i = 2; i < argc; i++) {
+  for (int i = 3; i < argc; i++) {
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
     if (common < 0) {
       free(pass);
       return 2;
     }
-    if (common) continue;
-    if (!file && (argv[i][0] != '-' || argv[i][1] == 0)) file = argv[i];
-    else {
-      pass[n_pass++] = argv[i];
-      /* a flag's separate value is the flag's, not the model file */
-      if (argv[i][0] == '-' && argv[i][1] == '-' && !strchr(argv[i], '=') && i + 1 < argc && argv[i + 1][0] != '-' &&
-          strcmp(argv[i], "--quiet") != 0 && strcmp(argv[i], "--no-standardize") != 0 && strcmp(argv[i], "--help") != 0)
-        pass[n_pass++] = argv[++i];
-    }
-  }
-  if (!file) {
-    free(pass);
-    return usage_error("%s", "'train' needs a FILE.nn");
+    if (!common) pass[n_pass++] = argv[i];
   }
   nnrt_train_args targs;
   int parsed = nnrt_train_parse_args(&targs, n_pass, pass, 1, stderr);
