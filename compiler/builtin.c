@@ -149,7 +149,7 @@ static Value build_dense(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   int32_t in = node_of(L, x)->shape.dim[1], units = (int32_t)a[1].v.i;
   Shape ws = shape4(units, in, 0, 0, 2);
   if (!lower_check_size(L, ws, call->loc)) return none();
-  NodeId w = lower_add_param(L, layer, "weight", ws, a[3].init, (float)a[3].init_std, in, units, true);
+  NodeId w = lower_add_param(L, layer, "weight", ws, a[3].init, a[3].init_std, in, units, true);
   NodeId y = add_node(L, OP_MATMUL, x, w, shape4(DIM_BATCH, units, 0, 0, 2), call->loc);
   node_of(L, y)->attr.trans_b = true;
   if (a[2].v.i) {
@@ -185,7 +185,7 @@ static Value build_conv2d(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   int layer = lower_begin_layer(L, "conv2d", call->loc);
   Shape ws = shape4(f, c, k, k, 4), ys = shape4(DIM_BATCH, f, oh, ow, 4);
   if (!lower_check_size(L, ws, call->loc) || !lower_check_size(L, ys, call->loc)) return none();
-  NodeId wt = lower_add_param(L, layer, "weight", ws, a[6].init, (float)a[6].init_std, c * k * k, f * k * k, true);
+  NodeId wt = lower_add_param(L, layer, "weight", ws, a[6].init, a[6].init_std, c * k * k, f * k * k, true);
   NodeId y = add_node(L, OP_CONV2D, a[0].v.node, wt, ys, call->loc);
   Attr *at = &node_of(L, y)->attr;
   at->kernel = k;
@@ -221,8 +221,8 @@ static Value build_batchnorm(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   in[3] = lower_add_param(L, layer, "running_mean", cs, INIT_ZEROS, 0, ch, ch, false);
   in[4] = lower_add_param(L, layer, "running_var", cs, INIT_ONES, 0, ch, ch, false);
   NodeId y = ir_add(lower_compilation(L), OP_BATCHNORM, in, 5, xs, call->loc);
-  node_of(L, y)->attr.momentum = (float)a[1].v.r;
-  node_of(L, y)->attr.eps = (float)a[2].v.r;
+  node_of(L, y)->attr.momentum = a[1].v.r;
+  node_of(L, y)->attr.eps = a[2].v.r;
   lower_end_layer(L, layer, first, y);
   return tensor(y);
 }
@@ -273,16 +273,16 @@ static Value build_flatten(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
 /* relu, selu, elu, leaky_relu, sigmoid, tanh, softmax, dropout, alpha_dropout, identity */
 static Value build_unary(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   if (!layer_input(L, b, &a[0], "a value", 1, 3)) return none();
-  float alpha = 0;
+  double alpha = 0;
   if (b->op == OP_ELU) {
     if (!real_in(L, b, &b->args[1], &a[1], 0, true, INFINITY, false)) return none();
-    alpha = (float)a[1].v.r;
+    alpha = a[1].v.r;
   } else if (b->op == OP_LEAKY_RELU) {
     if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true)) return none();
-    alpha = (float)a[1].v.r;
+    alpha = a[1].v.r;
   } else if (b->op == OP_DROPOUT || b->op == OP_ALPHA_DROPOUT) {
     if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true)) return none();
-    alpha = (float)a[1].v.r;
+    alpha = a[1].v.r;
   }
   Shape xs = node_of(L, a[0].v.node)->shape;
   if (b->op == OP_SOFTMAX && xs.rank != 2) {
@@ -290,7 +290,8 @@ static Value build_unary(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
                example_shape(L, xs));
     return none();
   }
-  if (b->op == OP_COUNT) return a[0].v; /* identity */
+  /* identity, and dropout that drops nothing (no mask to draw or to differentiate through) */
+  if (b->op == OP_COUNT || ((b->op == OP_DROPOUT || b->op == OP_ALPHA_DROPOUT) && alpha == 0)) return a[0].v;
   Graph *g = &lower_compilation(L)->graph;
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, b->name, call->loc);

@@ -3,22 +3,34 @@
  * Locations are byte offsets; line and column are computed only when a message is printed
  * (columns count bytes from 1, like gcc and clang). Errors are counted, never exit()ed: the driver
  * stops after a phase that reported any. Messages made while a block is being expanded get a
- * "note: in block called here" line for each call site, innermost first.
+ * "note: in the block called here" line for each call site, innermost first (the innermost and
+ * outermost four, when blocks are nested deeper than eight).
  */
 #include <string.h>
 
 #include "nnc.h"
 
+/* Newlines in s[0, n), eight bytes at a time: messages are few (at most 50 errors, each with at
+ * most MAX_CALL_NOTES notes), but a source can be 256 MiB. */
+static size_t count_newlines(const char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, lows = 0x7F7F7F7F7F7F7F7Fu;
+  size_t count = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    w ^= ones * '\n';                                   /* newline bytes become 0 */
+    uint64_t zero = ~(((w & lows) + lows) | w) & ~lows; /* 0x80 in each zero byte */
+    count += (size_t)(((zero >> 7) * ones) >> 56); /* the sum of the 0/1 bytes */
+  }
+  for (; i < n; i++) count += s[i] == '\n';
+  return count;
+}
+
 void diag_line_col(const Diag *d, SrcLoc loc, int *line, int *col) {
-  int l = 1;
-  size_t line_start = 0;
   size_t end = loc < d->len ? loc : d->len;
-  for (size_t i = 0; i < end; i++)
-    if (d->src[i] == '\n') {
-      l++;
-      line_start = i + 1;
-    }
-  *line = l;
+  size_t line_start = end;
+  while (line_start > 0 && d->src[line_start - 1] != '\n') line_start--;
+  *line = (int)(count_newlines(d->src, line_start) + 1);
   *col = (int)(end - line_start) + 1;
 }
 
@@ -66,8 +78,16 @@ static bool over_limit(Diag *d) {
   return d->n_errors >= max;
 }
 
+/* The innermost and the outermost MAX_CALL_NOTES / 2 call sites; the ones between are counted. */
+#define MAX_CALL_NOTES 8
+
 static void call_notes(Diag *d) {
-  for (int i = d->n_call_stack - 1; i >= 0; i--) {
+  int n = d->n_call_stack;
+  for (int i = n - 1; i >= 0; i--) {
+    if (n > MAX_CALL_NOTES && i == n - 1 - MAX_CALL_NOTES / 2) {
+      fprintf(d->out, "%s: note: (%d more block calls in between)\n", d->file, n - MAX_CALL_NOTES);
+      i = MAX_CALL_NOTES / 2 - 1;
+    }
     int line, col;
     diag_line_col(d, d->call_stack[i], &line, &col);
     fprintf(d->out, "%s:%d:%d: note: in the block called here\n", d->file, line, col);

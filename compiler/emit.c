@@ -134,13 +134,13 @@ static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b)
   case OP_BIAS_ADD: case OP_ADD: return arena_printf(ar, "%s + %s", a, b);
   case OP_SUB: return arena_printf(ar, "%s - %s", a, b);
   case OP_MUL: return arena_printf(ar, "%s * %s", a, b);
-  case OP_SCALE: return arena_printf(ar, "(nn_real)%.9g * %s", (double)n->attr.scale, a);
+  case OP_SCALE: return arena_printf(ar, "(nn_real)%.17g * %s", (double)n->attr.scale, a);
   case OP_RELU: return arena_printf(ar, "%s > 0 ? %s : 0", a, a);
   case OP_SELU:
     return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
                             ") * nn_expm1(%s)", a, a, a);
-  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.9g * nn_expm1(%s)", a, a, alpha, a);
-  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.9g * %s", a, a, alpha, a);
+  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * nn_expm1(%s)", a, a, alpha, a);
+  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * %s", a, a, alpha, a);
   case OP_SIGMOID: return arena_printf(ar, "nn_sigmoid(%s)", a);
   case OP_TANH: return arena_printf(ar, "tanh%s(%s)", f, a);
   /* backward: a = dy, b = y (or x for leaky_relu) */
@@ -148,8 +148,8 @@ static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b)
   case OP_SELU_BWD:
     return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : %s * (%s + (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
                             "))", b, a, a, b);
-  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nn_real)%.9g)", b, a, a, b, alpha);
-  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.9g * %s", b, a, alpha, a);
+  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nn_real)%.17g)", b, a, a, b, alpha);
+  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * %s", b, a, alpha, a);
   case OP_SIGMOID_BWD: return arena_printf(ar, "%s * %s * (1 - %s)", a, b, b);
   case OP_TANH_BWD: return arena_printf(ar, "%s * (1 - %s * %s)", a, b, b);
   default: nn_die("%s is not element-wise", op_name(n->op));
@@ -204,7 +204,7 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu) {
     if (id == root) P(e, "%s%s[i] = %s;\n", indent, ref(e, id), value);
     else P(e, "%snn_real v%u = %s;\n", indent, id, value);
   }
-  P(e, "%s}\n", bias && count_of(bias) / bias->shape.dim[1] != 1 ? "      " : "    ");
+  P(e, "%s}\n", !bias ? "  " : count_of(bias) / bias->shape.dim[1] == 1 ? "    " : "      ");
 }
 
 /* db[c] = Σ_b,s dy[b, c, s] */
@@ -483,7 +483,7 @@ static void emit_update(Emit *e) {
   const char *wd = "";
   char wdbuf[64];
   if (o->weight_decay > 0) {
-    snprintf(wdbuf, sizeof wdbuf, " + (nn_real)%.9g * p[i]", o->weight_decay);
+    snprintf(wdbuf, sizeof wdbuf, " + (nn_real)%.17g * p[i]", o->weight_decay);
     wd = wdbuf;
   }
   switch (o->kind) {
@@ -491,14 +491,14 @@ static void emit_update(Emit *e) {
     P(e, "  /* sgd(lr=%g, momentum=%g, nesterov=%s, weight_decay=%g) */\n", o->lr, o->momentum,
       o->nesterov ? "true" : "false", o->weight_decay);
     if (o->momentum == 0) {
-      P(e, "  for (size_t i = 0; i < N_PARAMS; i++) p[i] -= (nn_real)%.9g * (g[i]%s);\n", o->lr, wd);
+      P(e, "  for (size_t i = 0; i < N_PARAMS; i++) p[i] -= (nn_real)%.17g * (g[i]%s);\n", o->lr, wd);
     } else {
       P(e, "  nn_real *buf = m->opt_m;\n");
       P(e, "  for (size_t i = 0; i < N_PARAMS; i++) {\n"
            "    nn_real d = g[i]%s;\n"
-           "    buf[i] = (nn_real)%.9g * buf[i] + d;\n"
-           "    p[i] -= (nn_real)%.9g * %s;\n  }\n",
-        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nn_real)%.9g * buf[i])", o->momentum) : "buf[i]");
+           "    buf[i] = (nn_real)%.17g * buf[i] + d;\n"
+           "    p[i] -= (nn_real)%.17g * %s;\n  }\n",
+        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nn_real)%.17g * buf[i])", o->momentum) : "buf[i]");
     }
     break;
   case OPT_RMSPROP:
@@ -506,8 +506,8 @@ static void emit_update(Emit *e) {
     P(e, "  nn_real *sq = m->opt_m;\n");
     P(e, "  for (size_t i = 0; i < N_PARAMS; i++) {\n"
          "    nn_real d = g[i]%s;\n"
-         "    sq[i] = (nn_real)%.9g * sq[i] + (nn_real)%.9g * d * d;\n"
-         "    p[i] -= (nn_real)%.9g * d / (sqrt%s(sq[i]) + (nn_real)%.9g);\n  }\n",
+         "    sq[i] = (nn_real)%.17g * sq[i] + (nn_real)%.17g * d * d;\n"
+         "    p[i] -= (nn_real)%.17g * d / (sqrt%s(sq[i]) + (nn_real)%.17g);\n  }\n",
       wd, o->rho, 1 - o->rho, o->lr, e->fsuf, o->eps);
     break;
   case OPT_ADAM:
@@ -519,9 +519,9 @@ static void emit_update(Emit *e) {
     P(e, "  const nn_real step_size = (nn_real)(%.17g / c1), root_c2 = (nn_real)sqrt(c2);\n", o->lr);
     P(e, "  for (size_t i = 0; i < N_PARAMS; i++) {\n"
          "    nn_real d = g[i]%s;\n"
-         "    m1[i] = (nn_real)%.9g * m1[i] + (nn_real)%.9g * d;\n"
-         "    m2[i] = (nn_real)%.9g * m2[i] + (nn_real)%.9g * d * d;\n"
-         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nn_real)%.9g);\n  }\n",
+         "    m1[i] = (nn_real)%.17g * m1[i] + (nn_real)%.17g * d;\n"
+         "    m2[i] = (nn_real)%.17g * m2[i] + (nn_real)%.17g * d * d;\n"
+         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nn_real)%.17g);\n  }\n",
       wd, o->beta1, 1 - o->beta1, o->beta2, 1 - o->beta2, e->fsuf, o->eps);
     break;
   }
@@ -613,7 +613,11 @@ static const char *matmul_helper =
 static const char *fast_expm1 =
     "static inline float nn_expm1(float x) {\n"
     "  float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;\n"
+    "#ifdef __FAST_MATH__ /* the compiler would fold the rounding trick below away */\n"
+    "  float k = rintf(xc * 1.44269504f);\n"
+    "#else\n"
     "  float k = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln2) */\n"
+    "#endif\n"
     "  float r = xc - k * 0.693359375f;\n"
     "  r = r - k * -2.12194440e-4f;\n"
     "  float p = r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f + r * (8.33333333e-3f +\n"
@@ -649,14 +653,23 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (opt->blas) P(&e, "#include <cblas.h>\n");
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
   P(&e, "typedef %s nn_real;\n\n", e.real);
-  if (opt->double_precision)
+  /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
+  bool use_expm1 = false, use_sigmoid = false, use_matmul = false;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
+    use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
+    use_sigmoid |= g->nodes[i].op == OP_SIGMOID;
+    use_matmul |= g->nodes[i].op == OP_MATMUL;
+  }
+  if (use_expm1 && opt->double_precision)
     P(&e, "#define nn_expm1 expm1\n\n");
-  else
+  else if (use_expm1)
     P(&e, "%s", fast_expm1);
-  P(&e, "/* logistic function, stable for large |x| */\n"
-        "static inline nn_real nn_sigmoid(nn_real x) {\n"
-        "  return x >= 0 ? 1 / (1 + exp%s(-x)) : exp%s(x) / (1 + exp%s(x));\n}\n\n",
-    e.fsuf, e.fsuf, e.fsuf);
+  if (use_sigmoid)
+    P(&e, "/* logistic function, stable for large |x| */\n"
+          "static inline nn_real nn_sigmoid(nn_real x) {\n"
+          "  return x >= 0 ? 1 / (1 + exp%s(-x)) : exp%s(x) / (1 + exp%s(x));\n}\n\n",
+      e.fsuf, e.fsuf, e.fsuf);
   P(&e, "#define N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
   P(&e, "#define N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
   P(&e, "#define ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
@@ -680,7 +693,7 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nn_real *fixed;     /* N_FIXED: scalars and unbatched temporaries */\n"
         "};\n\n",
     e.name);
-  if (!opt->blas) P(&e, "%s", matmul_helper);
+  if (!opt->blas && use_matmul) P(&e, "%s", matmul_helper);
 
   emit_init(&e);
   bool ok = emit_function(&e, "train", e.plan.in_train, true, y_type);

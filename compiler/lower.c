@@ -127,6 +127,15 @@ static void name_index_put(Arena *a, NameIndex *ix, const char *name, int index)
   ix->n++;
 }
 
+/* A value's shape as users write it, per example: [B, 16, 28, 28] → "[16, 28, 28]". */
+static const char *example_shape(Lowerer *L, Shape s) {
+  if (s.rank > 0 && s.dim[0] == DIM_BATCH) {
+    memmove(s.dim, s.dim + 1, sizeof(s.dim[0]) * (size_t)(s.rank - 1));
+    s.rank--;
+  }
+  return shape_str(L->arena, s);
+}
+
 /* ---------------- scopes ---------------- */
 
 static Binding *find_local(Scope *s, const char *name) {
@@ -230,7 +239,7 @@ bool lower_check_size(Lowerer *L, Shape s, SrcLoc loc) {
     if (s.dim[i] == DIM_BATCH) continue;
     if (s.dim[i] <= 0 || n > MAX_ELEMENTS / s.dim[i]) {
       diag_error(L->diag, loc, "value of shape %s is too large (more than %d elements per example)",
-                 shape_str(L->arena, s), MAX_ELEMENTS);
+                 example_shape(L, s), MAX_ELEMENTS);
       return false;
     }
     n *= s.dim[i];
@@ -238,7 +247,7 @@ bool lower_check_size(Lowerer *L, Shape s, SrcLoc loc) {
   return true;
 }
 
-NodeId lower_add_param(Lowerer *L, int layer, const char *leaf, Shape shape, InitKind init, float std,
+NodeId lower_add_param(Lowerer *L, int layer, const char *leaf, Shape shape, InitKind init, double std,
                        int fan_in, int fan_out, bool trainable) {
   Graph *g = L->g;
   const char *name = arena_printf(L->arena, "%s/%s", g->layers[layer].name, leaf);
@@ -291,15 +300,6 @@ static const char *kind_word(Value v) {
   }
 }
 
-/* A value's shape as users write it, per example: [B, 16, 28, 28] → "[16, 28, 28]". */
-static const char *example_shape(Lowerer *L, Shape s) {
-  if (s.rank > 0 && s.dim[0] == DIM_BATCH) {
-    memmove(s.dim, s.dim + 1, sizeof(s.dim[0]) * (size_t)(s.rank - 1));
-    s.rank--;
-  }
-  return shape_str(L->arena, s);
-}
-
 /* Label and target nodes feed losses only. */
 static bool check_operand(Lowerer *L, Value v, SrcLoc loc) {
   if (v.kind != VAL_TENSOR) return true;
@@ -341,7 +341,7 @@ static Value scale_tensor(Lowerer *L, SrcLoc loc, Value t, double c) {
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, "scale", loc);
   NodeId out = ir_add(L->c, OP_SCALE, &t.node, 1, g->nodes[t.node].shape, loc);
-  g->nodes[out].attr.scale = (float)c;
+  g->nodes[out].attr.scale = c;
   lower_end_layer(L, layer, first, out);
   return tensor_value(out);
 }
@@ -741,12 +741,16 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
     }
     if (L->output_stmt) {
       diag_error(L->diag, s->loc, "a model has only one 'output'");
+      diag_note(L->diag, L->output_stmt->loc, "the first 'output' is here");
       return;
     }
     L->output_stmt = s;
     Value v = lookup(L, s->name, s->name_loc);
-    if (v.kind == VAL_TENSOR && check_operand(L, v, s->name_loc)) L->g->output = v.node;
-    else if (v.kind != VAL_ERROR) diag_error(L->diag, s->name_loc, "output '%s' must be a value, not %s", s->name, kind_word(v));
+    if (v.kind == VAL_TENSOR) {
+      if (check_operand(L, v, s->name_loc)) L->g->output = v.node;
+    } else if (v.kind != VAL_ERROR) {
+      diag_error(L->diag, s->name_loc, "output '%s' must be a value, not %s", s->name, kind_word(v));
+    }
     return;
   }
   case ST_LOSS: {
@@ -893,7 +897,7 @@ bool lower_program(Compilation *c) {
   if (g->output == NO_NODE && g->loss != NO_NODE) g->output = g->nodes[g->loss].in[0];
 
   close_scope(&L, &top);
-  for (int i = 0; i < L.n_blocks; i++)
+  for (int i = 0; i < L.n_blocks && !c->diag.n_errors; i++)
     if (!L.blocks[i].used) diag_warning(&c->diag, L.blocks[i].def->name_loc, "block '%s' is never used", L.blocks[i].name);
   g->n_forward = g->n_nodes;
   return c->diag.n_errors == errors_before;

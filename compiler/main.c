@@ -258,6 +258,10 @@ static int cmd_train(int argc, char **argv) {
     free(pass);
     return parsed > 0 ? 0 : 2;
   }
+  if (nnrt_train_check_files(&targs) != 0) {
+    free(pass);
+    return 1;
+  }
   opt.source_name = base_name(file);
   set_blas_threads(targs.threads);
   int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass);

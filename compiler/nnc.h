@@ -194,9 +194,9 @@ typedef enum InitKind {
 } InitKind;
 
 typedef struct Attr {
-  float scale;       /* SCALE: c; losses: none */
-  float alpha;       /* ELU alpha, LEAKY_RELU slope, DROPOUT/ALPHA_DROPOUT p */
-  float momentum, eps; /* BATCHNORM */
+  double scale;      /* SCALE: c */
+  double alpha;      /* ELU alpha, LEAKY_RELU slope, DROPOUT/ALPHA_DROPOUT p */
+  double momentum, eps; /* BATCHNORM */
   int kernel, stride, pad; /* CONV2D, pools */
   bool trans_a, trans_b;   /* MATMUL */
   bool accumulate;   /* MATMUL/BIAS_GRAD: add into the destination (set by passes) */
@@ -219,7 +219,7 @@ typedef struct Param {
   const char *name;  /* hierarchical: "basic.2/conv2d.1/weight" */
   Shape shape;
   InitKind init;
-  float init_std;    /* INIT_NORMAL */
+  double init_std;   /* INIT_NORMAL */
   int fan_in, fan_out;
   bool trainable;    /* false: batchnorm running statistics */
   NodeId node;
@@ -305,7 +305,7 @@ Compilation *lower_compilation(Lowerer *L);
 /* Starts a summary row for a call of `op` in the current scope: "basic.2/conv2d.1". */
 int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc);
 void lower_end_layer(Lowerer *L, int layer, NodeId first_node, NodeId out);
-NodeId lower_add_param(Lowerer *L, int layer, const char *leaf, Shape shape, InitKind init, float std,
+NodeId lower_add_param(Lowerer *L, int layer, const char *leaf, Shape shape, InitKind init, double std,
                     int fan_in, int fan_out, bool trainable); /* returns the PARAM/BUFFER node */
 bool lower_check_size(Lowerer *L, Shape s, SrcLoc loc); /* reports a value too large to compile */
 

@@ -330,6 +330,40 @@ static char *find_idx(const char *dir, const char *name) {
   return NULL;
 }
 
+static int readable(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
+    return 0;
+  }
+  fclose(f);
+  return 1;
+}
+
+int nnrt_train_check_files(const nnrt_train_args *args) {
+  int ok = 1, test;
+  for (test = 0; test < 2; test++) {
+    const char *csv = test ? args->test_csv : args->train_csv;
+    const char *images = test ? args->test_images : args->train_images;
+    const char *labels = test ? args->test_labels : args->train_labels;
+    char *found;
+    if (csv) {
+      ok &= readable(csv);
+      continue;
+    }
+    if (images) ok &= readable(images);
+    else if ((found = find_idx(args->data_dir, test ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte")) != NULL)
+      free(found);
+    else ok = 0;
+    if (labels) ok &= readable(labels);
+    else if ((found = find_idx(args->data_dir, test ? "t10k-labels-idx1-ubyte" : "train-labels-idx1-ubyte")) != NULL)
+      free(found);
+    else ok = 0;
+  }
+  if (args->resume) ok &= readable(args->resume);
+  return ok ? 0 : -1;
+}
+
 /* Loads one split from CSV or IDX; returns 0 or 1 after reporting. */
 static int load_split(const nnrt_model_api *api, const nnrt_train_args *args, int test,
                       nnrt_dataset *ds, const char **shown_path, char **found) {

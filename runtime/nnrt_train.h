@@ -59,6 +59,10 @@ typedef struct nnrt_train_args {
 int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int first, FILE *err);
 void nnrt_train_usage(FILE *out);
 
+/* Checks that every file the run will read can be opened (the IDX or CSV files, the checkpoint to
+ * resume from), reporting each one that cannot; -1 if any. nnc calls it before compiling. */
+int nnrt_train_check_files(const nnrt_train_args *args);
+
 /* The whole training run; returns the process exit status (0 ok, 1 bad data or failure, 2 usage). */
 int nnrt_train_main(const nnrt_model_api *api, int argc, char **argv);
 

@@ -1,0 +1,282 @@
+# tests/backend.cmake — the back end's tests, included at the end of tests/CMakeLists.txt.
+#
+# They run `nnc build` at test time and compile what it writes with the C compiler, so each test
+# names the op, optimizer, model or case that fails. All are labelled `backend`
+# (ctest -L backend), run in well under a minute on two cores, and pass under -DNNC_SANITIZE=ON,
+# where the generated code is compiled with the sanitizer flags too (NNC_GEN_CFLAGS).
+#
+#   gradcheck_<case>        tests/gradcheck/<case>.nn built --double --debug-api against
+#                           gradcheck.c: every parameter's generated gradient against a 4-point
+#                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-6) <= 1e-6;
+#                           one case per differentiable op and loss, plus fashion_snn scaled down
+#   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
+#   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
+#                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
+#   optim_<case>            optim.c: train_step against torch.optim's formulas computed by hand in
+#                           double, 3 steps, relative 1e-12 (sgd, momentum, nesterov, weight decay,
+#                           rmsprop, adam)
+#   optim_torch_<case>      the same steps replayed by torch.optim in float64 (torch_parity.py,
+#                           relative 1e-12); skipped when NNC_TEST_PYTHON cannot import torch
+#   compile_<model>_<mode>  models/*.nn (and the spec's examples, when the spec is beside the clone)
+#                           that the emitter supports, tiny_mlp and multilabel: the output of
+#                           nnc build (blas), --no-blas and --double compiles with
+#                           cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c and links with
+#                           api_main.c, which calls every API function (compile_check.cmake);
+#                           <mode> clang: the --no-blas output with clang, when it is installed
+#   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
+#                           train_step against the double build's on the same parameters, 1e-5
+#   build_unsupported_<model>  models that call built-ins the emitter does not support yet
+#                           (NNC_BACKEND_UNSUPPORTED_OPS):
+#                           nnc build exits 1 with a "not supported yet" error and writes nothing
+#   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
+#                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
+#                           forward in batches and chunks, rejected train_step arguments
+#   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
+#   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
+#                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
+#                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
+
+set(NNC_BE_SRC ${CMAKE_CURRENT_LIST_DIR})
+set(NNC_BE_WORK ${CMAKE_CURRENT_BINARY_DIR}/backend)
+get_filename_component(NNC_BE_REPO ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
+get_filename_component(NNC_BE_SPEC ${NNC_BE_REPO}/../shared/spec/language.md ABSOLUTE)
+
+# Built-ins the emitter has no kernels (or gradients) for yet: a model that calls one must fail
+# `nnc build` cleanly (build_unsupported_*) instead of getting compile_* tests. Drop a name when
+# it gets its kernel and gradient; the models using it then get compile_* tests.
+set(NNC_BACKEND_UNSUPPORTED_OPS conv2d batchnorm max_pool2d avg_pool2d global_avg_pool)
+string(JOIN "|" nnc_unsupported_re ${NNC_BACKEND_UNSUPPORTED_OPS})
+set(NNC_GEN_CFLAGS "" CACHE STRING "Extra flags for the generated C that the tests compile")
+if(EXISTS /usr/bin/python3)
+  set(nnc_default_python /usr/bin/python3)
+else()
+  find_program(nnc_default_python python3)
+endif()
+set(NNC_TEST_PYTHON "${nnc_default_python}" CACHE FILEPATH "Python with torch for optim_torch_* (skipped without)")
+
+separate_arguments(nnc_gen_cflags UNIX_COMMAND "${NNC_GEN_CFLAGS}")
+if(NNC_SANITIZE)
+  list(APPEND nnc_gen_cflags -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+endif()
+string(JOIN "|" nnc_gen_cflags_arg ${nnc_gen_cflags})
+string(JOIN "|" nnc_blas_libs_arg ${BLAS_LIBRARIES})
+find_path(NNC_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas)
+set(nnc_cblas_include "")
+if(NNC_CBLAS_INCLUDE_DIR AND NOT NNC_CBLAS_INCLUDE_DIR IN_LIST CMAKE_C_IMPLICIT_INCLUDE_DIRECTORIES)
+  set(nnc_cblas_include "-I${NNC_CBLAS_INCLUDE_DIR}")
+endif()
+# determinism and speed: one BLAS thread; the sanitizers stop at the first error
+set(nnc_be_env OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+
+# nnc_be_model_test(NAME MODELS a.nn... [FLAGS ...] [MODEL_FLAGS ...] [DRIVER x.c] [ARGS ...] [LIBS ...]
+#                   [BUILD_ONLY])
+# A test that runs backend/run_model.cmake: nnc build, compile with the driver, run it.
+function(nnc_be_model_test name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "BUILD_ONLY" "DRIVER" "MODELS;FLAGS;MODEL_FLAGS;ARGS;LIBS")
+  string(JOIN "|" models ${A_MODELS})
+  string(JOIN "|" model_flags ${A_MODEL_FLAGS})
+  string(JOIN "|" flags ${A_FLAGS})
+  string(JOIN "|" args ${A_ARGS})
+  set(libs $<TARGET_FILE:nnrt> ${A_LIBS})
+  string(JOIN "|" libs ${libs})
+  string(JOIN "|" cflags ${nnc_cblas_include} ${nnc_gen_cflags})
+  set(build_only "")
+  if(A_BUILD_ONLY)
+    set(build_only -DBUILD_ONLY=1)
+  endif()
+  add_test(NAME ${name}
+           COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DWORK=${NNC_BE_WORK}/${name}
+                   "-DMODELS=${models}" "-DBUILD_FLAGS=${flags}" "-DMODEL_FLAGS=${model_flags}"
+                   -DDRIVER=${A_DRIVER} "-DARGS=${args}"
+                   "-DLIBS=${libs}" "-DCFLAGS=${cflags}" ${build_only} -P ${NNC_BE_SRC}/backend/run_model.cmake)
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
+endfunction()
+
+# ---- gradient checks: one per op and loss ----
+file(GLOB nnc_gradcheck_models CONFIGURE_DEPENDS ${NNC_BE_SRC}/gradcheck/*.nn)
+foreach(model IN LISTS nnc_gradcheck_models)
+  get_filename_component(case ${model} NAME_WE)
+  set(args "")
+  if(case MATCHES "dropout")
+    list(APPEND args --stochastic) # masks frozen for the differences; checks needing a fixed forward off
+  endif()
+  if(case MATCHES "^loss_(xent|mse|bce)$")
+    list(APPEND args --loss ${CMAKE_MATCH_1}) # the loss value against its formula too
+  endif()
+  nnc_be_model_test(gradcheck_${case} MODELS ${model} FLAGS --double --debug-api
+                    DRIVER ${NNC_BE_SRC}/gradcheck/gradcheck.c ARGS ${args})
+endforeach()
+
+# ---- forward semantics the gradient checks cannot see: initializers, dropout's values ----
+nnc_be_model_test(init_check MODELS ${NNC_BE_SRC}/backend/init_check.nn FLAGS --double --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/init_check.c)
+nnc_be_model_test(dropout_check MODELS ${NNC_BE_SRC}/backend/dropout_inv.nn ${NNC_BE_SRC}/backend/dropout_alpha.nn
+                  FLAGS --double --debug-api DRIVER ${NNC_BE_SRC}/backend/dropout_check.c)
+
+# ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
+# case | the optimizer call in the .nn file
+set(nnc_optim_cases
+  "sgd|sgd(lr=0.05)"
+  "sgd_momentum|sgd(lr=0.05, momentum=0.9)"
+  "nesterov|sgd(lr=0.05, momentum=0.9, nesterov=true)"
+  "weight_decay|sgd(lr=0.05, momentum=0.5, weight_decay=0.1)"
+  "rmsprop|rmsprop(lr=0.01, rho=0.8, eps=0.001)"
+  "rmsprop_wd|rmsprop(lr=0.01, weight_decay=0.05)"
+  "adam|adam(lr=0.01, beta1=0.8, beta2=0.95, eps=0.001)"
+  "adam_wd|adam(lr=0.01, weight_decay=0.1)")
+set(nnc_optim_torch_cases sgd_momentum adam)
+foreach(entry IN LISTS nnc_optim_cases)
+  string(REPLACE "|" ";" entry "${entry}")
+  list(GET entry 0 CASE)
+  list(GET entry 1 OPTIMIZER)
+  configure_file(${NNC_BE_SRC}/backend/optim_linear.nn.in ${NNC_BE_WORK}/optim_${CASE}.nn @ONLY)
+  # sgd(lr=0.05, momentum=0.9) -> sgd lr=0.05 momentum=0.9: optim.c's arguments
+  string(REGEX REPLACE "[(), ]+" ";" args "${OPTIMIZER}")
+  list(REMOVE_ITEM args "")
+  nnc_be_model_test(optim_${CASE} MODELS ${NNC_BE_WORK}/optim_${CASE}.nn FLAGS --double --debug-api
+                    DRIVER ${NNC_BE_SRC}/backend/optim.c ARGS ${args})
+  if(CASE IN_LIST nnc_optim_torch_cases AND NNC_TEST_PYTHON)
+    add_test(NAME optim_torch_${CASE}
+             COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/torch_parity.py ${NNC_BE_WORK}/optim_${CASE}.dump)
+    set_tests_properties(optim_torch_${CASE} PROPERTIES TIMEOUT 120 LABELS backend
+                         SKIP_REGULAR_EXPRESSION "SKIPPED:" FIXTURES_REQUIRED optim_dump_${CASE})
+    # the dump comes from a second run of optim_<case>'s binary, as the fixture's setup
+    add_test(NAME optim_dump_${CASE}
+             COMMAND ${NNC_BE_WORK}/optim_${CASE}/test ${args} --dump ${NNC_BE_WORK}/optim_${CASE}.dump)
+    set_tests_properties(optim_dump_${CASE} PROPERTIES LABELS backend FIXTURES_SETUP optim_dump_${CASE}
+                         FIXTURES_REQUIRED optim_build_${CASE} ENVIRONMENT "${nnc_be_env}")
+    set_tests_properties(optim_${CASE} PROPERTIES FIXTURES_SETUP optim_build_${CASE})
+  endif()
+endforeach()
+
+# ---- the generated C compiles cleanly in every mode and links with only what §7 says ----
+file(GLOB nnc_models CONFIGURE_DEPENDS ${NNC_BE_REPO}/models/*.nn)
+set(nnc_compile_models ${nnc_models} ${NNC_BE_SRC}/data/tiny_mlp.nn ${NNC_BE_SRC}/backend/multilabel.nn)
+# the spec's examples, when they are not already in models/
+if(EXISTS ${NNC_BE_SPEC})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${NNC_BE_SPEC})
+  file(READ ${NNC_BE_SPEC} spec)
+  string(REPLACE ";" "<semicolon>" spec "${spec}")
+  string(REGEX MATCHALL "```\n[^`]*```" blocks "${spec}")
+  foreach(block IN LISTS blocks)
+    if(NOT block MATCHES "\nmodel ([A-Za-z_][A-Za-z0-9_]*)")
+      continue()
+    endif()
+    set(name ${CMAKE_MATCH_1})
+    string(REGEX REPLACE "^```\n" "" block "${block}")
+    string(REGEX REPLACE "```$" "" block "${block}")
+    string(REPLACE "<semicolon>" ";" block "${block}")
+    if(EXISTS ${NNC_BE_REPO}/models/${name}.nn)
+      file(READ ${NNC_BE_REPO}/models/${name}.nn existing)
+      if(existing STREQUAL block)
+        continue()
+      endif()
+    endif()
+    file(WRITE ${NNC_BE_WORK}/spec/spec_${name}.nn "${block}")
+    list(APPEND nnc_compile_models ${NNC_BE_WORK}/spec/spec_${name}.nn)
+  endforeach()
+endif()
+set(nnc_clang "")
+if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  find_program(NNC_TEST_CLANG clang)
+  if(NNC_TEST_CLANG)
+    set(nnc_clang ${NNC_TEST_CLANG})
+  endif()
+endif()
+foreach(model IN LISTS nnc_compile_models)
+  get_filename_component(stem ${model} NAME_WE)
+  file(STRINGS ${model} uses REGEX "^[^#]*[^A-Za-z0-9_](${nnc_unsupported_re})[ \t]*\\(")
+  if(nnc_unsupported_re AND uses)
+    add_test(NAME build_unsupported_${stem}
+             COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${model} -DWORK=${NNC_BE_WORK}/build_unsupported_${stem}
+                     -P ${NNC_BE_SRC}/backend/build_unsupported.cmake)
+    set_tests_properties(build_unsupported_${stem} PROPERTIES TIMEOUT 60 LABELS backend)
+    continue()
+  endif()
+  # with clang too (its -Wall has -Wunused-function for unused static inline helpers, which gcc's
+  # lacks): the --no-blas output, compiled and linked exactly as above, without sanitizers
+  if(nnc_clang)
+    add_test(NAME compile_${stem}_clang
+             COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${nnc_clang} -DMODEL=${model} -DMODE=no-blas
+                     -DWORK=${NNC_BE_WORK}/compile_${stem}_clang -DAPI_MAIN=${NNC_BE_SRC}/backend/api_main.c
+                     -DRUN_MODEL=${NNC_BE_SRC}/backend/run_model.cmake -P ${NNC_BE_SRC}/backend/compile_check.cmake)
+    set_tests_properties(compile_${stem}_clang PROPERTIES TIMEOUT 120 LABELS backend)
+  endif()
+  foreach(mode blas no-blas double)
+    string(REPLACE "-" "" m ${mode})
+    add_test(NAME compile_${stem}_${m}
+             COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DMODEL=${model} -DMODE=${mode}
+                     -DWORK=${NNC_BE_WORK}/compile_${stem}_${m} -DAPI_MAIN=${NNC_BE_SRC}/backend/api_main.c
+                     -DRUN_MODEL=${NNC_BE_SRC}/backend/run_model.cmake "-DCFLAGS=${nnc_gen_cflags_arg}"
+                     "-DBLAS_LIBS=${nnc_blas_libs_arg}" "-DCBLAS_INCLUDE=${nnc_cblas_include}" -DNNRT_LIB=$<TARGET_FILE:nnrt>
+                     -P ${NNC_BE_SRC}/backend/compile_check.cmake)
+    set_tests_properties(compile_${stem}_${m} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
+  endforeach()
+endforeach()
+
+# ---- float kernels against double ones ----
+foreach(kind label target)
+  set(template ${NNC_BE_SRC}/backend/precision.nn.in)
+  if(kind STREQUAL "target")
+    set(template ${NNC_BE_SRC}/backend/precision_target.nn.in)
+  endif()
+  foreach(NAME prec_f prec_d)
+    configure_file(${template} ${NNC_BE_WORK}/precision_${kind}/${NAME}.nn @ONLY)
+  endforeach()
+  # the float kernels do not depend on BLAS (only matmuls do): one mode each keeps the suite short
+  if(kind STREQUAL "label")
+    set(mode noblas)
+    set(flags --debug-api --no-blas)
+    set(libs "")
+  else()
+    set(mode blas)
+    set(flags --debug-api)
+    set(libs ${BLAS_LIBRARIES})
+  endif()
+  nnc_be_model_test(precision_${kind}_${mode}
+                    MODELS ${NNC_BE_WORK}/precision_${kind}/prec_f.nn ${NNC_BE_WORK}/precision_${kind}/prec_d.nn
+                    FLAGS ${flags} MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
+                    LIBS ${libs})
+endforeach()
+
+# ---- checkpoints, determinism and argument checks through the generated API ----
+set(nnc_ckpt_cases roundtrip resume wrong_model corrupt failed_save seed forward_batch forward_chunks bad_args)
+foreach(mode blas noblas)
+  set(flags --debug-api)
+  set(libs "")
+  if(mode STREQUAL "noblas")
+    list(APPEND flags --no-blas)
+  else()
+    set(libs ${BLAS_LIBRARIES})
+  endif()
+  nnc_be_model_test(ckpt_build_${mode} MODELS ${NNC_BE_SRC}/backend/ckpt_a.nn ${NNC_BE_SRC}/backend/ckpt_b.nn
+                    FLAGS ${flags} DRIVER ${NNC_BE_SRC}/backend/checkpoint.c LIBS ${libs} BUILD_ONLY)
+  set_tests_properties(ckpt_build_${mode} PROPERTIES FIXTURES_SETUP ckpt_${mode})
+  foreach(case IN LISTS nnc_ckpt_cases)
+    add_test(NAME ckpt_${case}_${mode}
+             COMMAND ${NNC_BE_WORK}/ckpt_build_${mode}/test ${case} ${NNC_BE_WORK}/ckpt_build_${mode}/${case})
+    set_tests_properties(ckpt_${case}_${mode} PROPERTIES TIMEOUT 60 LABELS backend FIXTURES_REQUIRED ckpt_${mode}
+                         ENVIRONMENT "${nnc_be_env}")
+  endforeach()
+endforeach()
+
+# ---- nnc train end to end ----
+foreach(case train resume missing_data bad_flag help)
+  set(work ${NNC_BE_WORK}/train_e2e)
+  if(NOT case MATCHES "^(train|resume)$")
+    set(work ${NNC_BE_WORK}/train_e2e_${case})
+  endif()
+  add_test(NAME train_e2e_${case}
+           COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DDATA=${NNC_BE_SRC}/data
+                   -DWORK=${work} -DCASE=${case} -P ${NNC_BE_SRC}/backend/train_e2e.cmake)
+  set_tests_properties(train_e2e_${case} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
+endforeach()
+# the longest chain (two compilations of the trainer, then two more): start it first
+set_tests_properties(train_e2e_train PROPERTIES FIXTURES_SETUP train_e2e COST 100)
+set_tests_properties(train_e2e_resume PROPERTIES FIXTURES_REQUIRED train_e2e COST 100)
+
+# ---- golden emitted C ----
+add_test(NAME golden_tiny_dense_c
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/golden/tiny_dense.nn
+                 -DWORK=${NNC_BE_WORK}/golden_tiny_dense_c -P ${NNC_BE_SRC}/backend/golden.cmake)
+set_tests_properties(golden_tiny_dense_c PROPERTIES TIMEOUT 60 LABELS backend)
