@@ -304,7 +304,9 @@ Program parse_program(Compilation *c) {
     Token t = lex_next(&lx, &c->diag);
     nnParse(parser, t.kind, t);
     if (ctx.too_deep) {
-      diag_error(&c->diag, t.loc, "expression nested too deeply");
+      bool in_body = t.kind == TK_LBRACE || (ctx.n_open > 0 && ctx.n_open <= MAX_OPEN &&
+                                             ctx.open[ctx.n_open - 1].kind == TK_LBRACE);
+      diag_error(&c->diag, t.loc, in_body ? "repeats and blocks nested too deeply" : "expression nested too deeply");
       break;
     }
     track_brackets(&ctx, t);
