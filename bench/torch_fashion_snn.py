@@ -3,13 +3,30 @@
 single-threaded, batch 128, the same way `nnc bench` does (median of runs of N steps).
 
 usage: /usr/bin/python3 bench/torch_fashion_snn.py [--relu] [--batch 128] [--steps 50] [--runs 5]
+
+Debian's torch does its matrix products in OpenBLAS, whose threads torch.set_num_threads does not
+limit: OPENBLAS_NUM_THREADS is set to --threads before torch loads, or "one thread" would be two.
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 
-import torch
-import torch.nn as nn
+
+def threads_from_argv() -> str:
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return "1"
+
+
+os.environ["OPENBLAS_NUM_THREADS"] = threads_from_argv()
+
+import torch  # noqa: E402  (after OPENBLAS_NUM_THREADS)
+import torch.nn as nn  # noqa: E402
 
 
 def model(relu: bool) -> nn.Sequential:
