@@ -49,20 +49,6 @@ struct Builtin {
 
 /* ---------------- helpers ---------------- */
 
-static Value none(void) {
-  Value v;
-  memset(&v, 0, sizeof v);
-  v.kind = VAL_ERROR;
-  return v;
-}
-
-static Value tensor(NodeId n) {
-  Value v = none();
-  v.kind = VAL_TENSOR;
-  v.node = n;
-  return v;
-}
-
 static Node *node_of(Lowerer *L, NodeId id) { return &lower_compilation(L)->graph.nodes[id]; }
 static Diag *diag(Lowerer *L) { return &lower_compilation(L)->diag; }
 static Arena *arena(Lowerer *L) { return &lower_compilation(L)->arena; }
@@ -141,14 +127,14 @@ static NodeId flatten_to_vector(Lowerer *L, NodeId x, SrcLoc loc) {
 
 static Value build_dense(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   if (!layer_input(L, b, &a[0], "a vector or an image", 1, 3) || !positive(L, b, &b->args[1], &a[1], MAX_UNITS))
-    return none();
+    return value_error();
   Graph *g = &lower_compilation(L)->graph;
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, "dense", call->loc);
   NodeId x = flatten_to_vector(L, a[0].v.node, call->loc);
   int32_t in = node_of(L, x)->shape.dim[1], units = (int32_t)a[1].v.i;
   Shape ws = shape4(units, in, 0, 0, 2);
-  if (!lower_check_size(L, ws, call->loc)) return none();
+  if (!lower_check_size(L, ws, call->loc)) return value_error();
   NodeId w = lower_add_param(L, layer, "weight", ws, a[3].init, a[3].init_std, in, units, true);
   NodeId y = add_node(L, OP_MATMUL, x, w, shape4(DIM_BATCH, units, 0, 0, 2), call->loc);
   node_of(L, y)->attr.trans_b = true;
@@ -157,19 +143,19 @@ static Value build_dense(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
     y = add_node(L, OP_BIAS_ADD, y, bias, node_of(L, y)->shape, call->loc);
   }
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 static Value build_conv2d(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
-  if (!layer_input(L, b, &a[0], "an image [C, H, W]", 3, 3)) return none();
+  if (!layer_input(L, b, &a[0], "an image [C, H, W]", 3, 3)) return value_error();
   bool ok = positive(L, b, &b->args[1], &a[1], MAX_UNITS);
   ok &= positive(L, b, &b->args[2], &a[2], MAX_KERNEL);
   ok &= positive(L, b, &b->args[3], &a[3], MAX_KERNEL);
-  if (!ok) return none();
+  if (!ok) return value_error();
   if (a[4].v.i < 0 || a[4].v.i > a[2].v.i / 2) {
     diag_error(diag(L), a[4].loc, "conv2d() argument 'pad' must be between 0 and kernel/2 = %lld (got %lld)",
                (long long)(a[2].v.i / 2), (long long)a[4].v.i);
-    return none();
+    return value_error();
   }
   Shape xs = node_of(L, a[0].v.node)->shape;
   int32_t c = xs.dim[1], h = xs.dim[2], w = xs.dim[3];
@@ -177,14 +163,14 @@ static Value build_conv2d(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   if (k > h + 2 * p || k > w + 2 * p) {
     diag_error(diag(L), a[2].loc, "conv2d() kernel %d is larger than the padded input %dx%d (pad %d)", k, h + 2 * p,
                w + 2 * p, p);
-    return none();
+    return value_error();
   }
   int32_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
   Graph *g = &lower_compilation(L)->graph;
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, "conv2d", call->loc);
   Shape ws = shape4(f, c, k, k, 4), ys = shape4(DIM_BATCH, f, oh, ow, 4);
-  if (!lower_check_size(L, ws, call->loc) || !lower_check_size(L, ys, call->loc)) return none();
+  if (!lower_check_size(L, ws, call->loc) || !lower_check_size(L, ys, call->loc)) return value_error();
   NodeId wt = lower_add_param(L, layer, "weight", ws, a[6].init, a[6].init_std, c * k * k, f * k * k, true);
   NodeId y = add_node(L, OP_CONV2D, a[0].v.node, wt, ys, call->loc);
   Attr *at = &node_of(L, y)->attr;
@@ -196,18 +182,18 @@ static Value build_conv2d(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
     y = add_node(L, OP_BIAS_ADD, y, bias, ys, call->loc);
   }
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 static Value build_batchnorm(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
-  if (!layer_input(L, b, &a[0], "a vector or an image", 1, 3)) return none();
+  if (!layer_input(L, b, &a[0], "a vector or an image", 1, 3)) return value_error();
   if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true) || !real_in(L, b, &b->args[2], &a[2], 0, true, INFINITY, false))
-    return none();
+    return value_error();
   Shape xs = node_of(L, a[0].v.node)->shape;
   if (xs.rank == 3) {
     diag_error(diag(L), a[0].loc, "batchnorm() needs a vector [N] or an image [C, H, W], got shape %s",
                example_shape(L, xs));
-    return none();
+    return value_error();
   }
   int32_t ch = xs.dim[1];
   Graph *g = &lower_compilation(L)->graph;
@@ -224,19 +210,19 @@ static Value build_batchnorm(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   node_of(L, y)->attr.momentum = a[1].v.r;
   node_of(L, y)->attr.eps = a[2].v.r;
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 static Value build_pool(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   if (!layer_input(L, b, &a[0], "an image [C, H, W]", 3, 3) || !positive(L, b, &b->args[1], &a[1], MAX_KERNEL))
-    return none();
+    return value_error();
   int32_t k = (int32_t)a[1].v.i;
   int32_t s = a[2].given ? (int32_t)a[2].v.i : k;
-  if (a[2].given && !positive(L, b, &b->args[2], &a[2], MAX_KERNEL)) return none();
+  if (a[2].given && !positive(L, b, &b->args[2], &a[2], MAX_KERNEL)) return value_error();
   Shape xs = node_of(L, a[0].v.node)->shape;
   if (k > xs.dim[2] || k > xs.dim[3]) {
     diag_error(diag(L), a[1].loc, "%s() window %d is larger than the input %dx%d", b->name, k, xs.dim[2], xs.dim[3]);
-    return none();
+    return value_error();
   }
   Graph *g = &lower_compilation(L)->graph;
   NodeId first = (NodeId)g->n_nodes;
@@ -246,49 +232,49 @@ static Value build_pool(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   node_of(L, y)->attr.kernel = k;
   node_of(L, y)->attr.stride = s;
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 static Value build_global_avg_pool(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
-  if (!layer_input(L, b, &a[0], "an image [C, H, W]", 3, 3)) return none();
+  if (!layer_input(L, b, &a[0], "an image [C, H, W]", 3, 3)) return value_error();
   Shape xs = node_of(L, a[0].v.node)->shape;
   Graph *g = &lower_compilation(L)->graph;
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, b->name, call->loc);
   NodeId y = add_node(L, OP_GLOBAL_AVG_POOL, a[0].v.node, NO_NODE, shape4(DIM_BATCH, xs.dim[1], 0, 0, 2), call->loc);
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 static Value build_flatten(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
-  if (!layer_input(L, b, &a[0], "a value", 1, 3)) return none();
+  if (!layer_input(L, b, &a[0], "a value", 1, 3)) return value_error();
   Graph *g = &lower_compilation(L)->graph;
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, b->name, call->loc);
   NodeId y = flatten_to_vector(L, a[0].v.node, call->loc);
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 /* relu, selu, elu, leaky_relu, sigmoid, tanh, softmax, dropout, alpha_dropout, identity */
 static Value build_unary(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
-  if (!layer_input(L, b, &a[0], "a value", 1, 3)) return none();
+  if (!layer_input(L, b, &a[0], "a value", 1, 3)) return value_error();
   double alpha = 0;
   if (b->op == OP_ELU) {
-    if (!real_in(L, b, &b->args[1], &a[1], 0, true, INFINITY, false)) return none();
+    if (!real_in(L, b, &b->args[1], &a[1], 0, true, INFINITY, false)) return value_error();
     alpha = a[1].v.r;
   } else if (b->op == OP_LEAKY_RELU) {
-    if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true)) return none();
+    if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true)) return value_error();
     alpha = a[1].v.r;
   } else if (b->op == OP_DROPOUT || b->op == OP_ALPHA_DROPOUT) {
-    if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true)) return none();
+    if (!real_in(L, b, &b->args[1], &a[1], 0, false, 1, true)) return value_error();
     alpha = a[1].v.r;
   }
   Shape xs = node_of(L, a[0].v.node)->shape;
   if (b->op == OP_SOFTMAX && xs.rank != 2) {
     diag_error(diag(L), a[0].loc, "softmax() needs a vector per example, got shape %s (flatten it first)",
                example_shape(L, xs));
-    return none();
+    return value_error();
   }
   /* identity, and dropout that drops nothing (no mask to draw or to differentiate through) */
   if (b->op == OP_COUNT || ((b->op == OP_DROPOUT || b->op == OP_ALPHA_DROPOUT) && alpha == 0)) return a[0].v;
@@ -298,39 +284,39 @@ static Value build_unary(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   NodeId y = add_node(L, b->op, a[0].v.node, NO_NODE, xs, call->loc);
   node_of(L, y)->attr.alpha = alpha;
   lower_end_layer(L, layer, first, y);
-  return tensor(y);
+  return value_tensor(y);
 }
 
 /* ---------------- losses ---------------- */
 
 static Value build_loss(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
   Node *p = node_of(L, a[0].v.node), *t = node_of(L, a[1].v.node);
-  if (!layer_input(L, b, &a[0], "a value", 1, 3)) return none();
+  if (!layer_input(L, b, &a[0], "a value", 1, 3)) return value_error();
   Graph *g = &lower_compilation(L)->graph;
   if (b->op == OP_SOFTMAX_XENT) {
     if (t->op != OP_LABEL) {
       diag_error(diag(L), a[1].loc, "softmax_cross_entropy() needs a label (label y : class[K]) as its second argument");
-      return none();
+      return value_error();
     }
     if (p->shape.rank != 2 || p->shape.dim[1] != g->n_classes) {
       diag_error(diag(L), a[0].loc, "softmax_cross_entropy() logits have shape %s, but label '%s' has %d classes",
                  example_shape(L, p->shape), t->name, g->n_classes);
-      return none();
+      return value_error();
     }
   } else {
     if (t->op != OP_TARGET) {
       diag_error(diag(L), a[1].loc, "%s() needs a target (target t : [...]) as its second argument%s", b->name,
                  t->op == OP_LABEL ? ", not a label" : "");
-      return none();
+      return value_error();
     }
     if (!shape_eq(p->shape, t->shape)) {
       diag_error(diag(L), call->loc, "%s() prediction has shape %s but target '%s' has shape %s", b->name,
                  example_shape(L, p->shape), t->name, example_shape(L, t->shape));
-      return none();
+      return value_error();
     }
   }
   Shape scalar = shape4(0, 0, 0, 0, 0);
-  return tensor(add_node(L, b->op, a[0].v.node, a[1].v.node, scalar, call->loc));
+  return value_tensor(add_node(L, b->op, a[0].v.node, a[1].v.node, scalar, call->loc));
 }
 
 /* ---------------- optimizers ---------------- */
@@ -371,7 +357,7 @@ static Value build_optimizer(Lowerer *L, const Builtin *b, Ast *call, Arg *a) {
     o->eps = a[3].v.r;
     o->weight_decay = a[4].v.r;
   }
-  Value v = none();
+  Value v = value_error();
   if (ok) v.kind = VAL_INT;
   return v;
 }
@@ -597,7 +583,7 @@ static Value call_checked(Lowerer *L, Ast *call, CallContext ctx, BuiltinClass w
       diag_error(diag(L), call->loc, "unknown function '%s'; did you mean '%s'?", call->name, hint);
     else
       diag_error(diag(L), call->loc, "unknown function '%s'", call->name);
-    return none();
+    return value_error();
   }
   if (b->cls != want) {
     if (b->cls == B_LOSS)
@@ -607,11 +593,11 @@ static Value call_checked(Lowerer *L, Ast *call, CallContext ctx, BuiltinClass w
     else
       diag_error(diag(L), call->loc, "%s() is %s, but '%s' takes %s", b->name, class_word(b->cls),
                  ctx == CTX_LOSS ? "loss" : "optimizer", class_word(want));
-    return none();
+    return value_error();
   }
   Arg args[8];
   memset(args, 0, sizeof args);
-  if (!bind_args(L, b, call, args)) return none();
+  if (!bind_args(L, b, call, args)) return value_error();
   return b->build(L, b, call, args);
 }
 

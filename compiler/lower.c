@@ -73,22 +73,22 @@ struct Lowerer {
 
 Compilation *lower_compilation(Lowerer *L) { return L->c; }
 
-static Value error_value(void) {
+Value value_error(void) {
   Value v;
   memset(&v, 0, sizeof v);
   v.kind = VAL_ERROR;
   return v;
 }
 
-static Value int_value(int64_t i) {
-  Value v = error_value();
+Value value_int(int64_t i) {
+  Value v = value_error();
   v.kind = VAL_INT;
   v.i = i;
   return v;
 }
 
-static Value tensor_value(NodeId n) {
-  Value v = error_value();
+Value value_tensor(NodeId n) {
+  Value v = value_error();
   v.kind = VAL_TENSOR;
   v.node = n;
   return v;
@@ -180,7 +180,7 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
     if (b && strcmp(b->what, "constant") != 0) {
       diag_error(L->diag, loc, "'%s' is not visible inside block '%s' (a block sees its parameters and constants only)",
                  name, L->scope->block);
-      return error_value();
+      return value_error();
     }
   }
   if (!b) {
@@ -188,7 +188,7 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
       diag_error(L->diag, loc, "'%s' is a built-in function; call it as %s(...)", name, name);
     else
       diag_error(L->diag, loc, "undefined name '%s'", name);
-    return error_value();
+    return value_error();
   }
   b->used = true;
   return b->v;
@@ -320,7 +320,7 @@ static Value tensor_binary(Lowerer *L, Ast *e, Value a, Value b) {
   if (!shape_eq(sa, sb)) {
     diag_error(L->diag, e->loc, "cannot %s values of shape %s and %s", verbs[which], example_shape(L, sa),
                example_shape(L, sb));
-    return error_value();
+    return value_error();
   }
   static const char *ops[] = {"add", "sub", "mul"};
   static const Op ir_ops[] = {OP_ADD, OP_SUB, OP_MUL};
@@ -329,54 +329,54 @@ static Value tensor_binary(Lowerer *L, Ast *e, Value a, Value b) {
   NodeId in[2] = {a.node, b.node};
   NodeId out = ir_add(L->c, ir_ops[which], in, 2, sa, e->loc);
   lower_end_layer(L, layer, first, out);
-  return tensor_value(out);
+  return value_tensor(out);
 }
 
 static Value scale_tensor(Lowerer *L, SrcLoc loc, Value t, double c) {
   Graph *g = L->g;
   if (!isfinite(c) || fabs(c) > FLT_MAX) {
     diag_error(L->diag, loc, "the factor %g is out of range", c);
-    return error_value();
+    return value_error();
   }
   NodeId first = (NodeId)g->n_nodes;
   int layer = lower_begin_layer(L, "scale", loc);
   NodeId out = ir_add(L->c, OP_SCALE, &t.node, 1, g->nodes[t.node].shape, loc);
   g->nodes[out].attr.scale = c;
   lower_end_layer(L, layer, first, out);
-  return tensor_value(out);
+  return value_tensor(out);
 }
 
 static Value eval_binary(Lowerer *L, Ast *e) {
   Value a = lower_eval(L, e->lhs);
   Value b = lower_eval(L, e->rhs);
-  if (a.kind == VAL_ERROR || b.kind == VAL_ERROR) return error_value();
-  if (!check_operand(L, a, e->lhs->loc) || !check_operand(L, b, e->rhs->loc)) return error_value();
+  if (a.kind == VAL_ERROR || b.kind == VAL_ERROR) return value_error();
+  if (!check_operand(L, a, e->lhs->loc) || !check_operand(L, b, e->rhs->loc)) return value_error();
   if (a.kind == VAL_INT && b.kind == VAL_INT) {
     int64_t r;
     if (e->op == '/') {
       if (b.i == 0) {
         diag_error(L->diag, e->loc, "division by zero");
-        return error_value();
+        return value_error();
       }
       if (a.i == INT64_MIN && b.i == -1) {
         diag_error(L->diag, e->loc, "integer overflow");
-        return error_value();
+        return value_error();
       }
-      return int_value(a.i / b.i);
+      return value_int(a.i / b.i);
     }
     if (!checked_arith(e->op, a.i, b.i, &r)) {
       diag_error(L->diag, e->loc, "integer overflow");
-      return error_value();
+      return value_error();
     }
-    return int_value(r);
+    return value_int(r);
   }
   if (is_number(a) && is_number(b)) {
-    Value v = error_value();
+    Value v = value_error();
     v.kind = VAL_REAL;
     double x = as_real(a), y = as_real(b);
     if (e->op == '/' && y == 0) {
       diag_error(L->diag, e->loc, "division by zero");
-      return error_value();
+      return value_error();
     }
     v.r = e->op == '+' ? x + y : e->op == '-' ? x - y : e->op == '*' ? x * y : x / y;
     return v;
@@ -384,7 +384,7 @@ static Value eval_binary(Lowerer *L, Ast *e) {
   if (a.kind == VAL_TENSOR && b.kind == VAL_TENSOR) {
     if (e->op == '/') {
       diag_error(L->diag, e->loc, "cannot divide a value by a value (only by a number)");
-      return error_value();
+      return value_error();
     }
     return tensor_binary(L, e, a, b);
   }
@@ -393,17 +393,17 @@ static Value eval_binary(Lowerer *L, Ast *e) {
   if (e->op == '/' && a.kind == VAL_TENSOR && is_number(b)) {
     if (as_real(b) == 0) {
       diag_error(L->diag, e->loc, "division by zero");
-      return error_value();
+      return value_error();
     }
     return scale_tensor(L, e->loc, a, 1.0 / as_real(b));
   }
   if ((a.kind == VAL_TENSOR && is_number(b)) || (b.kind == VAL_TENSOR && is_number(a))) {
     diag_error(L->diag, e->loc, "cannot %s a number and a value (no broadcasting; only number * value)",
                e->op == '+' ? "add" : e->op == '-' ? "subtract" : "divide");
-    return error_value();
+    return value_error();
   }
   diag_error(L->diag, e->loc, "operator '%c' cannot combine %s and %s", e->op, kind_word(a), kind_word(b));
-  return error_value();
+  return value_error();
 }
 
 static Value call_block(Lowerer *L, BlockDef *bd, Ast *call);
@@ -419,11 +419,11 @@ static Value eval(Lowerer *L, Ast *e);
 /* Evaluates one expression. Depth is bounded (a long chain like x+x+...+x nests deeply on the
  * left without deepening the parser's stack) and every evaluation counts against the budget. */
 Value lower_eval(Lowerer *L, Ast *e) {
-  if (!step(L, e->loc)) return error_value();
+  if (!step(L, e->loc)) return value_error();
   if (L->eval_depth >= MAX_EVAL_DEPTH) {
     diag_error(L->diag, e->loc, "expression nested too deeply");
     L->aborted = true;
-    return error_value();
+    return value_error();
   }
   L->eval_depth++;
   Value v = eval(L, e);
@@ -433,15 +433,15 @@ Value lower_eval(Lowerer *L, Ast *e) {
 
 static Value eval(Lowerer *L, Ast *e) {
   switch (e->kind) {
-  case AST_INT: return int_value(e->ival);
+  case AST_INT: return value_int(e->ival);
   case AST_REAL: {
-    Value v = error_value();
+    Value v = value_error();
     v.kind = VAL_REAL;
     v.r = e->rval;
     return v;
   }
   case AST_BOOL: {
-    Value v = int_value(e->ival);
+    Value v = value_int(e->ival);
     v.kind = VAL_BOOL;
     return v;
   }
@@ -451,7 +451,7 @@ static Value eval(Lowerer *L, Ast *e) {
     if (v.kind == VAL_INT) {
       if (v.i == INT64_MIN) {
         diag_error(L->diag, e->loc, "integer overflow");
-        return error_value();
+        return value_error();
       }
       v.i = -v.i;
       return v;
@@ -461,11 +461,11 @@ static Value eval(Lowerer *L, Ast *e) {
       return v;
     }
     if (v.kind == VAL_TENSOR) {
-      if (!check_operand(L, v, e->lhs->loc)) return error_value();
+      if (!check_operand(L, v, e->lhs->loc)) return value_error();
       return scale_tensor(L, e->loc, v, -1.0);
     }
     if (v.kind == VAL_BOOL) diag_error(L->diag, e->loc, "cannot negate a boolean");
-    return error_value();
+    return value_error();
   }
   case AST_BINARY: return eval_binary(L, e);
   case AST_CALL: {
@@ -475,7 +475,7 @@ static Value eval(Lowerer *L, Ast *e) {
   }
   case AST_KWARG:
     diag_error(L->diag, e->loc, "keyword argument '%s' outside a call", e->name);
-    return error_value();
+    return value_error();
   }
   nn_unreachable();
 }
@@ -524,7 +524,7 @@ static bool step(Lowerer *L, SrcLoc loc) {
 
 static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   bd->used = true;
-  if (bd->bad) return error_value();
+  if (bd->bad) return value_error();
   for (int i = 0; i < L->n_active; i++)
     if (strcmp(L->active[i], bd->name) == 0) {
       if (i == L->n_active - 1) {
@@ -535,25 +535,25 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
         diag_error(L->diag, call->loc, "block '%s' calls itself through %s -> %s (recursion is not allowed)",
                    bd->name, cycle, bd->name);
       }
-      return error_value();
+      return value_error();
     }
   if (L->n_active >= MAX_BLOCK_DEPTH) {
     diag_error(L->diag, call->loc, "blocks nested more than %d deep", MAX_BLOCK_DEPTH);
-    return error_value();
+    return value_error();
   }
   int n_params = 0, n_args = 0;
   for (Ident *p = bd->def->params; p; p = p->next) n_params++;
   for (Ast *a = call->args; a; a = a->next) {
     if (a->kind == AST_KWARG) {
       diag_error(L->diag, a->loc, "block '%s' takes positional arguments only", bd->name);
-      return error_value();
+      return value_error();
     }
     n_args++;
   }
   if (n_args != n_params) {
     diag_error(L->diag, call->loc, "block '%s' takes %d argument%s (%d given)", bd->name, n_params,
                n_params == 1 ? "" : "s", n_args);
-    return error_value();
+    return value_error();
   }
   Value args[MAX_BLOCK_PARAMS]; /* n_args == n_params <= MAX_BLOCK_PARAMS (collect_blocks) */
   int k = 0;
@@ -562,7 +562,7 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
     args[k] = lower_eval(L, a);
     if (args[k].kind == VAL_ERROR || !check_operand(L, args[k], a->loc)) bad = true;
   }
-  if (bad) return error_value();
+  if (bad) return value_error();
 
   Scope *caller = L->scope;
   int layer_probe = lower_begin_layer(L, bd->name, call->loc); /* counts the call, names the scope */
@@ -584,7 +584,7 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   L->diag->call_stack = L->calls;
   L->diag->n_call_stack = L->n_active;
 
-  Return ret = {false, error_value()};
+  Return ret = {false, value_error()};
   run_stmts(L, bd->def->body, false, &ret);
 
   L->n_active--;
@@ -645,7 +645,7 @@ static void run_leaf_decl(Lowerer *L, Stmt *s, Stmt **slot, const char *kw) {
     what = s->kind == ST_INPUT ? "input" : "target";
   }
   if (!ok) {
-    bind(L, s->name, error_value(), s->name_loc, what);
+    bind(L, s->name, value_error(), s->name_loc, what);
     return;
   }
   NodeId n = ir_add(L->c, op, NULL, 0, shape, s->name_loc);
@@ -653,7 +653,7 @@ static void run_leaf_decl(Lowerer *L, Stmt *s, Stmt **slot, const char *kw) {
   if (op == OP_INPUT) L->g->input = n;
   if (op == OP_LABEL) L->g->label = n;
   if (op == OP_TARGET) L->g->target = n;
-  bind(L, s->name, tensor_value(n), s->name_loc, what);
+  bind(L, s->name, value_tensor(n), s->name_loc, what);
 }
 
 static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) {
@@ -672,9 +672,9 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
       return;
     }
     if (eval_int(L, s->expr, "a constant", INT64_MIN, INT64_MAX, &v))
-      bind(L, s->name, int_value(v), s->name_loc, "constant");
+      bind(L, s->name, value_int(v), s->name_loc, "constant");
     else
-      bind(L, s->name, error_value(), s->name_loc, "constant");
+      bind(L, s->name, value_error(), s->name_loc, "constant");
     return;
   }
   case ST_INPUT:

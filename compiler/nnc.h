@@ -299,6 +299,9 @@ typedef struct Value {
 typedef enum CallContext { CTX_VALUE, CTX_LOSS, CTX_OPTIMIZER } CallContext;
 typedef struct Lowerer Lowerer;
 
+Value value_error(void);                            /* an error already reported */
+Value value_int(int64_t i);
+Value value_tensor(NodeId n);
 bool lower_program(Compilation *c);                 /* AST → forward Graph, shapes checked */
 Value lower_eval(Lowerer *L, Ast *e);
 Compilation *lower_compilation(Lowerer *L);

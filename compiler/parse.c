@@ -37,38 +37,21 @@ static Ast *ast_new(ParseCtx *p, AstKind kind, SrcLoc loc) {
   return a;
 }
 
-static Ast *ast_reverse(Ast *list) {
-  Ast *out = NULL;
-  while (list) {
-    Ast *next = list->next;
-    list->next = out;
-    out = list;
-    list = next;
+/* Lists are built newest first (O(1) appends) and reversed once when complete. */
+#define DEFINE_REVERSE(name, Type)                                                                  \
+  static Type *name(Type *list) {                                                                  \
+    Type *out = NULL;                                                                              \
+    while (list) {                                                                                 \
+      Type *next = list->next;                                                                     \
+      list->next = out;                                                                            \
+      out = list;                                                                                  \
+      list = next;                                                                                 \
+    }                                                                                              \
+    return out;                                                                                    \
   }
-  return out;
-}
-
-static Stmt *stmt_reverse(Stmt *list) {
-  Stmt *out = NULL;
-  while (list) {
-    Stmt *next = list->next;
-    list->next = out;
-    out = list;
-    list = next;
-  }
-  return out;
-}
-
-static Ident *ident_reverse(Ident *list) {
-  Ident *out = NULL;
-  while (list) {
-    Ident *next = list->next;
-    list->next = out;
-    out = list;
-    list = next;
-  }
-  return out;
-}
+DEFINE_REVERSE(ast_reverse, Ast)
+DEFINE_REVERSE(stmt_reverse, Stmt)
+DEFINE_REVERSE(ident_reverse, Ident)
 
 static const char *token_text(ParseCtx *p, Token t) {
   return arena_strndup(&p->c->arena, t.text, (size_t)t.len);
