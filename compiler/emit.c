@@ -427,17 +427,46 @@ static void emit_input_copies(Emit *e, const bool *in_fn) {
 }
 
 /* train() computes the loss and the gradients; infer() returns the output's storage. */
+/* train() computes the loss and the gradients and, when `apply` is set and the loss is finite,
+ * updates each parameter right after its last use; infer() returns the output's storage. */
 static bool emit_function(Emit *e, const char *fn, const bool *in_fn, bool training, const char *y_type) {
-  P(e, "static %s %s(%s *m, const float *x, const %s *%s, int n) {\n", training ? "void" : "const nn_real *", fn,
-    e->name, y_type, y_type[0] == 'i' ? "y" : "t");
-  P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", y_type[0] == 'i' ? "y" : "t");
-  Fusion fu = fuse_plan(e->c, &e->plan, in_fn, training ? e->g->loss : e->g->output);
+  Graph *g = e->g;
+  const char *yname = y_type[0] == 'i' ? "y" : "t";
+  if (training)
+    P(e, "static void %s(%s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->name, y_type, yname);
+  else
+    P(e, "static const nn_real *%s(%s *m, const float *x, const %s *%s, int n) {\n", fn, e->name, y_type, yname);
+  P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
+  Fusion fu = fuse_plan(e->c, &e->plan, in_fn, training ? g->loss : g->output);
+  /* a parameter's last use: the last kernel (fused groups run at their root) reading it or writing
+     its gradient */
+  NodeId *last_use = arena_alloc(&e->c->arena, sizeof(NodeId) * (size_t)(g->n_params + 1));
+  for (int p = 0; p < g->n_params; p++) last_use[p] = NO_NODE;
+  if (training)
+    for (int p = 0; p < g->n_params; p++) {
+      if (!g->params[p].trainable || g->param_grad[p] == NO_NODE) continue;
+      last_use[p] = g->param_grad[p];
+      for (int i = 0; i < g->n_nodes; i++) {
+        if (!in_fn[i]) continue;
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+          if (g->nodes[i].in[k] == g->params[p].node && fu.root[i] > last_use[p]) last_use[p] = fu.root[i];
+      }
+    }
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
   bool ok = true;
-  for (int i = 0; i < e->g->n_nodes; i++)
-    if (in_fn[i]) ok &= emit_node(e, (NodeId)i, training, &fu);
-  if (!training) P(e, "  return %s;\n", ref(e, e->g->output));
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (!in_fn[i]) continue;
+    ok &= emit_node(e, (NodeId)i, training, &fu);
+    if (training && (NodeId)i == g->loss)
+      P(e, "  /* no parameter changes unless the loss is finite */\n"
+           "  if (apply && !isfinite(%s[0])) apply = 0;\n  if (apply) begin_step(m);\n", ref(e, g->loss));
+    for (int p = 0; p < g->n_params; p++)
+      if (last_use[p] == (NodeId)i)
+        P(e, "  if (apply) update(m, %zu, %zu);  /* %s */\n", g->params[p].offset, g->params[p].offset + g->params[p].size,
+          g->params[p].name);
+  }
+  if (!training) P(e, "  return %s;\n", ref(e, g->output));
   P(e, "}\n\n");
   return ok;
 }
@@ -476,10 +505,18 @@ static void emit_init(Emit *e) {
 
 static void emit_update(Emit *e) {
   const Optimizer *o = &e->g->opt;
-  P(e, "/* One optimizer step over all parameters (torch.optim's update rules). */\n");
-  P(e, "static void update(%s *m) {\n", e->name);
+  P(e, "/* Starts an optimizer step: counts it and fixes its constants. */\n");
+  P(e, "static void begin_step(%s *m) {\n  m->step++;\n", e->name);
+  if (o->kind == OPT_ADAM) {
+    P(e, "  const double c1 = 1 - pow(%.17g, (double)m->step), c2 = 1 - pow(%.17g, (double)m->step);\n", o->beta1,
+      o->beta2);
+    P(e, "  m->step_size = (nn_real)(%.17g / c1);\n  m->root_c2 = (nn_real)sqrt(c2);\n", o->lr);
+  }
+  P(e, "}\n\n");
+  P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. train() calls it for\n"
+       "   each parameter as soon as its gradient is final, while that gradient is still in cache. */\n");
+  P(e, "static void update(%s *m, size_t begin, size_t end) {\n", e->name);
   P(e, "  nn_real *p = m->params, *g = m->grads;\n");
-  P(e, "  m->step++;\n");
   const char *wd = "";
   char wdbuf[64];
   if (o->weight_decay > 0) {
@@ -491,10 +528,10 @@ static void emit_update(Emit *e) {
     P(e, "  /* sgd(lr=%g, momentum=%g, nesterov=%s, weight_decay=%g) */\n", o->lr, o->momentum,
       o->nesterov ? "true" : "false", o->weight_decay);
     if (o->momentum == 0) {
-      P(e, "  for (size_t i = 0; i < N_PARAMS; i++) p[i] -= (nn_real)%.17g * (g[i]%s);\n", o->lr, wd);
+      P(e, "  for (size_t i = begin; i < end; i++) p[i] -= (nn_real)%.17g * (g[i]%s);\n", o->lr, wd);
     } else {
       P(e, "  nn_real *buf = m->opt_m;\n");
-      P(e, "  for (size_t i = 0; i < N_PARAMS; i++) {\n"
+      P(e, "  for (size_t i = begin; i < end; i++) {\n"
            "    nn_real d = g[i]%s;\n"
            "    buf[i] = (nn_real)%.17g * buf[i] + d;\n"
            "    p[i] -= (nn_real)%.17g * %s;\n  }\n",
@@ -504,7 +541,7 @@ static void emit_update(Emit *e) {
   case OPT_RMSPROP:
     P(e, "  /* rmsprop(lr=%g, rho=%g, eps=%g, weight_decay=%g) */\n", o->lr, o->rho, o->eps, o->weight_decay);
     P(e, "  nn_real *sq = m->opt_m;\n");
-    P(e, "  for (size_t i = 0; i < N_PARAMS; i++) {\n"
+    P(e, "  for (size_t i = begin; i < end; i++) {\n"
          "    nn_real d = g[i]%s;\n"
          "    sq[i] = (nn_real)%.17g * sq[i] + (nn_real)%.17g * d * d;\n"
          "    p[i] -= (nn_real)%.17g * d / (sqrt%s(sq[i]) + (nn_real)%.17g);\n  }\n",
@@ -514,10 +551,8 @@ static void emit_update(Emit *e) {
     P(e, "  /* adam(lr=%g, beta1=%g, beta2=%g, eps=%g, weight_decay=%g), bias-corrected */\n", o->lr, o->beta1,
       o->beta2, o->eps, o->weight_decay);
     P(e, "  nn_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
-    P(e, "  const double c1 = 1 - pow(%.17g, (double)m->step), c2 = 1 - pow(%.17g, (double)m->step);\n", o->beta1,
-      o->beta2);
-    P(e, "  const nn_real step_size = (nn_real)(%.17g / c1), root_c2 = (nn_real)sqrt(c2);\n", o->lr);
-    P(e, "  for (size_t i = 0; i < N_PARAMS; i++) {\n"
+    P(e, "  const nn_real step_size = m->step_size, root_c2 = m->root_c2;\n");
+    P(e, "  for (size_t i = begin; i < end; i++) {\n"
          "    nn_real d = g[i]%s;\n"
          "    m1[i] = (nn_real)%.17g * m1[i] + (nn_real)%.17g * d;\n"
          "    m2[i] = (nn_real)%.17g * m2[i] + (nn_real)%.17g * d * d;\n"
@@ -691,14 +726,15 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nn_real *buffers;   /* N_BUFFERS */\n"
         "  nn_real *acts;      /* max_batch * ACTS_PER_EXAMPLE */\n"
         "  nn_real *fixed;     /* N_FIXED: scalars and unbatched temporaries */\n"
+        "  nn_real step_size, root_c2; /* adam's constants for the current step */\n"
         "};\n\n",
     e.name);
   if (!opt->blas && use_matmul) P(&e, "%s", matmul_helper);
 
   emit_init(&e);
+  emit_update(&e);
   bool ok = emit_function(&e, "train", e.plan.in_train, true, y_type);
   ok &= emit_function(&e, "infer", e.plan.in_infer, false, y_type);
-  emit_update(&e);
 
   const char *N = e.name;
   /* the public API */
@@ -737,9 +773,9 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  if (!m || !x || !%s || n < 1 || n > m->max_batch) return NAN;\n",
     N, N, y_type, label ? "y" : "t", label ? "y" : "t");
   if (label) P(&e, "  for (int i = 0; i < n; i++)\n    if (y[i] < 0 || y[i] >= N_CLASSES) return NAN;\n");
-  P(&e, "  train(m, x, %s, n);\n", label ? "y" : "t");
+  P(&e, "  train(m, x, %s, n, 1);\n", label ? "y" : "t");
   P(&e, "  float loss = (float)m->fixed[%zu];\n", e.plan.store[g->loss].offset);
-  P(&e, "  if (isfinite(loss)) update(m);\n  return loss;\n}\n\n");
+  P(&e, "  return loss;\n}\n\n");
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
   P(&e, "#define N_SECTIONS 6\n"
@@ -781,7 +817,7 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     P(&e, "%s *%s_debug_params(%s *m) { return m->params; }\n", e.real, N, N);
     P(&e, "%s *%s_debug_grads(%s *m) { return m->grads; }\n", e.real, N, N);
     P(&e, "double %s_debug_loss_grad(%s *m, const float *x, const %s *%s, int n, int freeze_masks) {\n"
-          "  train(m, x, %s, n);\n  m->freeze_masks = freeze_masks;\n"
+          "  train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
   }
