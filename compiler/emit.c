@@ -438,7 +438,7 @@ static bool emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   else
     P(e, "static const nn_real *%s(%s *m, const float *x, const %s *%s, int n) {\n", fn, e->name, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
-  Fusion fu = fuse_plan(e->c, &e->plan, in_fn, training ? g->loss : g->output);
+  Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
   /* a parameter's last use: the last kernel (fused groups run at their root) reading it or writing
      its gradient */
   NodeId *last_use = arena_alloc(&e->c->arena, sizeof(NodeId) * (size_t)(g->n_params + 1));

@@ -327,6 +327,11 @@ void summary_print(const Graph *g, FILE *out);      /* the `nnc check` table */
 bool grad_build(Compilation *c);
 
 /* ============================== plan.c ============================== */
+typedef struct Fusion {
+  bool *inlined;     /* per node: computed inside the loop of its single user */
+  NodeId *root;      /* per node: the node whose loop computes it (itself when not inlined) */
+} Fusion;
+
 typedef enum StorageKind {
   STORE_NONE,        /* not computed */
   STORE_USER,        /* the caller's x, y or t */
@@ -352,18 +357,16 @@ typedef struct Plan {
   size_t n_params, n_buffers; /* elements */
   size_t batched_per_example, fixed; /* activation arena sizes */
   bool copy_input;   /* the input is converted into the arena (double precision) */
+  Fusion fuse_train, fuse_infer; /* fuse.c's groups for train() and infer() */
 } Plan;
 
-/* Decides where every node lives and which function computes it. */
+/* Decides which function computes each node, how element-wise nodes fuse, and where every node
+ * lives: batched values share the activation arena by liveness. */
 Plan plan_build(Compilation *c, bool copy_input);
 
 /* ============================== fuse.c ============================== */
-typedef struct Fusion {
-  bool *inlined;     /* per node: computed inside the loop of its single user */
-  NodeId *root;      /* per node: the node whose loop computes it (itself when not inlined) */
-} Fusion;
-
-/* Fusion groups for one function: in_fn marks its nodes, result is the value it returns. */
+/* Fusion groups for one function: in_fn marks its nodes, result is the value it returns. Needs
+ * the plan's storage kinds (not its offsets). */
 Fusion fuse_plan(Compilation *c, const Plan *p, const bool *in_fn, NodeId result);
 
 /* ============================== emit.c ============================== */

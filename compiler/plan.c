@@ -1,11 +1,13 @@
 /* plan.c — storage and schedule: which function computes each node, and where it lives.
  *
  * Parameters are carved out of one block (trainable first, in creation order), their gradients
- * out of a mirror block, so the optimizer is one loop over all of them. Every other value gets
- * its own region of the activation arena: batched values scale with max_batch, unbatched ones
- * (scalars, intermediate parameter gradients) go to a small fixed block. Reshapes alias their
- * input. Requires grad.c's output. (Liveness-based reuse of arena regions is a later pass; the
- * plan is the one place it changes.)
+ * out of a mirror block. Unbatched temporaries (scalars, intermediate parameter gradients) get a
+ * small fixed block. Batched values — activations, their gradients, dropout masks — share the
+ * activation arena by liveness: a value occupies its region from the kernel that writes it to
+ * the last kernel that reads it, in train() or infer() (both run nodes in id order, so one
+ * placement serves both), and regions of values whose lifetimes overlap never overlap. A value
+ * computed inside a fused loop in both functions needs no region at all. Reshapes alias their
+ * input. Requires grad.c's output.
  */
 #include <string.h>
 
@@ -22,6 +24,94 @@ static void mark_needed(const Graph *g, bool *need, NodeId root) {
 }
 
 static bool batched(Shape s) { return s.rank > 0 && s.dim[0] == DIM_BATCH; }
+
+/* A region of the activation arena and the kernels between which it must stay intact. */
+typedef struct Item {
+  NodeId node;
+  bool aux;          /* the dropout mask of node, not its value (masks live throughout) */
+  size_t size;       /* elements per example */
+  long first, last;  /* positions (node ids; -1: copied in before the first kernel) */
+  size_t offset;
+} Item;
+
+/* Where each function reads node j: at the kernel of every user that is not fused with it. */
+static void note_reads(const Graph *g, const Plan *p, const bool *in_fn, const Fusion *fu, long *last) {
+  for (int k = 0; k < g->n_nodes; k++) {
+    if (!in_fn[k]) continue;
+    const Node *nd = &g->nodes[k];
+    long at = (long)fu->root[k];
+    for (int j = 0; j < nd->n_in; j++) {
+      NodeId in = nd->in[j];
+      if (fu->inlined[in] && fu->root[in] == fu->root[k]) continue; /* a register in the same loop */
+      if (p->store[in].kind == STORE_ALIAS) in = p->store[in].alias;
+      if (last[in] < at) last[in] = at;
+    }
+  }
+}
+
+/* First fit by offset among the regions still live: O(values x live values). */
+static void place_batched(Compilation *c, Plan *p) {
+  Graph *g = &c->graph;
+  int n = g->n_nodes;
+  long *last = arena_alloc(&c->arena, sizeof(long) * (size_t)n);
+  for (int i = 0; i < n; i++) last[i] = -2;
+  note_reads(g, p, p->in_train, &p->fuse_train, last);
+  note_reads(g, p, p->in_infer, &p->fuse_infer, last);
+  /* infer() returns its output's storage: it must outlive every kernel */
+  NodeId out = p->store[g->output].kind == STORE_ALIAS ? p->store[g->output].alias : g->output;
+  last[out] = n;
+
+  Item *items = arena_alloc(&c->arena, sizeof(Item) * (size_t)(2 * n + 1));
+  int n_items = 0;
+  /* in order of the first write: the copied-in input and target, then kernel by kernel */
+  for (int pass = 0; pass < 2; pass++)
+  for (int i = 0; i < n; i++) {
+    Storage *st = &p->store[i];
+    bool copied_in = g->nodes[i].op == OP_INPUT || g->nodes[i].op == OP_TARGET;
+    if (st->kind != STORE_BATCHED || copied_in != (pass == 0)) continue;
+    bool needs_region = (p->in_train[i] && !p->fuse_train.inlined[i]) || (p->in_infer[i] && !p->fuse_infer.inlined[i]);
+    if (!needs_region) continue;
+    Op op = g->nodes[i].op;
+    long first = op == OP_INPUT || op == OP_TARGET ? -1 : i;
+    size_t size = (size_t)shape_count(g->nodes[i].shape);
+    items[n_items++] = (Item){(NodeId)i, false, size, first, last[i] < first ? first : last[i], 0};
+  }
+  /* Dropout masks are kept across calls: the gradient-check hook reuses them (freeze_masks). They
+     are placed first and live throughout, so no other value ever shares their region. */
+  for (int i = 0; i < n; i++) {
+    Op op = g->nodes[i].op;
+    if ((op == OP_DROPOUT || op == OP_ALPHA_DROPOUT) && p->store[i].kind == STORE_BATCHED && p->in_train[i]) {
+      memmove(items + 1, items, sizeof(Item) * (size_t)n_items);
+      items[0] = (Item){(NodeId)i, true, (size_t)shape_count(g->nodes[i].shape), -1, n, 0};
+      n_items++;
+    }
+  }
+  int *live = arena_alloc(&c->arena, sizeof(int) * (size_t)(n_items + 1)); /* sorted by offset */
+  int n_live = 0;
+  size_t arena_size = 0;
+  for (int it = 0; it < n_items; it++) {
+    Item *x = &items[it];
+    int kept = 0; /* drop regions whose last reader ran before x is written */
+    for (int k = 0; k < n_live; k++)
+      if (items[live[k]].last >= x->first) live[kept++] = live[k];
+    n_live = kept;
+    size_t at = 0;
+    int pos = 0;
+    for (; pos < n_live; pos++) {
+      const Item *y = &items[live[pos]];
+      if (y->offset >= at + x->size) break; /* the gap before y fits */
+      if (y->offset + y->size > at) at = y->offset + y->size;
+    }
+    x->offset = at;
+    memmove(live + pos + 1, live + pos, sizeof(int) * (size_t)(n_live - pos));
+    live[pos] = it;
+    n_live++;
+    if (at + x->size > arena_size) arena_size = at + x->size;
+    if (x->aux) p->store[x->node].aux = at;
+    else p->store[x->node].offset = at;
+  }
+  p->batched_per_example = arena_size;
+}
 
 Plan plan_build(Compilation *c, bool copy_input) {
   Graph *g = &c->graph;
@@ -71,18 +161,13 @@ Plan plan_build(Compilation *c, bool copy_input) {
     size_t count = (size_t)shape_count(nd->shape);
     switch (nd->op) {
     case OP_INPUT:
-      if (!copy_input) {
-        st->kind = STORE_USER;
-        continue;
-      }
-      break;
-    case OP_LABEL: st->kind = STORE_USER; continue;
     case OP_TARGET:
       if (!copy_input) {
         st->kind = STORE_USER;
         continue;
       }
       break;
+    case OP_LABEL: st->kind = STORE_USER; continue;
     case OP_PARAM:
     case OP_BUFFER:
       st->kind = nd->op == OP_PARAM ? STORE_PARAM : STORE_BUFFER;
@@ -95,18 +180,15 @@ Plan plan_build(Compilation *c, bool copy_input) {
     default: break;
     }
     if (batched(nd->shape)) {
-      st->kind = STORE_BATCHED;
-      st->offset = p.batched_per_example;
-      p.batched_per_example += count;
+      st->kind = STORE_BATCHED; /* placed below */
     } else {
       st->kind = STORE_FIXED;
       st->offset = p.fixed;
       p.fixed += count;
     }
-    if (nd->op == OP_DROPOUT || nd->op == OP_ALPHA_DROPOUT) {
-      st->aux = p.batched_per_example;
-      p.batched_per_example += count;
-    }
   }
+  p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss);
+  p.fuse_infer = fuse_plan(c, &p, p.in_infer, g->output);
+  place_batched(c, &p);
   return p;
 }
