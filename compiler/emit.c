@@ -345,20 +345,20 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
   }
 }
 
-static bool emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
+static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   const char *y = ref(e, id);
   const char *a = n->n_in > 0 ? ref(e, n->in[0]) : NULL;
-  if (fu->inlined[id]) return true; /* computed in its user's loop */
+  if (fu->inlined[id]) return; /* computed in its user's loop */
   switch (n->op) {
   case OP_INPUT: case OP_LABEL: case OP_TARGET: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
-    return true; /* storage only */
+    return; /* storage only */
   default: break;
   }
   source_comment(e, n, op_name(n->op));
   if (op_kind(n->op) == OPK_EW) {
     emit_ew_group(e, id, fu);
-    return true;
+    return;
   }
   switch (n->op) {
   case OP_ONES_SCALAR: P(e, "  %s[0] = 1;\n", y); break;
@@ -373,12 +373,8 @@ static bool emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
     break;
   case OP_SOFTMAX_XENT: case OP_MSE: case OP_BCE_LOGITS: emit_loss(e, id); break;
   case OP_SOFTMAX_XENT_BWD: case OP_MSE_BWD: case OP_BCE_LOGITS_BWD: emit_loss_bwd(e, id); break;
-  case OP_CONV2D: case OP_BATCHNORM: case OP_MAX_POOL: case OP_AVG_POOL: case OP_GLOBAL_AVG_POOL:
-    diag_error(&e->c->diag, n->loc, "code generation for %s() is not supported yet", op_name(n->op));
-    return false;
-  default: nn_die("no kernel for %s", op_name(n->op));
+  default: nn_die("no kernel for %s (output.c checks support first)", op_name(n->op));
   }
-  return true;
 }
 
 /* Declares a pointer for every node a function touches. */
@@ -430,7 +426,7 @@ static void emit_input_copies(Emit *e, const bool *in_fn) {
 /* train() computes the loss and the gradients; infer() returns the output's storage. */
 /* train() computes the loss and the gradients and, when `apply` is set and the loss is finite,
  * updates each parameter right after its last use; infer() returns the output's storage. */
-static bool emit_function(Emit *e, const char *fn, const bool *in_fn, bool training, const char *y_type) {
+static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool training, const char *y_type) {
   Graph *g = e->g;
   const char *yname = y_type[0] == 'i' ? "y" : "t";
   if (training)
@@ -455,10 +451,9 @@ static bool emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
     }
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
-  bool ok = true;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!in_fn[i]) continue;
-    ok &= emit_node(e, (NodeId)i, training, &fu);
+    emit_node(e, (NodeId)i, training, &fu);
     if (training && (NodeId)i == g->loss)
       P(e, "  /* no parameter changes unless the loss is finite */\n"
            "  if (apply && !isfinite(%s[0])) apply = 0;\n  if (apply) begin_step(m);\n", ref(e, g->loss));
@@ -469,7 +464,6 @@ static bool emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   }
   if (!training) P(e, "  return %s;\n", ref(e, g->output));
   P(e, "}\n\n");
-  return ok;
 }
 
 /* ---------------- initialisation and the optimizer ---------------- */
@@ -663,7 +657,7 @@ static const char *fast_expm1 =
     "  return two_k.f * p + (two_k.f - 1.0f);\n"
     "}\n\n";
 
-bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
+void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   Graph *g = &c->graph;
   Emit e;
   memset(&e, 0, sizeof e);
@@ -735,8 +729,8 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
 
   emit_init(&e);
   emit_update(&e);
-  bool ok = emit_function(&e, "train", e.plan.in_train, true, y_type);
-  ok &= emit_function(&e, "infer", e.plan.in_infer, false, y_type);
+  emit_function(&e, "train", e.plan.in_train, true, y_type);
+  emit_function(&e, "infer", e.plan.in_infer, false, y_type);
 
   const char *N = e.name;
   /* the public API */
@@ -823,7 +817,6 @@ bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
   }
-  return ok;
 }
 
 void emit_train_main(Compilation *c, FILE *out) {

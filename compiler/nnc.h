@@ -323,7 +323,7 @@ double node_flops(const Graph *g, const Node *n);   /* forward FLOPs per example
 void summary_print(const Graph *g, FILE *out);      /* the `nnc check` table */
 
 /* ============================== grad.c ============================== */
-/* Appends the backward graph; reports ops without a gradient as errors. */
+/* Appends the backward graph; false when the model has no loss. */
 bool grad_build(Compilation *c);
 
 /* ============================== plan.c ============================== */
@@ -378,8 +378,9 @@ typedef struct EmitOptions {
 } EmitOptions;
 
 uint64_t model_hash(const Graph *g);
-/* Emits NAME.h and NAME.c; false when the graph has an op without a kernel (reported). */
-bool emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
+/* Emits NAME.h and NAME.c for a differentiated graph whose ops all have kernels (generate()
+ * checks that first). */
+void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
 /* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
 void emit_train_main(Compilation *c, FILE *out);
 /* The main() of `nnc bench`: times train_step and forward on random data. */

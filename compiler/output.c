@@ -134,13 +134,12 @@ bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *fi
   size_t hlen = 0, clen = 0;
   FILE *h = open_memstream(&hbuf, &hlen), *cf = open_memstream(&cbuf, &clen);
   if (!h || !cf) nn_die("open_memstream failed");
-  bool ok = emit_c(c, opt, h, cf);
+  emit_c(c, opt, h, cf);
   fclose(h);
   fclose(cf);
   const char *name = c->graph.model_name;
   take(c, &files[(*n_files)++], arena_printf(&c->arena, "%s.h", name), hbuf, hlen);
   take(c, &files[(*n_files)++], arena_printf(&c->arena, "%s.c", name), cbuf, clen);
-  if (!ok) return false;
   add_embedded(c, "nnrt.h", files, n_files);
   add_embedded(c, "nnrt.c", files, n_files);
   if (driver != DRIVER_NONE) {
