@@ -385,8 +385,7 @@ static void emit_pointers(Emit *e, const bool *in_fn, const Fusion *fu) {
     const Node *n = &g->nodes[i];
     const Storage *st = &e->plan.store[i];
     const char *label = n->name ? n->name : n->layer >= 0 ? g->layers[n->layer].name : "";
-    char shape[96];
-    snprintf(shape, sizeof shape, "%s", shape_str(&e->c->arena, n->shape));
+    const char *shape = shape_str(&e->c->arena, n->shape);
     switch (st->kind) {
     case STORE_NONE: case STORE_ALIAS: break;
     case STORE_USER:
