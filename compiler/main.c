@@ -8,6 +8,7 @@
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -113,21 +114,36 @@ static int cmd_build(int argc, char **argv) {
 }
 
 /* Runs argv (no shell); returns its exit status, or -1 if it could not start. */
+/* Runs args[0] with args (no shell) and returns its exit status, 128 + the signal that ended it,
+ * or -1 if it could not start. Like system(), nnc ignores Ctrl-C while the child runs: the child
+ * gets it and stops, and nnc goes on to remove its temporary folder. */
 static int run(char **args) {
   fflush(stdout);
   fflush(stderr);
+  struct sigaction ignore, old_int, old_quit;
+  memset(&ignore, 0, sizeof ignore);
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGINT, &ignore, &old_int);
+  sigaction(SIGQUIT, &ignore, &old_quit);
   pid_t pid = fork();
-  if (pid < 0) return -1;
   if (pid == 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
     execvp(args[0], args);
     fprintf(stderr, "nnc: error: cannot run '%s': %s\n", args[0], strerror(errno));
     _exit(127);
   }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  int status = 0, result = -1;
+  if (pid > 0) {
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (got == pid) result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+  return result;
 }
 
 static void remove_tree(const char *dir, const OutFile *files, int n_files, const char *binary) {
@@ -196,6 +212,8 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
       if (status < 0) {
         fprintf(stderr, "nnc: error: cannot run %s\n", binary);
         status = 1;
+      } else if (status > 128) {
+        fprintf(stderr, "\nnnc: %s stopped by signal %d\n", binary, status - 128);
       }
     }
   }
