@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include <zlib.h>
 
 #include "nnrt.h"
+#include "scratch_dir.h"
 #include "nnrt_data.h"
 
 typedef struct fixture {
@@ -41,16 +41,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  DIR *d = opendir(f->dir);
-  struct dirent *e;
-  char p[512];
-  while (d && (e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-    remove(p);
-  }
-  if (d) closedir(d);
-  rmdir(f->dir);
+  scratch_dir_remove(f->dir);
   free(f);
   return 0;
 }

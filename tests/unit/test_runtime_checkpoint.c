@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "nnrt.h"
+#include "scratch_dir.h"
 
 #define N_PARAMS 100
 #define HASH UINT64_C(0x1234abcd5678ef00)
@@ -73,31 +73,9 @@ static int setup(void **state) {
   return 0;
 }
 
-/* Removes the folder and whatever the test left in it (one level deep is all tests create). */
 static int teardown(void **state) {
   fixture *f = *state;
-  DIR *d = opendir(f->dir);
-  struct dirent *e;
-  char p[512];
-  while (d && (e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-    if (remove(p) != 0) {
-      /* a directory a test made: empty it first */
-      DIR *d2 = opendir(p);
-      struct dirent *e2;
-      char q[1024];
-      while (d2 && (e2 = readdir(d2)) != NULL) {
-        if (!strcmp(e2->d_name, ".") || !strcmp(e2->d_name, "..")) continue;
-        snprintf(q, sizeof q, "%s/%s", p, e2->d_name);
-        remove(q);
-      }
-      if (d2) closedir(d2);
-      remove(p);
-    }
-  }
-  if (d) closedir(d);
-  rmdir(f->dir);
+  scratch_dir_remove(f->dir);
   free(f);
   return 0;
 }
