@@ -48,7 +48,6 @@ void *arena_alloc(Arena *a, size_t bytes) {
   }
   void *p = (char *)ch->data + ch->used;
   ch->used += bytes;
-  a->total += bytes;
   memset(p, 0, bytes);
   return p;
 }
@@ -88,5 +87,4 @@ void arena_free(Arena *a) {
     ch = next;
   }
   a->head = NULL;
-  a->total = 0;
 }

@@ -438,16 +438,18 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
      its gradient */
   NodeId *last_use = arena_alloc(&e->c->arena, sizeof(NodeId) * (size_t)(g->n_params + 1));
   for (int p = 0; p < g->n_params; p++) last_use[p] = NO_NODE;
-  if (training)
-    for (int p = 0; p < g->n_params; p++) {
-      if (!g->params[p].trainable || g->param_grad[p] == NO_NODE) continue;
-      last_use[p] = g->param_grad[p];
-      for (int i = 0; i < g->n_nodes; i++) {
-        if (!in_fn[i]) continue;
-        for (int k = 0; k < g->nodes[i].n_in; k++)
-          if (g->nodes[i].in[k] == g->params[p].node && fu.root[i] > last_use[p]) last_use[p] = fu.root[i];
+  if (training) {
+    for (int p = 0; p < g->n_params; p++)
+      if (g->params[p].trainable) last_use[p] = g->param_grad[p];
+    for (int i = 0; i < g->n_nodes; i++) {
+      if (!in_fn[i]) continue;
+      for (int k = 0; k < g->nodes[i].n_in; k++) {
+        const Node *in = &g->nodes[g->nodes[i].in[k]];
+        int p = in->attr.param;
+        if (in->op == OP_PARAM && last_use[p] != NO_NODE && fu.root[i] > last_use[p]) last_use[p] = fu.root[i];
       }
     }
+  }
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
   for (int i = 0; i < g->n_nodes; i++) {

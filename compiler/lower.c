@@ -65,9 +65,7 @@ struct Lowerer {
   int eval_depth;
   bool aborted;                       /* a limit was hit: stop lowering */
   unsigned char *warned;              /* one bit per source byte: unused warning given */
-  bool have_loss, have_optimizer, have_output;
   Stmt *input_stmt, *label_stmt, *target_stmt, *loss_stmt, *opt_stmt, *output_stmt;
-  Ast *loss_call;
   int64_t total_params;
 };
 
@@ -769,10 +767,7 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
       return;
     }
     Value v = builtin_call(L, s->expr, CTX_LOSS);
-    if (v.kind == VAL_TENSOR) {
-      L->g->loss = v.node;
-      L->loss_call = s->expr;
-    }
+    if (v.kind == VAL_TENSOR) L->g->loss = v.node;
     return;
   }
   case ST_OPTIMIZER:

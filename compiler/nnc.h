@@ -34,7 +34,6 @@ NN_NORETURN void nn_die_at(const char *file, int line, const char *fmt, ...) NN_
 typedef struct ArenaChunk ArenaChunk;
 typedef struct Arena {
   ArenaChunk *head; /* newest chunk first */
-  size_t total;     /* bytes handed out, for limits */
 } Arena;
 
 void *arena_alloc(Arena *a, size_t bytes);          /* zeroed; dies only if malloc fails */
@@ -88,7 +87,6 @@ typedef struct Lexer {
   const char *cur;
   const char *end;
   int depth;         /* ( and [ nesting: newlines inside do not end statements */
-  int brace_depth;
   bool need_sep;     /* a statement is open: emit SEP before '}' or at the end */
   bool pending_close;/* a synthetic SEP was emitted; the '}' comes next */
   bool at_end;
@@ -138,7 +136,7 @@ struct Stmt {
 
 typedef struct Program {
   Stmt *stmts;
-  bool syntax_ok;
+  bool syntax_ok;    /* no error was reported while parsing */
 } Program;
 
 typedef struct Compilation Compilation;
@@ -199,7 +197,6 @@ typedef struct Attr {
   double momentum, eps; /* BATCHNORM */
   int kernel, stride, pad; /* CONV2D, pools */
   bool trans_a, trans_b;   /* MATMUL */
-  bool accumulate;   /* MATMUL/BIAS_GRAD: add into the destination (set by passes) */
   NodeId fwd;        /* backward nodes: the forward node they differentiate */
   int param;         /* PARAM/BUFFER: index into Graph.params */
 } Attr;
@@ -356,7 +353,6 @@ typedef struct Plan {
   bool *in_infer;    /* computed by forward (inference) */
   size_t n_params, n_buffers; /* elements */
   size_t batched_per_example, fixed; /* activation arena sizes */
-  bool copy_input;   /* the input is converted into the arena (double precision) */
   Fusion fuse_train, fuse_infer; /* fuse.c's groups for train() and infer() */
 } Plan;
 

@@ -13,10 +13,9 @@
 
 #include "nnc.h"
 
-static void mark_needed(const Graph *g, bool *need, NodeId root) {
-  if (root == NO_NODE) return;
-  need[root] = true;
-  for (int i = (int)root; i >= 0; i--) {
+/* Marks everything the already-marked nodes depend on: one sweep, inputs precede their users. */
+static void mark_inputs(const Graph *g, bool *need) {
+  for (int i = g->n_nodes - 1; i >= 0; i--) {
     if (!need[i]) continue;
     const Node *n = &g->nodes[i];
     for (int k = 0; k < n->n_in; k++) need[n->in[k]] = true;
@@ -118,15 +117,17 @@ Plan plan_build(Compilation *c, bool copy_input) {
   int n = g->n_nodes;
   Plan p;
   memset(&p, 0, sizeof p);
-  p.copy_input = copy_input;
   p.store = arena_alloc(&c->arena, sizeof(Storage) * (size_t)n);
   p.in_train = arena_alloc(&c->arena, sizeof(bool) * (size_t)n);
   p.in_infer = arena_alloc(&c->arena, sizeof(bool) * (size_t)n);
 
-  mark_needed(g, p.in_infer, g->output);
+  if (g->output != NO_NODE) p.in_infer[g->output] = true;
+  mark_inputs(g, p.in_infer);
   /* the forward nodes of training that feed nothing (an unused output) are skipped too */
-  mark_needed(g, p.in_train, g->loss);
-  for (int i = 0; i < g->n_params; i++) mark_needed(g, p.in_train, g->param_grad ? g->param_grad[i] : NO_NODE);
+  if (g->loss != NO_NODE) p.in_train[g->loss] = true;
+  for (int i = 0; i < g->n_params; i++)
+    if (g->param_grad && g->param_grad[i] != NO_NODE) p.in_train[g->param_grad[i]] = true;
+  mark_inputs(g, p.in_train);
 
   for (int i = 0; i < g->n_params; i++) {
     Param *pa = &g->params[i];
