@@ -121,8 +121,8 @@ static void emit_matmul(Emit *e, NodeId id) {
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, ref(e, n->in[0]), lda,
       ref(e, n->in[1]), ldb, ref(e, id), N);
   else
-    P(e, "  matmul(%s, %s, %s, %d, %d, %s, %s, %s, %s, %s);\n", ref(e, id), ref(e, n->in[0]), ref(e, n->in[1]), ta,
-      tb, M, N, K, lda, ldb);
+    P(e, "  gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]),
+      ldb, ref(e, id), N);
 }
 
 /* The value of element-wise node n given its operands' values (each a plain name, so naming
@@ -345,6 +345,251 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
   }
 }
 
+/* ---------------- the convolutional family ---------------- */
+
+/* A product on the generated code's side: cblas_sgemm, or the plain gemm() helper (--no-blas and
+ * --double). Row-major C[M,N] = op(A) op(B) + beta C. */
+static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char *M, const char *N, const char *K,
+                      const char *A, const char *lda, const char *B, const char *ldb, const char *beta,
+                      const char *C, const char *ldc) {
+  if (e->opt->blas)
+    P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
+      ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
+  else
+    P(e, "%sgemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+      ldc);
+}
+
+bool conv2d_is_pointwise(const Node *conv) {
+  return conv->attr.kernel == 1 && conv->attr.stride == 1 && conv->attr.pad == 0;
+}
+
+/* The sizes of a convolution, from its forward node. */
+typedef struct ConvDims {
+  int C, H, W, F, k, s, p, OH, OW;
+  long long in, out, unfolded_rows, positions; /* per example: C H W, F OH OW, C k k, OH OW */
+  bool pointwise;    /* 1x1, stride 1, no padding: x itself is the unfolded matrix */
+} ConvDims;
+
+static ConvDims conv_dims(const Graph *g, const Node *conv) {
+  const Node *x = &g->nodes[conv->in[0]];
+  ConvDims d;
+  d.C = x->shape.dim[1], d.H = x->shape.dim[2], d.W = x->shape.dim[3];
+  d.F = conv->shape.dim[1], d.OH = conv->shape.dim[2], d.OW = conv->shape.dim[3];
+  d.k = conv->attr.kernel, d.s = conv->attr.stride, d.p = conv->attr.pad;
+  d.in = (long long)d.C * d.H * d.W;
+  d.out = (long long)d.F * d.OH * d.OW;
+  d.unfolded_rows = (long long)d.C * d.k * d.k;
+  d.positions = (long long)d.OH * d.OW;
+  d.pointwise = conv2d_is_pointwise(conv);
+  return d;
+}
+
+static const char *num(Emit *e, long long v) { return arena_printf(&e->c->arena, "%lld", v); }
+
+/* "im2col(scratch, x + b*CHW, ...)": one example unfolded into the scratch buffer */
+static void emit_unfold(Emit *e, const ConvDims *d, const char *x) {
+  P(e, "    im2col(m->fixed + %zu, %s + (size_t)b * %lld, %d, %d, %d, %d, %d, %d, %d, %d);\n", e->plan.fixed, x, d->in,
+    d->C, d->H, d->W, d->k, d->s, d->p, d->OH, d->OW);
+}
+
+/* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), example by example */
+static void emit_conv2d(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  ConvDims d = conv_dims(e->g, n);
+  const char *x = ref(e, n->in[0]), *w = ref(e, n->in[1]), *y = ref(e, id);
+  P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d */\n", y, d.F,
+    d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p);
+  P(e, "  for (int b = 0; b < n; b++) {\n");
+  const char *col = d.pointwise ? arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in)
+                                : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
+  if (!d.pointwise) emit_unfold(e, &d, x);
+  emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
+            col, num(e, d.positions), e->opt->blas ? "0.0f" : "0", arena_printf(&e->c->arena, "%s + (size_t)b * %lld", y, d.out),
+            num(e, d.positions));
+  P(e, "  }\n");
+}
+
+/* dx[b] = fold(w^T (C k k x F) · dy[b] (F x OH OW)): the unfolded gradient summed back onto the
+ * positions it was read from */
+static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
+  const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
+  P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
+  P(e, "  for (int b = 0; b < n; b++) {\n");
+  const char *dxb = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dx, d.in);
+  const char *dcol = d.pointwise ? dxb : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
+  emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
+            arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions),
+            e->opt->blas ? "0.0f" : "0", dcol, num(e, d.positions));
+  if (!d.pointwise)
+    P(e, "    col2im(%s, m->fixed + %zu, %d, %d, %d, %d, %d, %d, %d, %d);\n", dxb, e->plan.fixed, d.C, d.H, d.W, d.k, d.s,
+      d.p, d.OH, d.OW);
+  P(e, "  }\n");
+}
+
+/* dw (F x C k k) = Σ_b dy[b] (F x OH OW) · unfold(x[b])^T */
+static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
+  const char *dy = ref(e, n->in[0]), *x = ref(e, n->in[1]), *dw = ref(e, id);
+  P(e, "  /* %s = Σ_b %s[b] · unfold(%s[b])^T */\n", dw, dy, x);
+  P(e, "  for (int b = 0; b < n; b++) {\n");
+  const char *col = d.pointwise ? arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in)
+                                : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
+  if (!d.pointwise) emit_unfold(e, &d, x);
+  emit_gemm(e, "    ", false, true, num(e, d.F), num(e, d.unfolded_rows), num(e, d.positions),
+            arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions), col, num(e, d.positions),
+            e->opt->blas ? "b ? 1.0f : 0.0f" : "b ? 1 : 0", dw, num(e, d.unfolded_rows));
+  P(e, "  }\n");
+}
+
+/* Per channel c of x [B, C, S...]: the loop heads over the batch and positions of one channel. */
+static void bn_dims(Emit *e, const Node *x, long long *ch, long long *spatial) {
+  (void)e;
+  *ch = x->shape.dim[1];
+  *spatial = (long long)shape_count(x->shape) / *ch;
+}
+
+static void emit_batchnorm(Emit *e, NodeId id, bool training) {
+  const Node *n = &e->g->nodes[id];
+  long long C, S;
+  bn_dims(e, n, &C, &S);
+  const char *x = ref(e, n->in[0]), *y = ref(e, id), *gamma = ref(e, n->in[1]), *beta = ref(e, n->in[2]);
+  const char *f = e->fsuf;
+  P(e, "  for (int c = 0; c < %lld; c++) {\n", C);
+  if (training) {
+    /* two passes in double: the mean, then the variance around it */
+    P(e, "    nn_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) */\n"
+         "    double sum = 0, squares = 0;\n"
+         "    for (int b = 0; b < n; b++)\n"
+         "      for (int s = 0; s < %lld; s++) sum += %s[((size_t)b * %lld + c) * %lld + s];\n"
+         "    const double count = (double)n * %lld, mean = sum / count;\n"
+         "    for (int b = 0; b < n; b++)\n"
+         "      for (int s = 0; s < %lld; s++) {\n"
+         "        double d = %s[((size_t)b * %lld + c) * %lld + s] - mean;\n"
+         "        squares += d * d;\n      }\n"
+         "    const double var = squares / count, inv_std = 1 / sqrt(var + %.17g);\n"
+         "    stats[c] = (nn_real)mean;\n    stats[%lld + c] = (nn_real)var;\n    stats[%lld + c] = (nn_real)inv_std;\n"
+         "    const nn_real scale = %s[c] * (nn_real)inv_std, shift = %s[c] - (nn_real)mean * scale;\n",
+      e->plan.store[id].stats, S, x, C, S, S, S, x, C, S, n->attr.eps, C, 2 * C, gamma, beta);
+  } else {
+    P(e, "    const nn_real scale = %s[c] / sqrt%s(%s[c] + (nn_real)%.17g), shift = %s[c] - %s[c] * scale;\n", gamma, f,
+      ref(e, n->in[4]), n->attr.eps, beta, ref(e, n->in[3]));
+  }
+  P(e, "    for (int b = 0; b < n; b++)\n"
+       "      for (int s = 0; s < %lld; s++) {\n"
+       "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
+       "        %s[i] = %s[i] * scale + shift;\n      }\n  }\n",
+    S, C, S, y, x);
+}
+
+/* running = momentum running + (1 - momentum) batch, with the unbiased batch variance (spec §4) */
+static void emit_running_stats(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  long long C, S;
+  bn_dims(e, n, &C, &S);
+  double mom = n->attr.momentum;
+  P(e, "  if (apply) { /* running statistics of %s */\n"
+       "    const nn_real *stats = m->fixed + %zu;\n"
+       "    const double count = (double)n * %lld, unbias = count > 1 ? count / (count - 1) : 1;\n"
+       "    for (int c = 0; c < %lld; c++) {\n"
+       "      %s[c] = (nn_real)(%.17g * %s[c] + %.17g * stats[c]);\n"
+       "      %s[c] = (nn_real)(%.17g * %s[c] + %.17g * stats[%lld + c] * unbias);\n    }\n  }\n",
+    e->g->layers[n->layer].name, e->plan.store[id].stats, S, C, ref(e, n->in[3]), mom, ref(e, n->in[3]), 1 - mom,
+    ref(e, n->in[4]), mom, ref(e, n->in[4]), 1 - mom, C);
+}
+
+/* dgamma[c] = Σ dy x^, and dx = gamma / (N sqrt(var + eps)) (N dy - dbeta - x^ dgamma) */
+static void emit_batchnorm_bwd(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  const Node *x = &e->g->nodes[n->in[1]];
+  long long C, S;
+  bn_dims(e, x, &C, &S);
+  size_t stats = e->plan.store[n->attr.fwd].stats;
+  const char *dy = ref(e, n->in[0]), *xr = ref(e, n->in[1]), *out = ref(e, id);
+  P(e, "  for (int c = 0; c < %lld; c++) {\n"
+       "    const nn_real *stats = m->fixed + %zu, mean = stats[c], inv_std = stats[%lld + c];\n",
+    C, stats, 2 * C);
+  if (n->op == OP_BATCHNORM_GAMMA_GRAD) {
+    P(e, "    nn_real sum = 0;\n"
+         "    for (int b = 0; b < n; b++)\n"
+         "      for (int s = 0; s < %lld; s++) {\n"
+         "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
+         "        sum += %s[i] * (%s[i] - mean);\n      }\n"
+         "    %s[c] = sum * inv_std;\n  }\n",
+      S, C, S, dy, xr, out);
+    return;
+  }
+  const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
+  P(e, "    const nn_real count = (nn_real)n * %lld, k = %s[c] * inv_std / count;\n"
+       "    const nn_real db = %s[c], dg = %s[c] * inv_std;\n"
+       "    for (int b = 0; b < n; b++)\n"
+       "      for (int s = 0; s < %lld; s++) {\n"
+       "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
+       "        %s[i] = k * (count * %s[i] - db - (%s[i] - mean) * dg);\n      }\n  }\n",
+    S, gamma, dbeta, dgamma, S, C, S, out, dy, xr);
+}
+
+/* max and average pooling, k x k windows at stride s, no padding; one plane (b, c) at a time */
+static void emit_pool(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  bool bwd = n->op == OP_MAX_POOL_BWD || n->op == OP_AVG_POOL_BWD;
+  const Node *fwd = bwd ? &e->g->nodes[n->attr.fwd] : n;
+  const Node *x = &e->g->nodes[fwd->in[0]];
+  bool is_max = fwd->op == OP_MAX_POOL;
+  int C = x->shape.dim[1], H = x->shape.dim[2], W = x->shape.dim[3], OH = fwd->shape.dim[2], OW = fwd->shape.dim[3];
+  int k = fwd->attr.kernel, s = fwd->attr.stride;
+  const char *xr = bwd ? (is_max ? ref(e, n->in[1]) : NULL) : ref(e, n->in[0]);
+  const char *out = ref(e, id), *dy = bwd ? ref(e, n->in[0]) : NULL;
+  if (bwd) P(e, "  memset(%s, 0, sizeof(nn_real) * %s);\n", out, elems(e, n));
+  P(e, "  for (size_t plane = 0; plane < (size_t)n * %d; plane++)\n"
+       "    for (int i = 0; i < %d; i++)\n"
+       "      for (int j = 0; j < %d; j++) {\n", C, OH, OW);
+  const char *at = arena_printf(&e->c->arena, "plane * %d + (size_t)(%d * i + u) * %d + %d * j + v", H * W, s, W, s);
+  const char *o = arena_printf(&e->c->arena, "plane * %d + (size_t)i * %d + j", OH * OW, OW);
+  if (is_max) {
+    /* as torch: NaN wins, otherwise the first maximum in row-major order */
+    P(e, "        size_t best = plane * %d + (size_t)(%d * i) * %d + %d * j;\n"
+         "        for (int u = 0; u < %d; u++)\n"
+         "          for (int v = 0; v < %d; v++) {\n"
+         "            size_t at = %s;\n"
+         "            if (%s[at] > %s[best] || %s[at] != %s[at]) best = at;\n          }\n",
+      H * W, s, W, s, k, k, at, xr, xr, xr, xr);
+    if (bwd) P(e, "        %s[best] += %s[%s];\n      }\n", out, dy, o);
+    else P(e, "        %s[%s] = %s[best];\n      }\n", out, o, xr);
+  } else if (bwd) {
+    P(e, "        const nn_real g = %s[%s] * (nn_real)%.17g;\n"
+         "        for (int u = 0; u < %d; u++)\n"
+         "          for (int v = 0; v < %d; v++) %s[%s] += g;\n      }\n",
+      dy, o, 1.0 / (k * k), k, k, out, at);
+  } else {
+    P(e, "        nn_real sum = 0;\n"
+         "        for (int u = 0; u < %d; u++)\n"
+         "          for (int v = 0; v < %d; v++) sum += %s[%s];\n"
+         "        %s[%s] = sum / %d;\n      }\n",
+      k, k, xr, at, out, o, k * k);
+  }
+}
+
+/* y[b,c] = mean of x[b,c,:,:]; dx[b,c,:,:] = dy[b,c] / (H W) */
+static void emit_global_avg_pool(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  bool bwd = n->op == OP_GLOBAL_AVG_POOL_BWD;
+  const Node *img = bwd ? n : &e->g->nodes[n->in[0]];
+  long long planes = img->shape.dim[1], S = (long long)img->shape.dim[2] * img->shape.dim[3];
+  const char *a = ref(e, n->in[0]), *out = ref(e, id);
+  P(e, "  for (size_t plane = 0; plane < (size_t)n * %lld; plane++) {\n", planes);
+  if (bwd)
+    P(e, "    const nn_real g = %s[plane] / %lld;\n"
+         "    for (int s = 0; s < %lld; s++) %s[plane * %lld + s] = g;\n  }\n", a, S, S, out, S);
+  else
+    P(e, "    nn_real sum = 0;\n"
+         "    for (int s = 0; s < %lld; s++) sum += %s[plane * %lld + s];\n"
+         "    %s[plane] = sum / %lld;\n  }\n", S, a, S, out, S);
+}
+
 static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   const char *y = ref(e, id);
@@ -371,6 +616,13 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
     P(e, "  {\n    const nn_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
     P(e, "    for (size_t i = 0; i < %s; i++) %s[i] = %s[i] * mask[i];\n  }\n", elems(e, n), y, a);
     break;
+  case OP_CONV2D: emit_conv2d(e, id); break;
+  case OP_CONV2D_BWD_DATA: emit_conv2d_bwd_data(e, id); break;
+  case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(e, id); break;
+  case OP_BATCHNORM: emit_batchnorm(e, id, training); break;
+  case OP_BATCHNORM_GAMMA_GRAD: case OP_BATCHNORM_BWD: emit_batchnorm_bwd(e, id); break;
+  case OP_MAX_POOL: case OP_MAX_POOL_BWD: case OP_AVG_POOL: case OP_AVG_POOL_BWD: emit_pool(e, id); break;
+  case OP_GLOBAL_AVG_POOL: case OP_GLOBAL_AVG_POOL_BWD: emit_global_avg_pool(e, id); break;
   case OP_SOFTMAX_XENT: case OP_MSE: case OP_BCE_LOGITS: emit_loss(e, id); break;
   case OP_SOFTMAX_XENT_BWD: case OP_MSE_BWD: case OP_BCE_LOGITS_BWD: emit_loss_bwd(e, id); break;
   default: nn_die("no kernel for %s (output.c checks support first)", op_name(n->op));
@@ -458,6 +710,9 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
     if (training && (NodeId)i == g->loss)
       P(e, "  /* no parameter changes unless the loss is finite */\n"
            "  if (apply && !isfinite(%s[0])) apply = 0;\n  if (apply) begin_step(m);\n", ref(e, g->loss));
+    if (training && (NodeId)i == g->loss)
+      for (int k = 0; k < g->n_nodes; k++)
+        if (g->nodes[k].op == OP_BATCHNORM && in_fn[k]) emit_running_stats(e, (NodeId)k);
     for (int p = 0; p < g->n_params; p++)
       if (last_use[p] == (NodeId)i)
         P(e, "  if (apply) update(m, %zu, %zu);  /* %s */\n", g->params[p].offset, g->params[p].offset + g->params[p].size,
@@ -611,23 +866,23 @@ static void emit_header(Emit *e, FILE *h) {
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
-static const char *matmul_helper =
-    "/* C[M,N] = op(A) op(B), row-major; op = transpose when ta/tb. Loop orders keep the inner loop\n"
-    "   contiguous. */\n"
-    "static void matmul(nn_real *C, const nn_real *A, const nn_real *B, int ta, int tb, int M, int N, int K,\n"
-    "                   int lda, int ldb) {\n"
+static const char *gemm_helper =
+    "/* C[M,N] = op(A) op(B) + beta C, row-major, op = transpose when ta/tb (cblas_sgemm's meaning,\n"
+    "   without BLAS). Loop orders keep the inner loop contiguous. */\n"
+    "static void gemm(int ta, int tb, int M, int N, int K, const nn_real *A, int lda, const nn_real *B, int ldb,\n"
+    "                 nn_real beta, nn_real *C, int ldc) {\n"
     "  for (int i = 0; i < M; i++) {\n"
-    "    nn_real *c = C + (size_t)i * N;\n"
+    "    nn_real *c = C + (size_t)i * ldc;\n"
     "    if (tb) {\n"
     "      for (int j = 0; j < N; j++) {\n"
     "        const nn_real *b = B + (size_t)j * ldb;\n"
     "        nn_real sum = 0;\n"
     "        if (ta) for (int k = 0; k < K; k++) sum += A[(size_t)k * lda + i] * b[k];\n"
     "        else for (int k = 0; k < K; k++) sum += A[(size_t)i * lda + k] * b[k];\n"
-    "        c[j] = sum;\n"
+    "        c[j] = beta != 0 ? beta * c[j] + sum : sum;\n"
     "      }\n"
     "    } else {\n"
-    "      for (int j = 0; j < N; j++) c[j] = 0;\n"
+    "      for (int j = 0; j < N; j++) c[j] = beta != 0 ? beta * c[j] : 0;\n"
     "      for (int k = 0; k < K; k++) {\n"
     "        nn_real a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];\n"
     "        const nn_real *b = B + (size_t)k * ldb;\n"
@@ -635,6 +890,47 @@ static const char *matmul_helper =
     "      }\n"
     "    }\n"
     "  }\n"
+    "}\n\n";
+
+/* Unfolding one example for a convolution as a product, and folding a gradient back. */
+static const char *im2col_helper =
+    "/* col[(c k + u) k + v][i OW + j] = x[c][s i + u - p][s j + v - p], 0 outside x [C,H,W] */\n"
+    "static void im2col(nn_real *col, const nn_real *x, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "  for (int c = 0; c < C; c++)\n"
+    "    for (int u = 0; u < k; u++)\n"
+    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW)\n"
+    "        for (int i = 0; i < OH; i++) {\n"
+    "          nn_real *out = col + (size_t)i * OW;\n"
+    "          int h = s * i + u - p;\n"
+    "          if (h < 0 || h >= H) {\n"
+    "            for (int j = 0; j < OW; j++) out[j] = 0;\n"
+    "            continue;\n"
+    "          }\n"
+    "          const nn_real *row = x + ((size_t)c * H + h) * W;\n"
+    "          for (int j = 0; j < OW; j++) {\n"
+    "            int w = s * j + v - p;\n"
+    "            out[j] = w >= 0 && w < W ? row[w] : 0;\n"
+    "          }\n"
+    "        }\n"
+    "}\n\n";
+
+static const char *col2im_helper =
+    "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from */\n"
+    "static void col2im(nn_real *dx, const nn_real *col, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "  memset(dx, 0, sizeof(nn_real) * (size_t)C * H * W);\n"
+    "  for (int c = 0; c < C; c++)\n"
+    "    for (int u = 0; u < k; u++)\n"
+    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW)\n"
+    "        for (int i = 0; i < OH; i++) {\n"
+    "          int h = s * i + u - p;\n"
+    "          if (h < 0 || h >= H) continue;\n"
+    "          const nn_real *in = col + (size_t)i * OW;\n"
+    "          nn_real *row = dx + ((size_t)c * H + h) * W;\n"
+    "          for (int j = 0; j < OW; j++) {\n"
+    "            int w = s * j + v - p;\n"
+    "            if (w >= 0 && w < W) row[w] += in[j];\n"
+    "          }\n"
+    "        }\n"
     "}\n\n";
 
 /* expm1f without branches or calls, so the loops of selu and elu vectorize: e^x = 2^k e^r with
@@ -686,12 +982,17 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
   P(&e, "typedef %s nn_real;\n\n", e.real);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
-  bool use_expm1 = false, use_sigmoid = false, use_matmul = false;
+  bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
     use_sigmoid |= g->nodes[i].op == OP_SIGMOID;
-    use_matmul |= g->nodes[i].op == OP_MATMUL;
+    Op op = g->nodes[i].op;
+    bool conv = op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_WEIGHT;
+    use_gemm |= op == OP_MATMUL || conv;
+    bool unfolds = conv && !conv2d_is_pointwise(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
+    use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
+    use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
   }
   if (use_expm1 && opt->double_precision)
     P(&e, "#define nn_expm1 expm1\n\n");
@@ -705,7 +1006,8 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "#define N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
   P(&e, "#define N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
   P(&e, "#define ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
-  P(&e, "#define N_FIXED %zu\n", e.plan.fixed + 1);
+  P(&e, "#define N_FIXED %zu%s\n", e.plan.fixed + e.plan.scratch + 1,
+    e.plan.scratch ? "  /* and, after them, the convolutions' unfolding buffer */" : "");
   P(&e, "#define IN_SIZE %lld\n#define OUT_SIZE %lld\n", (long long)shape_count(g->nodes[g->input].shape),
     count_of(&g->nodes[g->output]));
   if (label) P(&e, "#define N_CLASSES %d\n", g->n_classes);
@@ -726,7 +1028,9 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nn_real step_size, root_c2; /* adam's constants for the current step */\n"
         "};\n\n",
     e.name);
-  if (!opt->blas && use_matmul) P(&e, "%s", matmul_helper);
+  if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
+  if (use_unfold) P(&e, "%s", im2col_helper);
+  if (use_fold) P(&e, "%s", col2im_helper);
 
   emit_init(&e);
   emit_update(&e);

@@ -25,9 +25,6 @@
 #                           <mode> clang: the --no-blas output with clang, when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
-#   build_unsupported_<model>  models that call built-ins the emitter does not support yet
-#                           (NNC_BACKEND_UNSUPPORTED_OPS):
-#                           nnc build exits 1 with a "not supported yet" error and writes nothing
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
 #                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
@@ -41,11 +38,6 @@ set(NNC_BE_WORK ${CMAKE_CURRENT_BINARY_DIR}/backend)
 get_filename_component(NNC_BE_REPO ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 get_filename_component(NNC_BE_SPEC ${NNC_BE_REPO}/../shared/spec/language.md ABSOLUTE)
 
-# Built-ins the emitter has no kernels (or gradients) for yet: a model that calls one must fail
-# `nnc build` cleanly (build_unsupported_*) instead of getting compile_* tests. Drop a name when
-# it gets its kernel and gradient; the models using it then get compile_* tests.
-set(NNC_BACKEND_UNSUPPORTED_OPS conv2d batchnorm max_pool2d avg_pool2d global_avg_pool)
-string(JOIN "|" nnc_unsupported_re ${NNC_BACKEND_UNSUPPORTED_OPS})
 set(NNC_GEN_CFLAGS "" CACHE STRING "Extra flags for the generated C that the tests compile")
 if(EXISTS /usr/bin/python3)
   set(nnc_default_python /usr/bin/python3)
@@ -99,6 +91,9 @@ foreach(model IN LISTS nnc_gradcheck_models)
   set(args "")
   if(case MATCHES "dropout")
     list(APPEND args --stochastic) # masks frozen for the differences; checks needing a fixed forward off
+  endif()
+  if(case MATCHES "batchnorm|resblock")
+    list(APPEND args --batch-coupled) # batch statistics: a lone example's loss differs
   endif()
   if(case MATCHES "^loss_(xent|mse|bce)$")
     list(APPEND args --loss ${CMAKE_MATCH_1}) # the loss value against its formula too
@@ -185,14 +180,6 @@ if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
 endif()
 foreach(model IN LISTS nnc_compile_models)
   get_filename_component(stem ${model} NAME_WE)
-  file(STRINGS ${model} uses REGEX "^[^#]*[^A-Za-z0-9_](${nnc_unsupported_re})[ \t]*\\(")
-  if(nnc_unsupported_re AND uses)
-    add_test(NAME build_unsupported_${stem}
-             COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${model} -DWORK=${NNC_BE_WORK}/build_unsupported_${stem}
-                     -P ${NNC_BE_SRC}/backend/build_unsupported.cmake)
-    set_tests_properties(build_unsupported_${stem} PROPERTIES TIMEOUT 60 LABELS backend)
-    continue()
-  endif()
   # with clang too (its -Wall has -Wunused-function for unused static inline helpers, which gcc's
   # lacks): the --no-blas output, compiled and linked exactly as above, without sanitizers
   if(nnc_clang)
