@@ -220,8 +220,8 @@ static void emit_bias_grad(Emit *e, NodeId id) {
       db, d, ch);
   else
     P(e, "  for (int b = 0; b < n; b++)\n    for (int c = 0; c < %lld; c++)\n"
-         "      for (int s = 0; s < %lld; s++) %s[c] += %s[((size_t)b * %lld + c) * %lld + s];\n",
-      ch, spatial, db, d, ch, spatial);
+         "      %s[c] += nn_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n",
+      ch, db, d, ch, spatial, spatial);
 }
 
 static void emit_softmax(Emit *e, NodeId id) {
@@ -460,20 +460,26 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training) {
   const char *f = e->fsuf;
   P(e, "  for (int c = 0; c < %lld; c++) {\n", C);
   if (training) {
-    /* two passes in double: the mean, then the variance around it */
+    /* two passes, summed in double across planes: the mean, then the variance around it */
     P(e, "    nn_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) */\n"
-         "    double sum = 0, squares = 0;\n"
-         "    for (int b = 0; b < n; b++)\n"
-         "      for (int s = 0; s < %lld; s++) sum += %s[((size_t)b * %lld + c) * %lld + s];\n"
-         "    const double count = (double)n * %lld, mean = sum / count;\n"
-         "    for (int b = 0; b < n; b++)\n"
-         "      for (int s = 0; s < %lld; s++) {\n"
-         "        double d = %s[((size_t)b * %lld + c) * %lld + s] - mean;\n"
-         "        squares += d * d;\n      }\n"
-         "    const double var = squares / count, inv_std = 1 / sqrt(var + %.17g);\n"
+         "    double sum = 0, squares = 0;\n", e->plan.store[id].stats);
+    if (S == 1)
+      P(e, "    for (int b = 0; b < n; b++) sum += %s[(size_t)b * %lld + c];\n"
+           "    const double count = n, mean = sum / count;\n"
+           "    for (int b = 0; b < n; b++) {\n"
+           "      double d = %s[(size_t)b * %lld + c] - mean;\n"
+           "      squares += d * d;\n    }\n", x, C, x, C);
+    else
+      P(e, "    for (int b = 0; b < n; b++) sum += nn_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n"
+           "    const double count = (double)n * %lld, mean = sum / count;\n"
+           "    for (int b = 0; b < n; b++) {\n"
+           "      const nn_real *plane = %s + ((size_t)b * %lld + c) * %lld;\n"
+           "      squares += nn_dot_centered(plane, (nn_real)mean, plane, (nn_real)mean, %lld);\n    }\n",
+        x, C, S, S, S, x, C, S, S);
+    P(e, "    const double var = squares / count, inv_std = 1 / sqrt(var + %.17g);\n"
          "    stats[c] = (nn_real)mean;\n    stats[%lld + c] = (nn_real)var;\n    stats[%lld + c] = (nn_real)inv_std;\n"
          "    const nn_real scale = %s[c] * (nn_real)inv_std, shift = %s[c] - (nn_real)mean * scale;\n",
-      e->plan.store[id].stats, S, x, C, S, S, S, x, C, S, n->attr.eps, C, 2 * C, gamma, beta);
+      n->attr.eps, C, 2 * C, gamma, beta);
   } else {
     P(e, "    const nn_real scale = %s[c] / sqrt%s(%s[c] + (nn_real)%.17g), shift = %s[c] - %s[c] * scale;\n", gamma, f,
       ref(e, n->in[4]), n->attr.eps, beta, ref(e, n->in[3]));
@@ -514,12 +520,11 @@ static void emit_batchnorm_bwd(Emit *e, NodeId id) {
     C, stats, 2 * C);
   if (n->op == OP_BATCHNORM_GAMMA_GRAD) {
     P(e, "    nn_real sum = 0;\n"
-         "    for (int b = 0; b < n; b++)\n"
-         "      for (int s = 0; s < %lld; s++) {\n"
-         "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
-         "        sum += %s[i] * (%s[i] - mean);\n      }\n"
+         "    for (int b = 0; b < n; b++) {\n"
+         "      size_t at = ((size_t)b * %lld + c) * %lld;\n"
+         "      sum += nn_dot_centered(%s + at, 0, %s + at, mean, %lld);\n    }\n"
          "    %s[c] = sum * inv_std;\n  }\n",
-      S, C, S, dy, xr, out);
+      C, S, dy, xr, S, out);
     return;
   }
   const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
@@ -585,9 +590,7 @@ static void emit_global_avg_pool(Emit *e, NodeId id) {
     P(e, "    const nn_real g = %s[plane] / %lld;\n"
          "    for (int s = 0; s < %lld; s++) %s[plane * %lld + s] = g;\n  }\n", a, S, S, out, S);
   else
-    P(e, "    nn_real sum = 0;\n"
-         "    for (int s = 0; s < %lld; s++) sum += %s[plane * %lld + s];\n"
-         "    %s[plane] = sum / %lld;\n  }\n", S, a, S, out, S);
+    P(e, "    %s[plane] = nn_sum(%s + plane * %lld, %lld) / %lld;\n  }\n", out, a, S, S, S);
 }
 
 static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
@@ -681,9 +684,9 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   Graph *g = e->g;
   const char *yname = y_type[0] == 'i' ? "y" : "t";
   if (training)
-    P(e, "static void %s(%s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->name, y_type, yname);
+    P(e, "NN_HOT static void %s(%s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->name, y_type, yname);
   else
-    P(e, "static const nn_real *%s(%s *m, const float *x, const %s *%s, int n) {\n", fn, e->name, y_type, yname);
+    P(e, "NN_HOT static const nn_real *%s(%s *m, const float *x, const %s *%s, int n) {\n", fn, e->name, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
   /* a parameter's last use: the last kernel (fused groups run at their root) reading it or writing
@@ -766,7 +769,7 @@ static void emit_update(Emit *e) {
   P(e, "}\n\n");
   P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. train() calls it for\n"
        "   each parameter as soon as its gradient is final, while that gradient is still in cache. */\n");
-  P(e, "static void update(%s *m, size_t begin, size_t end) {\n", e->name);
+  P(e, "NN_HOT static void update(%s *m, size_t begin, size_t end) {\n", e->name);
   P(e, "  nn_real *p = m->params, *g = m->grads;\n");
   const char *wd = "";
   char wdbuf[64];
@@ -869,7 +872,7 @@ static void emit_header(Emit *e, FILE *h) {
 static const char *gemm_helper =
     "/* C[M,N] = op(A) op(B) + beta C, row-major, op = transpose when ta/tb (cblas_sgemm's meaning,\n"
     "   without BLAS). Loop orders keep the inner loop contiguous. */\n"
-    "static void gemm(int ta, int tb, int M, int N, int K, const nn_real *A, int lda, const nn_real *B, int ldb,\n"
+    "NN_HOT static void gemm(int ta, int tb, int M, int N, int K, const nn_real *A, int lda, const nn_real *B, int ldb,\n"
     "                 nn_real beta, nn_real *C, int ldc) {\n"
     "  for (int i = 0; i < M; i++) {\n"
     "    nn_real *c = C + (size_t)i * ldc;\n"
@@ -892,13 +895,43 @@ static const char *gemm_helper =
     "  }\n"
     "}\n\n";
 
-/* Unfolding one example for a convolution as a product, and folding a gradient back. */
+/* Unfolding one example for a convolution as a product, and folding a gradient back. Row (c, u, v)
+ * of the unfolded matrix reads x[c] shifted by (u - p, v - p) at stride s; the columns j whose
+ * input column s j + v - p falls inside x form one run [j0, j1), copied (stride 1) or gathered,
+ * with zeros (padding) around it. */
+static const char *unfold_range_helper =
+    "/* the output columns j in [*j0, *j1) whose input column s j + v - p lies in [0, W) */\n"
+    "static void unfold_range(int W, int s, int p, int v, int OW, int *j0, int *j1) {\n"
+    "  int lo = p - v > 0 ? (p - v + s - 1) / s : 0, hi = W - 1 + p - v < 0 ? 0 : (W - 1 + p - v) / s + 1;\n"
+    "  *j0 = lo < OW ? lo : OW;\n"
+    "  *j1 = hi < *j0 ? *j0 : hi > OW ? OW : hi;\n"
+    "}\n\n";
+
 static const char *im2col_helper =
     "/* col[(c k + u) k + v][i OW + j] = x[c][s i + u - p][s j + v - p], 0 outside x [C,H,W] */\n"
-    "static void im2col(nn_real *col, const nn_real *x, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "NN_HOT static void im2col(nn_real *col, const nn_real *x, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
     "  for (int c = 0; c < C; c++)\n"
     "    for (int u = 0; u < k; u++)\n"
-    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW)\n"
+    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW) {\n"
+    "        int j0, j1;\n"
+    "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
+    "        const nn_real *plane = x + (size_t)c * H * W;\n"
+    "        if (s == 1 && OW == W) {\n"
+    "          /* a 'same' convolution: the rows inside x are one shifted run of the plane, then the\n"
+    "             columns that wrapped around a row's end are zeroed */\n"
+    "          int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < OH ? H + p - u : OH;\n"
+    "          if (i1 < i0) i1 = i0;\n"
+    "          const ptrdiff_t shift = (ptrdiff_t)(u - p) * W + (v - p);\n"
+    "          const ptrdiff_t first = (ptrdiff_t)i0 * OW + j0, last = i1 > i0 ? (ptrdiff_t)(i1 - 1) * OW + j1 : first;\n"
+    "          for (ptrdiff_t i = 0; i < first; i++) col[i] = 0;\n"
+    "          for (ptrdiff_t i = first; i < last; i++) col[i] = plane[i + shift];\n"
+    "          for (ptrdiff_t i = last; i < (ptrdiff_t)OH * OW; i++) col[i] = 0;\n"
+    "          for (int i = i0; i < i1; i++) {\n"
+    "            for (int j = 0; j < j0; j++) col[(size_t)i * OW + j] = 0;\n"
+    "            for (int j = j1; j < OW; j++) col[(size_t)i * OW + j] = 0;\n"
+    "          }\n"
+    "          continue;\n"
+    "        }\n"
     "        for (int i = 0; i < OH; i++) {\n"
     "          nn_real *out = col + (size_t)i * OW;\n"
     "          int h = s * i + u - p;\n"
@@ -906,32 +939,98 @@ static const char *im2col_helper =
     "            for (int j = 0; j < OW; j++) out[j] = 0;\n"
     "            continue;\n"
     "          }\n"
-    "          const nn_real *row = x + ((size_t)c * H + h) * W;\n"
-    "          for (int j = 0; j < OW; j++) {\n"
-    "            int w = s * j + v - p;\n"
-    "            out[j] = w >= 0 && w < W ? row[w] : 0;\n"
-    "          }\n"
+    "          /* short runs: plain loops (vectorized in the clones) beat memcpy's call */\n"
+    "          const nn_real *row = plane + (size_t)h * W;\n"
+    "          for (int j = 0; j < j0; j++) out[j] = 0;\n"
+    "          if (s == 1) for (int j = j0; j < j1; j++) out[j] = row[j + v - p];\n"
+    "          else for (int j = j0; j < j1; j++) out[j] = row[s * j + v - p];\n"
+    "          for (int j = j1; j < OW; j++) out[j] = 0;\n"
     "        }\n"
+    "      }\n"
     "}\n\n";
 
 static const char *col2im_helper =
-    "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from */\n"
-    "static void col2im(nn_real *dx, const nn_real *col, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
-    "  memset(dx, 0, sizeof(nn_real) * (size_t)C * H * W);\n"
-    "  for (int c = 0; c < C; c++)\n"
+    "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from (col is\n"
+    "   scratch: its entries that fall outside x may be overwritten) */\n"
+    "NN_HOT static void col2im(nn_real *dx, nn_real *col, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "  /* a 'same' convolution's centre tap reads every position once: it initialises dx */\n"
+    "  const int same = s == 1 && OW == W && OH == H && 2 * p == k - 1;\n"
+    "  if (!same) memset(dx, 0, sizeof(nn_real) * (size_t)C * H * W);\n"
+    "  for (int c = 0; c < C; c++) {\n"
+    "    nn_real *plane = dx + (size_t)c * H * W;\n"
+    "    if (same) {\n"
+    "      const nn_real *centre = col + ((size_t)(c * k + p) * k + p) * OH * OW;\n"
+    "      for (size_t i = 0; i < (size_t)H * W; i++) plane[i] = centre[i];\n"
+    "    }\n"
     "    for (int u = 0; u < k; u++)\n"
-    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW)\n"
+    "      for (int v = 0; v < k; v++) {\n"
+    "        nn_real *tap = col + ((size_t)(c * k + u) * k + v) * OH * OW;\n"
+    "        if (same && u == p && v == p) continue;\n"
+    "        int j0, j1;\n"
+    "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
+    "        if (s == 1 && OW == W) {\n"
+    "          /* as in im2col: zero what wrapped around, then add one shifted run */\n"
+    "          int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < OH ? H + p - u : OH;\n"
+    "          if (i1 < i0) i1 = i0;\n"
+    "          for (int i = i0; i < i1; i++) {\n"
+    "            for (int j = 0; j < j0; j++) tap[(size_t)i * OW + j] = 0;\n"
+    "            for (int j = j1; j < OW; j++) tap[(size_t)i * OW + j] = 0;\n"
+    "          }\n"
+    "          const ptrdiff_t shift = (ptrdiff_t)(u - p) * W + (v - p);\n"
+    "          const ptrdiff_t first = (ptrdiff_t)i0 * OW + j0, last = i1 > i0 ? (ptrdiff_t)(i1 - 1) * OW + j1 : first;\n"
+    "          for (ptrdiff_t i = first; i < last; i++) plane[i + shift] += tap[i];\n"
+    "          continue;\n"
+    "        }\n"
     "        for (int i = 0; i < OH; i++) {\n"
     "          int h = s * i + u - p;\n"
     "          if (h < 0 || h >= H) continue;\n"
-    "          const nn_real *in = col + (size_t)i * OW;\n"
-    "          nn_real *row = dx + ((size_t)c * H + h) * W;\n"
-    "          for (int j = 0; j < OW; j++) {\n"
-    "            int w = s * j + v - p;\n"
-    "            if (w >= 0 && w < W) row[w] += in[j];\n"
-    "          }\n"
+    "          const nn_real *in = tap + (size_t)i * OW;\n"
+    "          nn_real *row = plane + (size_t)h * W;\n"
+    "          if (s == 1) for (int j = j0; j < j1; j++) row[j + v - p] += in[j];\n"
+    "          else for (int j = j0; j < j1; j++) row[s * j + v - p] += in[j];\n"
     "        }\n"
+    "      }\n"
+    "  }\n"
     "}\n\n";
+
+/* Sums over one channel's positions, in eight independent lanes so that they vectorize without
+ * reassociation (IEEE order fixed by the code, whatever the instruction set). */
+static const char *dot_centered_helper =
+    "/* Σ (a[i] - sa) (b[i] - sb) */\n"
+    "NN_HOT static nn_real nn_dot_centered(const nn_real *a, nn_real sa, const nn_real *b, nn_real sb, int len) {\n"
+    "  nn_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "  int i = 0;\n"
+    "  for (; i + 8 <= len; i += 8)\n"
+    "    for (int l = 0; l < 8; l++) lane[l] += (a[i + l] - sa) * (b[i + l] - sb);\n"
+    "  for (; i < len; i++) lane[0] += (a[i] - sa) * (b[i] - sb);\n"
+    "  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));\n"
+    "}\n\n";
+
+static const char *sum_helper =
+    "/* Σ a[i] */\n"
+    "NN_HOT static nn_real nn_sum(const nn_real *a, int len) {\n"
+    "  nn_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "  int i = 0;\n"
+    "  for (; i + 8 <= len; i += 8)\n"
+    "    for (int l = 0; l < 8; l++) lane[l] += a[i + l];\n"
+    "  for (; i < len; i++) lane[0] += a[i];\n"
+    "  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));\n"
+    "}\n\n";
+
+/* Run-time dispatch: hot functions are compiled for AVX-512, AVX2 and the baseline, and the loader
+ * picks one for the CPU (GCC and Clang, x86-64 with ifunc support), so that the generated code is
+ * fast at the plain `cc -O2` of spec §7; GCC also gets -O3 (loop vectorization) for them. Every
+ * clone computes the same IEEE operations in the same order (no reassociation, no contraction
+ * across clones), so results do not depend on which one runs. NNC_NO_DISPATCH turns it off. */
+static const char *dispatch_macro =
+    "#if !defined(NNC_NO_DISPATCH) && defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)\n"
+    "#if __has_attribute(target_clones) && defined(__clang__)\n"
+    "#define NN_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\")))\n"
+    "#elif __has_attribute(target_clones) && defined(__GNUC__)\n"
+    "#define NN_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\"), optimize(\"O3\")))\n"
+    "#endif\n"
+    "#endif\n"
+    "#ifndef NN_HOT\n#define NN_HOT\n#endif\n\n";
 
 /* expm1f without branches or calls, so the loops of selu and elu vectorize: e^x = 2^k e^r with
  * r = x - k ln2 in [-ln2/2, ln2/2] (Cody–Waite split of ln2), e^r - 1 by its Taylor polynomial
@@ -977,12 +1076,14 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         " * as its gradient is final. Inference: infer().\n"
         " * Parameters, gradients, optimizer state and activations are one allocation each. */\n",
     e.name, opt->source_name);
-  P(&e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
+  P(&e, "#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
   if (opt->blas) P(&e, "#include <cblas.h>\n");
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
   P(&e, "typedef %s nn_real;\n\n", e.real);
+  P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
+  bool use_sum = false, use_dot = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
@@ -993,6 +1094,10 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     bool unfolds = conv && !conv2d_is_pointwise(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
     use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
     use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
+    bool bn_image_stats = op == OP_BATCHNORM && e.plan.in_train[i] && g->nodes[i].shape.rank > 2;
+    use_sum |= bn_image_stats || op == OP_GLOBAL_AVG_POOL ||
+               (op == OP_BIAS_GRAD && count_of(&g->nodes[g->nodes[i].in[0]]) != count_of(&g->nodes[i]));
+    use_dot |= bn_image_stats || op == OP_BATCHNORM_GAMMA_GRAD;
   }
   if (use_expm1 && opt->double_precision)
     P(&e, "#define nn_expm1 expm1\n\n");
@@ -1029,8 +1134,11 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "};\n\n",
     e.name);
   if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
+  if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
   if (use_unfold) P(&e, "%s", im2col_helper);
   if (use_fold) P(&e, "%s", col2im_helper);
+  if (use_dot) P(&e, "%s", dot_centered_helper);
+  if (use_sum) P(&e, "%s", sum_helper);
 
   emit_init(&e);
   emit_update(&e);
