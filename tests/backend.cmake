@@ -9,6 +9,10 @@
 #                           gradcheck.c: every parameter's generated gradient against a 4-point
 #                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-6) <= 1e-6;
 #                           one case per differentiable op and loss, plus fashion_snn scaled down
+#   conv_fwd_<case>         conv_check.c: conv2d (a case worked out by hand; strides, padding, 1x1,
+#                           5x5), max/avg/global pooling, max-pool ties and batchnorm (batch
+#                           statistics in training, running statistics after steps) against
+#                           references written in the driver
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
@@ -109,6 +113,37 @@ nnc_be_model_test(init_check MODELS ${NNC_BE_SRC}/backend/init_check.nn FLAGS --
                   DRIVER ${NNC_BE_SRC}/backend/init_check.c)
 nnc_be_model_test(dropout_check MODELS ${NNC_BE_SRC}/backend/dropout_inv.nn ${NNC_BE_SRC}/backend/dropout_alpha.nn
                   FLAGS --double --debug-api DRIVER ${NNC_BE_SRC}/backend/dropout_check.c)
+
+# ---- convolutional ops' forward values against conv_check.c's own references ----
+# case | input shape | the expression o = ... | conv_check's arguments after the shape
+set(nnc_conv_fwd_cases
+  "hand|1, 4, 4|conv2d(x, 1, 3, stride=2, pad=1)|hand"
+  "conv_same|3, 7, 6|conv2d(x, 4, 3, pad=1)|conv 4 3 1 1 1"
+  "conv_stride|3, 7, 6|conv2d(x, 2, 3, stride=2, pad=1, bias=false)|conv 2 3 2 1 0"
+  "conv_5x5|2, 9, 8|conv2d(x, 3, 5, stride=3, pad=2)|conv 3 5 3 2 1"
+  "conv_valid|2, 6, 7|conv2d(x, 3, 2)|conv 3 2 1 0 1"
+  "conv_1x1|4, 5, 3|conv2d(x, 3, 1)|conv 3 1 1 0 1"
+  "conv_1x1_stride|4, 5, 3|conv2d(x, 3, 1, stride=2)|conv 3 1 2 0 1"
+  "max_pool|2, 7, 6|max_pool2d(x, 2)|max_pool 2 2"
+  "max_pool_overlap|2, 7, 6|max_pool2d(x, 3, stride=2)|max_pool 3 2"
+  "avg_pool|2, 7, 6|avg_pool2d(x, 2)|avg_pool 2 2"
+  "avg_pool_stride1|2, 5, 6|avg_pool2d(x, 3, stride=1)|avg_pool 3 1"
+  "gap|3, 5, 4|global_avg_pool(x)|gap"
+  "maxpool_tie|2, 2, 2|max_pool2d(conv2d(x, 1, 1, bias=false), 2)|maxpool_tie"
+  "batchnorm|3, 4, 5|batchnorm(x)|batchnorm 0.9 1e-5"
+  "batchnorm_args|2, 3, 3|batchnorm(x, momentum=0.7, eps=0.01)|batchnorm 0.7 0.01")
+foreach(entry IN LISTS nnc_conv_fwd_cases)
+  string(REPLACE "|" ";" entry "${entry}")
+  list(GET entry 0 CASE)
+  list(GET entry 1 SHAPE)
+  list(GET entry 2 EXPR)
+  list(GET entry 3 args)
+  string(REPLACE ", " ";" dims "${SHAPE}")
+  separate_arguments(args UNIX_COMMAND "${args}")
+  configure_file(${NNC_BE_SRC}/backend/conv_fwd.nn.in ${NNC_BE_WORK}/conv_fwd_${CASE}.nn @ONLY)
+  nnc_be_model_test(conv_fwd_${CASE} MODELS ${NNC_BE_WORK}/conv_fwd_${CASE}.nn FLAGS --double --debug-api
+                    DRIVER ${NNC_BE_SRC}/backend/conv_check.c ARGS ${dims} ${args})
+endforeach()
 
 # ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
 # case | the optimizer call in the .nn file
