@@ -13,6 +13,10 @@
 #                           5x5), max/avg/global pooling, max-pool ties and batchnorm (batch
 #                           statistics in training, running statistics after steps) against
 #                           references written in the driver
+#   resblock_dump, torch_resblock  tests/gradcheck/resblock.nn (residual blocks with batchnorm)
+#                           against a hand-written PyTorch twin: forward (running statistics), loss,
+#                           gradients, one sgd step, forward after it (torch_resblock.py; skipped
+#                           without torch)
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
@@ -144,6 +148,16 @@ foreach(entry IN LISTS nnc_conv_fwd_cases)
   nnc_be_model_test(conv_fwd_${CASE} MODELS ${NNC_BE_WORK}/conv_fwd_${CASE}.nn FLAGS --double --debug-api
                     DRIVER ${NNC_BE_SRC}/backend/conv_check.c ARGS ${dims} ${args})
 endforeach()
+
+# ---- a residual network with batchnorm against PyTorch (hand-written twin) ----
+nnc_be_model_test(resblock_dump MODELS ${NNC_BE_SRC}/gradcheck/resblock.nn FLAGS --double --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/resblock_dump.c ARGS ${NNC_BE_WORK}/resblock.dump)
+set_tests_properties(resblock_dump PROPERTIES FIXTURES_SETUP resblock_dump)
+if(NNC_TEST_PYTHON)
+  add_test(NAME torch_resblock COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/torch_resblock.py ${NNC_BE_WORK}/resblock.dump)
+  set_tests_properties(torch_resblock PROPERTIES TIMEOUT 120 LABELS backend SKIP_REGULAR_EXPRESSION "SKIPPED:"
+                       FIXTURES_REQUIRED resblock_dump)
+endif()
 
 # ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
 # case | the optimizer call in the .nn file
