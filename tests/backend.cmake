@@ -17,6 +17,9 @@
 #                           against a hand-written PyTorch twin: forward (running statistics), loss,
 #                           gradients, one sgd step, forward after it (torch_resblock.py; skipped
 #                           without torch)
+#   dispatch_identical      dispatch.nn built at -O2 with and without run-time dispatch (hot
+#                           functions cloned per instruction set at -O3): the same bits out
+#                           (losses, parameters, forward) from dispatch_check.c
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
@@ -72,7 +75,7 @@ set(nnc_be_env OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_e
 #                   [BUILD_ONLY])
 # A test that runs backend/run_model.cmake: nnc build, compile with the driver, run it.
 function(nnc_be_model_test name)
-  cmake_parse_arguments(PARSE_ARGV 1 A "BUILD_ONLY" "DRIVER" "MODELS;FLAGS;MODEL_FLAGS;ARGS;LIBS")
+  cmake_parse_arguments(PARSE_ARGV 1 A "BUILD_ONLY;DISPATCH" "DRIVER" "MODELS;FLAGS;MODEL_FLAGS;ARGS;LIBS;CFLAGS")
   string(JOIN "|" models ${A_MODELS})
   string(JOIN "|" model_flags ${A_MODEL_FLAGS})
   string(JOIN "|" flags ${A_FLAGS})
@@ -80,8 +83,12 @@ function(nnc_be_model_test name)
   set(libs $<TARGET_FILE:nnrt> ${A_LIBS})
   string(JOIN "|" libs ${libs})
   # -O0 builds: the hot functions' clones (each at -O3) would only cost compile time; the clones'
-  # results are compared with the plain build in dispatch_identical
-  string(JOIN "|" cflags ${nnc_cblas_include} ${nnc_gen_cflags} -DNNC_NO_DISPATCH)
+  # results are compared with the plain build in dispatch_identical (DISPATCH keeps them)
+  set(no_dispatch -DNNC_NO_DISPATCH)
+  if(A_DISPATCH)
+    set(no_dispatch "")
+  endif()
+  string(JOIN "|" cflags ${nnc_cblas_include} ${nnc_gen_cflags} ${no_dispatch} ${A_CFLAGS})
   set(build_only "")
   if(A_BUILD_ONLY)
     set(build_only -DBUILD_ONLY=1)
@@ -158,6 +165,17 @@ if(NNC_TEST_PYTHON)
   set_tests_properties(torch_resblock PROPERTIES TIMEOUT 120 LABELS backend SKIP_REGULAR_EXPRESSION "SKIPPED:"
                        FIXTURES_REQUIRED resblock_dump)
 endif()
+
+# ---- run-time dispatch: the clones compute bit for bit what the plain build computes ----
+nnc_be_model_test(dispatch_clones MODELS ${NNC_BE_SRC}/backend/dispatch.nn FLAGS --no-blas --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/dispatch_check.c ARGS ${NNC_BE_WORK}/dispatch_clones.out
+                  DISPATCH CFLAGS -O2)
+nnc_be_model_test(dispatch_plain MODELS ${NNC_BE_SRC}/backend/dispatch.nn FLAGS --no-blas --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/dispatch_check.c ARGS ${NNC_BE_WORK}/dispatch_plain.out CFLAGS -O2)
+set_tests_properties(dispatch_clones dispatch_plain PROPERTIES FIXTURES_SETUP dispatch_outputs)
+add_test(NAME dispatch_identical
+         COMMAND ${CMAKE_COMMAND} -E compare_files ${NNC_BE_WORK}/dispatch_clones.out ${NNC_BE_WORK}/dispatch_plain.out)
+set_tests_properties(dispatch_identical PROPERTIES LABELS backend FIXTURES_REQUIRED dispatch_outputs)
 
 # ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
 # case | the optimizer call in the .nn file
