@@ -67,6 +67,10 @@ static int cmd_check(int argc, char **argv) {
   if (ok) {
     if (dump_ir) ir_print(&c.graph, stdout);
     else summary_print(&c.graph, stdout);
+    if (!dump_ir && grad_build(&c)) {
+      Plan plan = plan_build(&c, false);
+      summary_print_memory(&c.graph, &plan, stdout);
+    }
   }
   compilation_free(&c);
   return ok ? 0 : 1;
@@ -188,6 +192,7 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
     cmd[n++] = (char *)cc;
     cmd[n++] = "-O3";
     cmd[n++] = "-march=native";
+    cmd[n++] = "-DNNC_NO_DISPATCH"; /* -march=native already targets this CPU: no clones to compile */
     cmd[n++] = "-std=c99";
     if (opt->blas) cmd[n++] = "-DNNRT_OPENBLAS";
     cmd[n++] = "-o";

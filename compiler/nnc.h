@@ -319,6 +319,8 @@ void builtin_optimizer(Lowerer *L, Ast *call);
 /* ============================== shape.c ============================== */
 double node_flops(const Graph *g, const Node *n);   /* forward FLOPs per example (shape.c) */
 void summary_print(const Graph *g, FILE *out);      /* the `nnc check` table */
+typedef struct Plan Plan;
+void summary_print_memory(const Graph *g, const Plan *p, FILE *out); /* its memory lines (after plan.c) */
 
 /* ============================== grad.c ============================== */
 /* Appends the backward graph; false when the model has no loss. */
@@ -350,15 +352,16 @@ typedef struct Storage {
                         1/sqrt(var + eps), one per channel each */
 } Storage;
 
-typedef struct Plan {
+struct Plan {
   Storage *store;    /* per node */
   bool *in_train;    /* computed by train_step */
   bool *in_infer;    /* computed by forward (inference) */
   size_t n_params, n_buffers; /* elements */
   size_t batched_per_example, fixed; /* activation arena sizes */
+  size_t infer_per_example; /* what infer() alone would need of the arena (reported by nnc check) */
   size_t scratch;    /* elements of the convolutions' shared unfolding buffer (im2col), after fixed */
   Fusion fuse_train, fuse_infer; /* fuse.c's groups for train() and infer() */
-} Plan;
+};
 
 /* Decides which function computes each node, how element-wise nodes fuse, and where every node
  * lives: batched values share the activation arena by liveness. */

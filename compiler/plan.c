@@ -48,13 +48,15 @@ static void note_reads(const Graph *g, const Plan *p, const bool *in_fn, const F
   }
 }
 
-/* First fit by offset among the regions still live: O(values x live values). */
-static void place_batched(Compilation *c, Plan *p) {
+/* First fit by offset among the regions still live: O(values x live values). Places the values
+ * of train() and infer() together, or with infer_only, measures what infer() alone would need
+ * (nnc check reports it) without placing anything. Returns the arena's floats per example. */
+static size_t place_batched(Compilation *c, Plan *p, bool infer_only) {
   Graph *g = &c->graph;
   int n = g->n_nodes;
   long *last = arena_alloc(&c->arena, sizeof(long) * (size_t)n);
   for (int i = 0; i < n; i++) last[i] = -2;
-  note_reads(g, p, p->in_train, &p->fuse_train, last);
+  if (!infer_only) note_reads(g, p, p->in_train, &p->fuse_train, last);
   note_reads(g, p, p->in_infer, &p->fuse_infer, last);
   /* infer() returns its output's storage: it must outlive every kernel */
   NodeId out = p->store[g->output].kind == STORE_ALIAS ? p->store[g->output].alias : g->output;
@@ -68,7 +70,8 @@ static void place_batched(Compilation *c, Plan *p) {
     Storage *st = &p->store[i];
     bool copied_in = g->nodes[i].op == OP_INPUT || g->nodes[i].op == OP_TARGET;
     if (st->kind != STORE_BATCHED || copied_in != (pass == 0)) continue;
-    bool needs_region = (p->in_train[i] && !p->fuse_train.inlined[i]) || (p->in_infer[i] && !p->fuse_infer.inlined[i]);
+    bool needs_region = (!infer_only && p->in_train[i] && !p->fuse_train.inlined[i]) ||
+                        (p->in_infer[i] && !p->fuse_infer.inlined[i]);
     if (!needs_region) continue;
     Op op = g->nodes[i].op;
     long first = op == OP_INPUT || op == OP_TARGET ? -1 : i;
@@ -79,7 +82,8 @@ static void place_batched(Compilation *c, Plan *p) {
      are placed first and live throughout, so no other value ever shares their region. */
   for (int i = 0; i < n; i++) {
     Op op = g->nodes[i].op;
-    if ((op == OP_DROPOUT || op == OP_ALPHA_DROPOUT) && p->store[i].kind == STORE_BATCHED && p->in_train[i]) {
+    if ((op == OP_DROPOUT || op == OP_ALPHA_DROPOUT) && p->store[i].kind == STORE_BATCHED && p->in_train[i] &&
+        !infer_only) {
       memmove(items + 1, items, sizeof(Item) * (size_t)n_items);
       items[0] = (Item){(NodeId)i, true, (size_t)shape_count(g->nodes[i].shape), -1, n, 0};
       n_items++;
@@ -106,10 +110,11 @@ static void place_batched(Compilation *c, Plan *p) {
     live[pos] = it;
     n_live++;
     if (at + x->size > arena_size) arena_size = at + x->size;
+    if (infer_only) continue;
     if (x->aux) p->store[x->node].aux = at;
     else p->store[x->node].offset = at;
   }
-  p->batched_per_example = arena_size;
+  return arena_size;
 }
 
 Plan plan_build(Compilation *c, bool copy_input) {
@@ -206,6 +211,7 @@ Plan plan_build(Compilation *c, bool copy_input) {
   }
   p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss);
   p.fuse_infer = fuse_plan(c, &p, p.in_infer, g->output);
-  place_batched(c, &p);
+  p.batched_per_example = place_batched(c, &p, false);
+  p.infer_per_example = place_batched(c, &p, true);
   return p;
 }

@@ -123,3 +123,15 @@ void summary_print(const Graph *g, FILE *out) {
   }
   arena_free(&scratch);
 }
+
+void summary_print_memory(const Graph *g, const Plan *p, FILE *out) {
+  char a[32], b[32], c[32], d[32];
+  long long optimizer_copies = g->opt.kind == OPT_ADAM ? 2 : g->opt.kind == OPT_SGD && g->opt.momentum == 0 ? 0 : 1;
+  fprintf(out, "memory: activations %s floats (%s) per example in training, %s (%s) in inference\n",
+          grouped(a, sizeof a, (long long)p->batched_per_example), scaled(b, sizeof b, 4.0 * (double)p->batched_per_example, "B"),
+          grouped(c, sizeof c, (long long)p->infer_per_example), scaled(d, sizeof d, 4.0 * (double)p->infer_per_example, "B"));
+  double fixed = 4.0 * ((double)p->n_params * (2 + (double)optimizer_copies) + (double)p->n_buffers + (double)p->fixed +
+                        (double)p->scratch);
+  fprintf(out, "        parameters, gradients, optimizer state, buffers and scratch: %s, whatever the batch\n",
+          scaled(a, sizeof a, fixed, "B"));
+}
