@@ -364,11 +364,18 @@ bool conv2d_is_pointwise(const Node *conv) {
   return conv->attr.kernel == 1 && conv->attr.stride == 1 && conv->attr.pad == 0;
 }
 
+int conv2d_group(const Node *conv) {
+  if (conv2d_is_pointwise(conv)) return 1;
+  int positions = conv->shape.dim[2] * conv->shape.dim[3];
+  return (CONV_GROUP_COLUMNS + positions - 1) / positions;
+}
+
 /* The sizes of a convolution, from its forward node. */
 typedef struct ConvDims {
   int C, H, W, F, k, s, p, OH, OW;
   long long in, out, unfolded_rows, positions; /* per example: C H W, F OH OW, C k k, OH OW */
   bool pointwise;    /* 1x1, stride 1, no padding: x itself is the unfolded matrix */
+  int group;         /* examples per product (conv2d_group) */
 } ConvDims;
 
 static ConvDims conv_dims(const Graph *g, const Node *conv) {
@@ -382,31 +389,65 @@ static ConvDims conv_dims(const Graph *g, const Node *conv) {
   d.unfolded_rows = (long long)d.C * d.k * d.k;
   d.positions = (long long)d.OH * d.OW;
   d.pointwise = conv2d_is_pointwise(conv);
+  d.group = conv2d_group(conv);
   return d;
 }
 
 static const char *num(Emit *e, long long v) { return arena_printf(&e->c->arena, "%lld", v); }
 
-/* "im2col(scratch, x + b*CHW, ...)": one example unfolded into the scratch buffer */
-static void emit_unfold(Emit *e, const ConvDims *d, const char *x) {
-  P(e, "    im2col(m->fixed + %zu, %s + (size_t)b * %lld, %d, %d, %d, %d, %d, %d, %d, %d);\n", e->plan.fixed, x, d->in,
-    d->C, d->H, d->W, d->k, d->s, d->p, d->OH, d->OW);
+/* The loop over groups of G examples (the last one smaller), with the scratch buffers: col, the
+ * unfolded group [C k k, g OH OW], and, when G > 1, tmp, the group's [F, g OH OW] output or
+ * output gradient (the products' layout; the model's is example by example). */
+static void emit_group_loop(Emit *e, const ConvDims *d) {
+  if (d->pointwise) {
+    P(e, "  for (int b = 0; b < n; b++) {\n");
+    return;
+  }
+  P(e, "  for (int b0 = 0; b0 < n; b0 += %d) {\n"
+       "    const int g = n - b0 < %d ? n - b0 : %d;\n"
+       "    const int cols = g * %lld;\n"
+       "    nn_real *col = m->fixed + %zu;\n",
+    d->group, d->group, d->group, d->positions, e->plan.fixed);
+  if (d->group > 1) P(e, "    nn_real *tmp = col + %lld;\n", d->unfolded_rows * d->group * d->positions);
 }
 
-/* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), example by example */
+static void emit_unfold(Emit *e, const ConvDims *d, const char *x) {
+  P(e, "    for (int j = 0; j < g; j++)\n"
+       "      im2col(col + (size_t)j * %lld, cols, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, %d, %d, %d, %d, %d);\n",
+    d->positions, x, d->in, d->C, d->H, d->W, d->k, d->s, d->p, d->OH, d->OW);
+}
+
+/* tmp[f, j OH OW + i] <-> y[b0 + j, f, i]: between the group's layout and the model's */
+static void emit_regroup(Emit *e, const ConvDims *d, const char *y, bool to_model) {
+  P(e, "    for (int j = 0; j < g; j++)\n"
+       "      for (int f = 0; f < %d; f++)\n"
+       "        for (int i = 0; i < %lld; i++)\n", d->F, d->positions);
+  const char *model = arena_printf(&e->c->arena, "%s[((size_t)(b0 + j) * %d + f) * %lld + i]", y, d->F, d->positions);
+  const char *group = arena_printf(&e->c->arena, "tmp[(size_t)f * cols + (size_t)j * %lld + i]", d->positions);
+  P(e, "          %s = %s;\n", to_model ? model : group, to_model ? group : model);
+}
+
+/* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), for groups of examples at once */
 static void emit_conv2d(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   ConvDims d = conv_dims(e->g, n);
   const char *x = ref(e, n->in[0]), *w = ref(e, n->in[1]), *y = ref(e, id);
-  P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d */\n", y, d.F,
-    d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p);
-  P(e, "  for (int b = 0; b < n; b++) {\n");
-  const char *col = d.pointwise ? arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in)
-                                : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
-  if (!d.pointwise) emit_unfold(e, &d, x);
-  emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
-            col, num(e, d.positions), e->opt->blas ? "0.0f" : "0", arena_printf(&e->c->arena, "%s + (size_t)b * %lld", y, d.out),
-            num(e, d.positions));
+  const char *zero = e->opt->blas ? "0.0f" : "0";
+  P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d, %d example%s a product */\n",
+    y, d.F, d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p, d.group,
+    d.group > 1 ? "s" : "");
+  emit_group_loop(e, &d);
+  if (d.pointwise) {
+    emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
+              arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in), num(e, d.positions), zero,
+              arena_printf(&e->c->arena, "%s + (size_t)b * %lld", y, d.out), num(e, d.positions));
+  } else {
+    emit_unfold(e, &d, x);
+    const char *out = d.group > 1 ? "tmp" : arena_printf(&e->c->arena, "%s + (size_t)b0 * %lld", y, d.out);
+    emit_gemm(e, "    ", false, false, num(e, d.F), "cols", num(e, d.unfolded_rows), w, num(e, d.unfolded_rows), "col",
+              "cols", zero, out, "cols");
+    if (d.group > 1) emit_regroup(e, &d, y, true);
+  }
   P(e, "  }\n");
 }
 
@@ -416,16 +457,22 @@ static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
   const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
+  const char *zero = e->opt->blas ? "0.0f" : "0";
   P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
-  P(e, "  for (int b = 0; b < n; b++) {\n");
-  const char *dxb = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dx, d.in);
-  const char *dcol = d.pointwise ? dxb : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
-  emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
-            arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions),
-            e->opt->blas ? "0.0f" : "0", dcol, num(e, d.positions));
-  if (!d.pointwise)
-    P(e, "    col2im(%s, m->fixed + %zu, %d, %d, %d, %d, %d, %d, %d, %d);\n", dxb, e->plan.fixed, d.C, d.H, d.W, d.k, d.s,
-      d.p, d.OH, d.OW);
+  emit_group_loop(e, &d);
+  if (d.pointwise) {
+    emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
+              arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions), zero,
+              arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dx, d.in), num(e, d.positions));
+  } else {
+    if (d.group > 1) emit_regroup(e, &d, dy, false);
+    const char *grad = d.group > 1 ? "tmp" : arena_printf(&e->c->arena, "%s + (size_t)b0 * %lld", dy, d.out);
+    emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), "cols", num(e, d.F), w, num(e, d.unfolded_rows), grad,
+              "cols", zero, "col", "cols");
+    P(e, "    for (int j = 0; j < g; j++)\n"
+         "      col2im(%s + (size_t)(b0 + j) * %lld, col + (size_t)j * %lld, cols, %d, %d, %d, %d, %d, %d, %d, %d);\n",
+      dx, d.in, d.positions, d.C, d.H, d.W, d.k, d.s, d.p, d.OH, d.OW);
+  }
   P(e, "  }\n");
 }
 
@@ -435,13 +482,19 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
   ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
   const char *dy = ref(e, n->in[0]), *x = ref(e, n->in[1]), *dw = ref(e, id);
   P(e, "  /* %s = Σ_b %s[b] · unfold(%s[b])^T */\n", dw, dy, x);
-  P(e, "  for (int b = 0; b < n; b++) {\n");
-  const char *col = d.pointwise ? arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in)
-                                : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
-  if (!d.pointwise) emit_unfold(e, &d, x);
-  emit_gemm(e, "    ", false, true, num(e, d.F), num(e, d.unfolded_rows), num(e, d.positions),
-            arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions), col, num(e, d.positions),
-            e->opt->blas ? "b ? 1.0f : 0.0f" : "b ? 1 : 0", dw, num(e, d.unfolded_rows));
+  emit_group_loop(e, &d);
+  if (d.pointwise) {
+    emit_gemm(e, "    ", false, true, num(e, d.F), num(e, d.unfolded_rows), num(e, d.positions),
+              arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions),
+              arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in), num(e, d.positions),
+              e->opt->blas ? "b ? 1.0f : 0.0f" : "b ? 1 : 0", dw, num(e, d.unfolded_rows));
+  } else {
+    emit_unfold(e, &d, x);
+    if (d.group > 1) emit_regroup(e, &d, dy, false);
+    const char *grad = d.group > 1 ? "tmp" : arena_printf(&e->c->arena, "%s + (size_t)b0 * %lld", dy, d.out);
+    emit_gemm(e, "    ", false, true, num(e, d.F), num(e, d.unfolded_rows), "cols", grad, "cols", "col", "cols",
+              e->opt->blas ? "b0 ? 1.0f : 0.0f" : "b0 ? 1 : 0", dw, num(e, d.unfolded_rows));
+  }
   P(e, "  }\n");
 }
 
@@ -908,11 +961,13 @@ static const char *unfold_range_helper =
     "}\n\n";
 
 static const char *im2col_helper =
-    "/* col[(c k + u) k + v][i OW + j] = x[c][s i + u - p][s j + v - p], 0 outside x [C,H,W] */\n"
-    "NN_HOT static void im2col(nn_real *col, const nn_real *x, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "/* col[(c k + u) k + v][i OW + j] = x[c][s i + u - p][s j + v - p], 0 outside x [C,H,W]; col's rows\n"
+    "   are ld apart (several examples side by side) */\n"
+    "NN_HOT static void im2col(nn_real *col, int ld, const nn_real *x, int C, int H, int W, int k, int s, int p, int OH,\n"
+    "                          int OW) {\n"
     "  for (int c = 0; c < C; c++)\n"
     "    for (int u = 0; u < k; u++)\n"
-    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW) {\n"
+    "      for (int v = 0; v < k; v++, col += ld) {\n"
     "        int j0, j1;\n"
     "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
     "        const nn_real *plane = x + (size_t)c * H * W;\n"
@@ -950,21 +1005,22 @@ static const char *im2col_helper =
     "}\n\n";
 
 static const char *col2im_helper =
-    "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from (col is\n"
-    "   scratch: its entries that fall outside x may be overwritten) */\n"
-    "NN_HOT static void col2im(nn_real *dx, nn_real *col, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from (rows ld apart;\n"
+    "   col is scratch: its entries that fall outside x may be overwritten) */\n"
+    "NN_HOT static void col2im(nn_real *dx, nn_real *col, int ld, int C, int H, int W, int k, int s, int p, int OH,\n"
+    "                          int OW) {\n"
     "  /* a 'same' convolution's centre tap reads every position once: it initialises dx */\n"
     "  const int same = s == 1 && OW == W && OH == H && 2 * p == k - 1;\n"
     "  if (!same) memset(dx, 0, sizeof(nn_real) * (size_t)C * H * W);\n"
     "  for (int c = 0; c < C; c++) {\n"
     "    nn_real *plane = dx + (size_t)c * H * W;\n"
     "    if (same) {\n"
-    "      const nn_real *centre = col + ((size_t)(c * k + p) * k + p) * OH * OW;\n"
+    "      const nn_real *centre = col + ((size_t)(c * k + p) * k + p) * ld;\n"
     "      for (size_t i = 0; i < (size_t)H * W; i++) plane[i] = centre[i];\n"
     "    }\n"
     "    for (int u = 0; u < k; u++)\n"
     "      for (int v = 0; v < k; v++) {\n"
-    "        nn_real *tap = col + ((size_t)(c * k + u) * k + v) * OH * OW;\n"
+    "        nn_real *tap = col + ((size_t)(c * k + u) * k + v) * ld;\n"
     "        if (same && u == p && v == p) continue;\n"
     "        int j0, j1;\n"
     "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"

@@ -265,6 +265,10 @@ char *shape_str(Arena *a, Shape s);      /* "[B, 256]" */
 Shape shape_make(int rank, const int32_t *dims);
 void ir_print(const Graph *g, FILE *out);
 bool conv2d_is_pointwise(const Node *conv); /* 1x1, stride 1, no padding: no unfolding needed (emit.c) */
+/* Examples a convolution unfolds and multiplies at once, so that each product has at least
+ * CONV_GROUP_COLUMNS columns (fewer, larger products: less of BLAS's per-call packing) (emit.c) */
+#define CONV_GROUP_COLUMNS 1024
+int conv2d_group(const Node *conv);
 bool ir_verify(const Graph *g, FILE *err); /* false (and a report) on an internal inconsistency */
 
 /* ============================== compilation ============================== */

@@ -194,7 +194,8 @@ Plan plan_build(Compilation *c, bool copy_input) {
     }
   }
   /* Batch statistics kept from a batchnorm's forward kernel for its backward ones and the running
-     statistics' update; one unfolded example (im2col) for the convolutions, shared by all. */
+     statistics' update; for the convolutions, shared by all, one group of examples unfolded
+     (im2col) and, for groups of several, their output in the products' layout. */
   for (int i = 0; i < n; i++) {
     Node *nd = &g->nodes[i];
     if (nd->op == OP_BATCHNORM && p.in_train[i]) {
@@ -204,9 +205,10 @@ Plan plan_build(Compilation *c, bool copy_input) {
     if ((nd->op == OP_CONV2D || nd->op == OP_CONV2D_BWD_DATA || nd->op == OP_CONV2D_BWD_WEIGHT) &&
         (p.in_train[i] || p.in_infer[i])) {
       const Node *conv = nd->op == OP_CONV2D ? nd : &g->nodes[nd->attr.fwd];
-      size_t unfolded = (size_t)shape_count(g->nodes[conv->in[1]].shape) / (size_t)conv->shape.dim[1] *
-                        (size_t)(conv->shape.dim[2] * conv->shape.dim[3]);
-      if (!conv2d_is_pointwise(conv) && unfolded > p.scratch) p.scratch = unfolded;
+      size_t group = (size_t)conv2d_group(conv), positions = (size_t)(conv->shape.dim[2] * conv->shape.dim[3]);
+      size_t unfolded_rows = (size_t)shape_count(g->nodes[conv->in[1]].shape) / (size_t)conv->shape.dim[1];
+      size_t need = group * positions * (unfolded_rows + (group > 1 ? (size_t)conv->shape.dim[1] : 0));
+      if (!conv2d_is_pointwise(conv) && need > p.scratch) p.scratch = need;
     }
   }
   p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss);

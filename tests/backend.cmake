@@ -133,6 +133,7 @@ set(nnc_conv_fwd_cases
   "conv_stride|3, 7, 6|conv2d(x, 2, 3, stride=2, pad=1, bias=false)|conv 2 3 2 1 0"
   "conv_5x5|2, 9, 8|conv2d(x, 3, 5, stride=3, pad=2)|conv 3 5 3 2 1"
   "conv_valid|2, 6, 7|conv2d(x, 3, 2)|conv 3 2 1 0 1"
+  "conv_group|2, 16, 17|conv2d(x, 3, 3, pad=1)|conv 3 3 1 1 1"
   "conv_1x1|4, 5, 3|conv2d(x, 3, 1)|conv 3 1 1 0 1"
   "conv_1x1_stride|4, 5, 3|conv2d(x, 3, 1, stride=2)|conv 3 1 2 0 1"
   "max_pool|2, 7, 6|max_pool2d(x, 2)|max_pool 2 2"
