@@ -5,8 +5,10 @@
  * cblas_sgemm call) per node, preceded by the .nn line it comes from; backward kernels after
  * forward ones in a single train function, which updates each parameter as soon as its gradient is
  * final (the optimizer is one loop over a parameter slice, so all parameters share one code path).
- * Output is deterministic: no timestamps, names are node ids. Requires plan.c's Plan.
- * Ops the emitter has no kernel for are reported as errors, never emitted as wrong code.
+ * Output is deterministic: no timestamps, names are node ids. Requires plan.c's Plan. Sections:
+ * helpers, element-wise groups, dense and loss kernels, the convolutional family (conv2d as
+ * grouped im2col + gemm, batchnorm, pooling), the train/infer functions, the optimizer, the file
+ * (with the generated helpers' text and the run-time dispatch macro).
  */
 #include <errno.h>
 #include <math.h>
@@ -681,7 +683,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   case OP_GLOBAL_AVG_POOL: case OP_GLOBAL_AVG_POOL_BWD: emit_global_avg_pool(e, id); break;
   case OP_SOFTMAX_XENT: case OP_MSE: case OP_BCE_LOGITS: emit_loss(e, id); break;
   case OP_SOFTMAX_XENT_BWD: case OP_MSE_BWD: case OP_BCE_LOGITS_BWD: emit_loss_bwd(e, id); break;
-  default: nn_die("no kernel for %s (output.c checks support first)", op_name(n->op));
+  default: nn_die("no kernel for %s", op_name(n->op));
   }
 }
 

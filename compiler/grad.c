@@ -4,9 +4,8 @@
  * grad_of[] per forward node and param_grad[] per parameter. Only nodes that both depend on a
  * trainable parameter and reach the loss get gradients, so e.g. no d/dinput is computed. A value
  * used more than once (a skip connection) gets the sum of its contributions through add nodes.
- * Backward nodes inherit their forward node's source location and summary row. Each rule is the
- * derivative stated beside the op in ops.h. Requires a graph whose ops all have gradient rules:
- * output.c reports the others at their calls before it differentiates.
+ * Backward nodes inherit their forward node's source location, summary row and attributes. Each
+ * rule is the derivative stated beside the op in ops.h; every forward op has one.
  */
 #include <string.h>
 
@@ -175,7 +174,7 @@ static void grad_node(Grad *gr, NodeId id) {
     accumulate(gr, x, emit_node(gr, OP_BCE_LOGITS_BWD, dy, x, n.in[1], g->nodes[x].shape, id), id);
     return;
   default:
-    nn_die("no gradient rule for %s (output.c checks support first)", op_name(n.op));
+    nn_die("no gradient rule for %s", op_name(n.op));
   }
 }
 
