@@ -107,6 +107,21 @@ foreach(model IN LISTS nnc_gradcheck_models)
                     DRIVER ${NNC_BE_SRC}/gradcheck/gradcheck.c ARGS ${args})
 endforeach()
 
+# ---- forward values against the spec's formulas (tests/forward: a .nn and a cases.h row each) ----
+file(GLOB nnc_forward_cases CONFIGURE_DEPENDS ${NNC_BE_SRC}/forward/*.nn)
+foreach(model IN LISTS nnc_forward_cases)
+  get_filename_component(case ${model} NAME_WE)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${model})
+  file(READ ${model} text)
+  set(dir ${NNC_BE_WORK}/forward_models/${case})
+  foreach(build f d) # the same model under two names: float (fwd_f) and double (fwd_d)
+    string(REGEX REPLACE "\nmodel [A-Za-z_0-9]+" "\nmodel fwd_${build}" renamed "${text}")
+    file(WRITE ${dir}/fwd_${build}.nn "${renamed}")
+  endforeach()
+  nnc_be_model_test(forward_${case} MODELS ${dir}/fwd_f.nn ${dir}/fwd_d.nn MODEL_FLAGS --debug-api --double,--debug-api
+                    DRIVER ${NNC_BE_SRC}/forward/forward_check.c LIBS ${BLAS_LIBRARIES} ARGS ${case})
+endforeach()
+
 # ---- forward semantics the gradient checks cannot see: initializers, dropout's values ----
 nnc_be_model_test(init_check MODELS ${NNC_BE_SRC}/backend/init_check.nn FLAGS --double --debug-api
                   DRIVER ${NNC_BE_SRC}/backend/init_check.c)
