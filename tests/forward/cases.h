@@ -27,7 +27,7 @@ typedef struct Case {
 /* ---- activations on the input: out = f(x), loss mse(out, t) ---- */
 #define EW_CASE(name, f, arg)                                 \
   static Val case_##name(Ref *r) {                            \
-    Val h = ref_map(ref_input(r, VEC(24)), f, arg);           \
+    Val h = ref_map(ref_input(r, VEC(240)), f, arg);           \
     ref_mse(r, h);                                            \
     return h;                                                 \
   }
@@ -42,7 +42,7 @@ EW_CASE(tanh, ref_tanh, 0)
 EW_CASE(identity, ref_identity, 0)
 
 static Val case_softmax(Ref *r) {
-  Val h = ref_softmax(ref_input(r, VEC(24)));
+  Val h = ref_softmax(ref_input(r, VEC(240)));
   ref_mse(r, h);
   return h;
 }

@@ -32,13 +32,14 @@
 #define CHUNKED 12 /* forward() beyond max_batch */
 
 /* Bounds in ulps, {float, double}. The worst errors measured with correct kernels: ELEMENTWISE
-   1.1 (tanhf) and 1.2 (selu in double); LAYERS 8.2 (flatten, float) and 1.6 (softmax, double); the
-   loss 0.5 and 2.4. A wrong constant or formula is off by hundreds. */
+   1.1 (tanhf) and 1.3 (sigmoid in double); LAYERS 8.2 (flatten, float) and 1.6 (softmax, double);
+   the loss 0.5 and 11 (a sum of 1,200 squares in double). A wrong constant or formula is off by
+   hundreds; expm1f with a coefficient off by 6 % by 5. */
 static const double bound[2][2] = {
     /* ELEMENTWISE */ {2, 2},
     /* LAYERS */ {24, 8},
 };
-static const double loss_bound[2] = {6, 6}; /* relative to |loss| */
+static const double loss_bound[2] = {6, 48}; /* relative to |loss| */
 
 static double uniform(void) {
   static unsigned long long state = 0x2545f4914f6cdd1dULL;
