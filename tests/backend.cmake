@@ -21,8 +21,12 @@
 #                           that the emitter supports, tiny_mlp and multilabel: the output of
 #                           nnc build (blas), --no-blas and --double compiles with
 #                           cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c and links with
-#                           api_main.c, which calls every API function (compile_check.cmake);
-#                           <mode> clang: the --no-blas output with clang, when it is installed
+#                           api_main.c, which calls every API function (compile_check.cmake),
+#                           and compares its outputs (before and after one train_step) with the
+#                           double build's (float modes, 3e-5) or with the saved reference
+#                           backend/outputs/<model>.txt (double mode, 1e-9; UPDATE_GOLDEN=1 ctest
+#                           -R _double rewrites it); <mode> clang: the --no-blas output with clang,
+#                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
 #   build_unsupported_<model>  models that call built-ins the emitter does not support yet
@@ -191,6 +195,7 @@ if(EXISTS ${NNC_BE_SPEC})
     list(APPEND nnc_compile_models ${NNC_BE_WORK}/spec/spec_${name}.nn)
   endforeach()
 endif()
+set(nnc_float_vs_double 3e-5) # api_main --expect: the float builds' outputs against the double build's
 set(nnc_clang "")
 if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   find_program(NNC_TEST_CLANG clang)
@@ -210,22 +215,37 @@ foreach(model IN LISTS nnc_compile_models)
   endif()
   # with clang too (its -Wall has -Wunused-function for unused static inline helpers, which gcc's
   # lacks): the --no-blas output, compiled and linked exactly as above, without sanitizers
+  # outputs: the double build's against the saved reference, the float builds' against the double's
+  set(reference ${NNC_BE_SRC}/backend/outputs/${stem}.txt)
+  set(double_outputs "${NNC_BE_WORK}/compile_${stem}_double/outputs.txt|${nnc_float_vs_double}")
   if(nnc_clang)
     add_test(NAME compile_${stem}_clang
              COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${nnc_clang} -DMODEL=${model} -DMODE=no-blas
                      -DWORK=${NNC_BE_WORK}/compile_${stem}_clang -DAPI_MAIN=${NNC_BE_SRC}/backend/api_main.c
+                     "-DEXPECT=${double_outputs}"
                      -DRUN_MODEL=${NNC_BE_SRC}/backend/run_model.cmake -P ${NNC_BE_SRC}/backend/compile_check.cmake)
-    set_tests_properties(compile_${stem}_clang PROPERTIES TIMEOUT 120 LABELS backend)
+    set_tests_properties(compile_${stem}_clang PROPERTIES TIMEOUT 120 LABELS backend
+                         FIXTURES_REQUIRED compile_double_${stem})
   endif()
   foreach(mode blas no-blas double)
     string(REPLACE "-" "" m ${mode})
+    set(expect "${double_outputs}")
+    if(mode STREQUAL "double")
+      set(expect "${reference}|1e-9")
+    endif()
     add_test(NAME compile_${stem}_${m}
              COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DMODEL=${model} -DMODE=${mode}
                      -DWORK=${NNC_BE_WORK}/compile_${stem}_${m} -DAPI_MAIN=${NNC_BE_SRC}/backend/api_main.c
                      -DRUN_MODEL=${NNC_BE_SRC}/backend/run_model.cmake "-DCFLAGS=${nnc_gen_cflags_arg}"
                      "-DBLAS_LIBS=${nnc_blas_libs_arg}" "-DCBLAS_INCLUDE=${nnc_cblas_include}" -DNNRT_LIB=$<TARGET_FILE:nnrt>
+                     "-DEXPECT=${expect}" -DREFERENCE=${reference}
                      -P ${NNC_BE_SRC}/backend/compile_check.cmake)
     set_tests_properties(compile_${stem}_${m} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
+    if(mode STREQUAL "double")
+      set_tests_properties(compile_${stem}_${m} PROPERTIES FIXTURES_SETUP compile_double_${stem})
+    else()
+      set_tests_properties(compile_${stem}_${m} PROPERTIES FIXTURES_REQUIRED compile_double_${stem})
+    endif()
   endforeach()
 endforeach()
 
