@@ -35,7 +35,9 @@
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
 #                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
-#   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
+#   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake), its losses against
+#                           a curve recorded from an independent PyTorch run (expected_losses.py;
+#                           train_e2e_expected_losses replays it where torch is installed)
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -296,6 +298,15 @@ foreach(mode blas noblas)
 endforeach()
 
 # ---- nnc train end to end ----
+# tiny_mlp's mean training loss per epoch (batch 16, seed 1), recorded from an independent run:
+# tests/data/expected_losses.py replays the training in PyTorch (train_e2e_expected_losses checks
+# the record against it where torch is installed)
+set(nnc_expected_losses "1.177487 0.371302 0.196659 0.117562 0.071081 0.043510 0.049972")
+if(NNC_TEST_PYTHON)
+  add_test(NAME train_e2e_expected_losses
+           COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/data/expected_losses.py --epochs 7 --check "${nnc_expected_losses}")
+  set_tests_properties(train_e2e_expected_losses PROPERTIES TIMEOUT 120 LABELS backend SKIP_REGULAR_EXPRESSION "SKIPPED:")
+endif()
 foreach(case train resume missing_data bad_flag help)
   set(work ${NNC_BE_WORK}/train_e2e)
   if(NOT case MATCHES "^(train|resume)$")
@@ -303,7 +314,8 @@ foreach(case train resume missing_data bad_flag help)
   endif()
   add_test(NAME train_e2e_${case}
            COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DDATA=${NNC_BE_SRC}/data
-                   -DWORK=${work} -DCASE=${case} -P ${NNC_BE_SRC}/backend/train_e2e.cmake)
+                   -DWORK=${work} -DCASE=${case} "-DEXPECTED_LOSSES=${nnc_expected_losses}"
+                   -P ${NNC_BE_SRC}/backend/train_e2e.cmake)
   set_tests_properties(train_e2e_${case} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
 endforeach()
 # the longest chain (two compilations of the trainer, then two more): start it first
