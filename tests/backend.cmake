@@ -8,7 +8,12 @@
 #   gradcheck_<case>        tests/gradcheck/<case>.nn built --double --debug-api against
 #                           gradcheck.c: every parameter's generated gradient against a 4-point
 #                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-6) <= 1e-6;
-#                           one case per differentiable op and loss, plus fashion_snn scaled down
+#                           one case per differentiable op and loss, plus fashion_snn scaled down;
+#                           each runs on a full batch (n = max_batch) and a partial one
+#   forward_<case>          tests/forward/<case>.nn built as float (BLAS) and double, against
+#                           forward_check.c: outputs and loss against the long-double reference of
+#                           tests/forward/cases.h (formulas in reference.h, written from the spec),
+#                           in ulps, for n = max_batch, n < max_batch and forward() in chunks
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
