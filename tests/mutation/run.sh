@@ -57,7 +57,7 @@ stop=() exclude='^golden_'
 run_tests() {
   ((fast)) && rm -f "$build/Testing/Temporary/CTestCostData.txt"
   ctest --test-dir "$build" -j"$jobs" -E "$exclude" "${stop[@]}" >"$log" 2>&1 || true
-  sed -n 's/^[[:space:]]*[0-9]\{1,\} - \([^ ]*\) (.*/\1/p' "$log" | sort -u
+  sed -n '/The following tests FAILED:/,$ s/^[[:space:]]*[0-9]\{1,\} - \([^ ]*\) (.*/\1/p' "$log" | sort -u
 }
 
 echo "== the unmutated copy's tests"
