@@ -40,9 +40,13 @@ cleanup() { if ((keep)); then echo "scratch folder kept: $scratch"; else rm -rf 
 trap cleanup EXIT
 src=$scratch/repo
 mkdir -p "$src"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard |
-   while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
-   tar --null -T - -cf -) | tar -xf - -C "$src"
+if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
+  (cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+     while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+     tar --null -T - -cf -) | tar -xf - -C "$src"
+else # not a git checkout: everything but the build folders
+  (cd "$repo" && tar --exclude='./build*' -cf - .) | tar -xf - -C "$src"
+fi
 [[ -d $repo/../shared ]] && ln -s "$(cd "$repo/../shared" && pwd)" "$scratch/shared"
 
 build=$scratch/build
