@@ -24,14 +24,14 @@
  *   - at least --min-nonzero (default 0.5) of the gradient entries are non-zero and the largest
  *     is above 1e-6 (a check of all-zero gradients would pass vacuously);
  *   - deterministic models (no --stochastic): the batch loss is the mean of the per-example
- *     losses (relative 1e-12), and --loss xent|mse|bce recomputes the loss from forward()'s output
+ *     losses (relative 1e-12; not with --batch-coupled, for batchnorm's batch statistics), and --loss xent|mse|bce recomputes the loss from forward()'s output
  *     with the spec's formula (relative 1e-5: forward() returns floats).
  *   - --stochastic models: two passes with fresh masks give different losses (dropout is on).
  * A difference that changes sign between the one-sided quotients hints that p + h or p - h
  * crossed a kink (relu at 0); the report then says so.
  *
  * usage: gradcheck [--batch N] [--seed S] [--h H] [--tol T] [--loss xent|mse|bce]
- *                  [--stochastic] [--min-nonzero F]
+ *                  [--stochastic] [--batch-coupled] [--min-nonzero F]
  */
 #include <math.h>
 #include <stdio.h>
@@ -90,7 +90,7 @@ static double loss_of_output(const char *kind, const float *out, const M_y *y, i
 static double h = 1e-4, tol = 1e-6, min_nonzero = 0.5;
 static unsigned long long seed = 11;
 static const char *loss_kind = NULL;
-static int stochastic = 0;
+static int stochastic = 0, batch_coupled = 0;
 
 static int check(int max_batch);
 
@@ -99,6 +99,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--stochastic") == 0) stochastic = 1;
+    else if (strcmp(a, "--batch-coupled") == 0) batch_coupled = 1;
     else if (v && strcmp(a, "--batch") == 0) batch = atoi(v), i++;
     else if (v && strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
     else if (v && strcmp(a, "--h") == 0) h = atof(v), i++;
@@ -193,7 +194,7 @@ static int check(int max_batch) {
     failed = 1;
   }
 
-  if (!stochastic) {
+  if (!stochastic && !batch_coupled) {
     /* the loss is the mean over the batch */
     double sum = 0;
     for (int b = 0; b < batch; b++) {
