@@ -12,7 +12,7 @@
 #                 first: only the first catching tests are named (CI runs this)
 #   --jobs N      build and test in parallel (default: nproc)
 #   --keep        keep the scratch folder (its path is printed)
-#   --match TEXT  only the mutations whose description contains TEXT
+#   --match RE    only the mutations whose description matches the extended regular expression RE
 #
 # The scratch copy holds the tracked and untracked-but-not-ignored files of the working tree (so
 # uncommitted changes are tested too), beside a link to ../shared when it exists (the spec). First
@@ -93,7 +93,7 @@ n=0 caught=0 bad=0
 summary=()
 while IFS=$'\t' read -r file old new what rest || [[ -n $file ]]; do
   [[ -z $file || $file == \#* ]] && continue
-  [[ -n $match && $what != *"$match"* ]] && continue
+  [[ -n $match && ! $what =~ $match ]] && continue
   n=$((n + 1))
   if [[ -z $what || -n $rest ]]; then
     summary+=("ERROR     line '$file ...': needs exactly four tab-separated fields")
