@@ -7,7 +7,7 @@
 #
 #   gradcheck_<case>        tests/gradcheck/<case>.nn built --double --debug-api against
 #                           gradcheck.c: every parameter's generated gradient against a 4-point
-#                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-6) <= 1e-6;
+#                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-5) <= 1e-6;
 #                           one case per differentiable op and loss, plus fashion_snn scaled down;
 #                           each runs on a full batch (n = max_batch) and a partial one
 #   forward_<case>          tests/forward/<case>.nn built as float (BLAS) and double, against
