@@ -786,6 +786,7 @@ static void emit_init(Emit *e) {
   Graph *g = e->g;
   P(e, "/* Parameters in creation order, each from the model's own generator. */\n");
   P(e, "static void init_params(%s *m) {\n", e->name);
+  if (g->n_params == 0) P(e, "  (void)m;\n");
   for (int i = 0; i < g->n_params; i++) {
     const Param *p = &g->params[i];
     const char *base = p->trainable ? "m->params" : "m->buffers";
@@ -822,6 +823,11 @@ static void emit_update(Emit *e) {
     P(e, "  m->step_size = (nn_real)(%.17g / c1);\n  m->root_c2 = (nn_real)sqrt(c2);\n", o->lr);
   }
   P(e, "}\n\n");
+  /* no parameter the loss reaches: nothing calls update() (an unused static function warns) */
+  bool any_update = false;
+  for (int i = 0; i < e->g->n_params; i++)
+    any_update |= e->g->params[i].trainable && e->g->param_grad && e->g->param_grad[i] != NO_NODE;
+  if (!any_update) return;
   P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. train() calls it for\n"
        "   each parameter as soon as its gradient is final, while that gradient is still in cache. */\n");
   P(e, "NN_HOT static void update(%s *m, size_t begin, size_t end) {\n", e->name);
@@ -918,9 +924,11 @@ static void emit_header(Emit *e, FILE *h) {
             "long %s_debug_n_params(void);\n"
             "%s *%s_debug_params(%s *m);\n"
             "%s *%s_debug_grads(%s *m);\n"
-            "double %s_debug_loss_grad(%s *m, const float *x, const %s, int n, int freeze_masks);\n",
+            "double %s_debug_loss_grad(%s *m, const float *x, const %s, int n, int freeze_masks);\n"
+            "/* Inference on n <= max_batch examples in nn_real precision (NULL for a bad n). */\n"
+            "const %s *%s_debug_forward(%s *m, const float *x, int n);\n",
             e->real, e->name, e->real, e->name, e->name, e->real, e->name, e->name, e->name, e->name,
-            label ? "int32_t *y" : "float *t");
+            label ? "int32_t *y" : "float *t", e->real, e->name, e->name);
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -1287,6 +1295,9 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
           "  train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
+    P(&e, "const %s *%s_debug_forward(%s *m, const float *x, int n) {\n"
+          "  return m && x && n >= 1 && n <= m->max_batch ? infer(m, x, NULL, n) : NULL;\n}\n",
+      e.real, N, N);
   }
 }
 

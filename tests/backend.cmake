@@ -7,8 +7,13 @@
 #
 #   gradcheck_<case>        tests/gradcheck/<case>.nn built --double --debug-api against
 #                           gradcheck.c: every parameter's generated gradient against a 4-point
-#                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-6) <= 1e-6;
-#                           one case per differentiable op and loss, plus fashion_snn scaled down
+#                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-5) <= 1e-6;
+#                           one case per differentiable op and loss, plus fashion_snn scaled down;
+#                           each runs on a full batch (n = max_batch) and a partial one
+#   forward_<case>          tests/forward/<case>.nn built as float (BLAS) and double, against
+#                           forward_check.c: outputs and loss against the long-double reference of
+#                           tests/forward/cases.h (formulas in reference.h, written from the spec),
+#                           in ulps, for n = max_batch, n < max_batch and forward() in chunks
 #   conv_fwd_<case>         conv_check.c: conv2d (a case worked out by hand; strides, padding, 1x1,
 #                           5x5), max/avg/global pooling, max-pool ties and batchnorm (batch
 #                           statistics in training, running statistics after steps) against
@@ -32,14 +37,20 @@
 #                           that the emitter supports, tiny_mlp and multilabel: the output of
 #                           nnc build (blas), --no-blas and --double compiles with
 #                           cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c and links with
-#                           api_main.c, which calls every API function (compile_check.cmake);
-#                           <mode> clang: the --no-blas output with clang, when it is installed
+#                           api_main.c, which calls every API function (compile_check.cmake),
+#                           and compares its outputs (before and after one train_step) with the
+#                           double build's (float modes, 3e-5) or with the saved reference
+#                           backend/outputs/<model>.txt (double mode, 1e-9; UPDATE_GOLDEN=1 ctest
+#                           -R _double rewrites it); <mode> clang: the --no-blas output with clang,
+#                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
 #                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
-#   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
+#   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake), its losses against
+#                           a curve recorded from an independent PyTorch run (expected_losses.py;
+#                           train_e2e_expected_losses replays it where torch is installed)
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -117,6 +128,21 @@ foreach(model IN LISTS nnc_gradcheck_models)
   endif()
   nnc_be_model_test(gradcheck_${case} MODELS ${model} FLAGS --double --debug-api
                     DRIVER ${NNC_BE_SRC}/gradcheck/gradcheck.c ARGS ${args})
+endforeach()
+
+# ---- forward values against the spec's formulas (tests/forward: a .nn and a cases.h row each) ----
+file(GLOB nnc_forward_cases CONFIGURE_DEPENDS ${NNC_BE_SRC}/forward/*.nn)
+foreach(model IN LISTS nnc_forward_cases)
+  get_filename_component(case ${model} NAME_WE)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${model})
+  file(READ ${model} text)
+  set(dir ${NNC_BE_WORK}/forward_models/${case})
+  foreach(build f d) # the same model under two names: float (fwd_f) and double (fwd_d)
+    string(REGEX REPLACE "\nmodel [A-Za-z_0-9]+" "\nmodel fwd_${build}" renamed "${text}")
+    file(WRITE ${dir}/fwd_${build}.nn "${renamed}")
+  endforeach()
+  nnc_be_model_test(forward_${case} MODELS ${dir}/fwd_f.nn ${dir}/fwd_d.nn MODEL_FLAGS --debug-api --double,--debug-api
+                    DRIVER ${NNC_BE_SRC}/forward/forward_check.c LIBS ${BLAS_LIBRARIES} ARGS ${case})
 endforeach()
 
 # ---- forward semantics the gradient checks cannot see: initializers, dropout's values ----
@@ -241,6 +267,7 @@ if(EXISTS ${NNC_BE_SPEC})
     list(APPEND nnc_compile_models ${NNC_BE_WORK}/spec/spec_${name}.nn)
   endforeach()
 endif()
+set(nnc_float_vs_double 3e-5) # api_main --expect: the float builds' outputs against the double build's
 set(nnc_clang "")
 if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   find_program(NNC_TEST_CLANG clang)
@@ -252,23 +279,38 @@ foreach(model IN LISTS nnc_compile_models)
   get_filename_component(stem ${model} NAME_WE)
   # with clang too (its -Wall has -Wunused-function for unused static inline helpers, which gcc's
   # lacks): the --no-blas output, compiled and linked exactly as above, without sanitizers
+  # outputs: the double build's against the saved reference, the float builds' against the double's
+  set(reference ${NNC_BE_SRC}/backend/outputs/${stem}.txt)
+  set(double_outputs "${NNC_BE_WORK}/compile_${stem}_double/outputs.txt|${nnc_float_vs_double}")
   if(nnc_clang)
     add_test(NAME compile_${stem}_clang
              COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${nnc_clang} -DMODEL=${model} -DMODE=no-blas
                      -DWORK=${NNC_BE_WORK}/compile_${stem}_clang -DAPI_MAIN=${NNC_BE_SRC}/backend/api_main.c
+                     "-DEXPECT=${double_outputs}"
                      -DRUN_MODEL=${NNC_BE_SRC}/backend/run_model.cmake -P ${NNC_BE_SRC}/backend/compile_check.cmake)
-    set_tests_properties(compile_${stem}_clang PROPERTIES TIMEOUT 600 LABELS backend)
+    set_tests_properties(compile_${stem}_clang PROPERTIES TIMEOUT 600 LABELS backend
+                         FIXTURES_REQUIRED compile_double_${stem})
   endif()
   foreach(mode blas no-blas double)
     string(REPLACE "-" "" m ${mode})
+    set(expect "${double_outputs}")
+    if(mode STREQUAL "double")
+      set(expect "${reference}|1e-9")
+    endif()
     add_test(NAME compile_${stem}_${m}
              COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DMODEL=${model} -DMODE=${mode}
                      -DWORK=${NNC_BE_WORK}/compile_${stem}_${m} -DAPI_MAIN=${NNC_BE_SRC}/backend/api_main.c
                      -DRUN_MODEL=${NNC_BE_SRC}/backend/run_model.cmake "-DCFLAGS=${nnc_gen_cflags_arg}"
                      "-DBLAS_LIBS=${nnc_blas_libs_arg}" "-DCBLAS_INCLUDE=${nnc_cblas_include}" -DNNRT_LIB=$<TARGET_FILE:nnrt>
+                     "-DEXPECT=${expect}" -DREFERENCE=${reference}
                      -P ${NNC_BE_SRC}/backend/compile_check.cmake)
     # resnet20's train() compiled three times at -O3 (run-time dispatch) takes some 40 s of CPU
     set_tests_properties(compile_${stem}_${m} PROPERTIES TIMEOUT 600 LABELS backend ENVIRONMENT "${nnc_be_env}")
+    if(mode STREQUAL "double")
+      set_tests_properties(compile_${stem}_${m} PROPERTIES FIXTURES_SETUP compile_double_${stem})
+    else()
+      set_tests_properties(compile_${stem}_${m} PROPERTIES FIXTURES_REQUIRED compile_double_${stem})
+    endif()
   endforeach()
 endforeach()
 
@@ -319,6 +361,15 @@ foreach(mode blas noblas)
 endforeach()
 
 # ---- nnc train end to end ----
+# tiny_mlp's mean training loss per epoch (batch 16, seed 1), recorded from an independent run:
+# tests/data/expected_losses.py replays the training in PyTorch (train_e2e_expected_losses checks
+# the record against it where torch is installed)
+set(nnc_expected_losses "1.177487 0.371302 0.196659 0.117562 0.071081 0.043510 0.049972")
+if(NNC_TEST_PYTHON)
+  add_test(NAME train_e2e_expected_losses
+           COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/data/expected_losses.py --epochs 7 --check "${nnc_expected_losses}")
+  set_tests_properties(train_e2e_expected_losses PROPERTIES TIMEOUT 120 LABELS backend SKIP_REGULAR_EXPRESSION "SKIPPED:")
+endif()
 foreach(case train resume missing_data bad_flag help)
   set(work ${NNC_BE_WORK}/train_e2e)
   if(NOT case MATCHES "^(train|resume)$")
@@ -326,7 +377,8 @@ foreach(case train resume missing_data bad_flag help)
   endif()
   add_test(NAME train_e2e_${case}
            COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DDATA=${NNC_BE_SRC}/data
-                   -DWORK=${work} -DCASE=${case} -P ${NNC_BE_SRC}/backend/train_e2e.cmake)
+                   -DWORK=${work} -DCASE=${case} "-DEXPECTED_LOSSES=${nnc_expected_losses}"
+                   -P ${NNC_BE_SRC}/backend/train_e2e.cmake)
   set_tests_properties(train_e2e_${case} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
 endforeach()
 # the longest chain (two compilations of the trainer, then two more): start it first

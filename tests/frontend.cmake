@@ -5,6 +5,9 @@
 #                                        (one cmocka test per file; format in test_errors.c)
 #   test_robust                          thousands of random and mutated inputs: no crash, no hang,
 #                                        and a failed compile always reports an error
+#   test_plan                            random models differentiated and planned: replaying train()
+#                                        and infer() over a shadow arena, no value is overwritten
+#                                        before its last read
 #   models_check                         `nnc check` on models/*.nn: exit 0, no warnings
 #   spec_examples_check                  the same on the spec's examples (skipped without the spec)
 #   golden_tiny_ir                       `nnc check --dump-ir` of tests/golden/tiny.nn against
@@ -30,7 +33,7 @@ function(nnc_frontend_test name)
   target_compile_definitions(${name} PRIVATE NNC_TESTS_DIR="${NNC_FE_TESTS}" NNC_REPO_DIR="${NNC_FE_REPO}"
                                              NNC_SPEC_PATH="${NNC_FE_SPEC}")
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS frontend)
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS frontend FAIL_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
 endfunction()
 
 nnc_frontend_test(test_lexer)
@@ -38,6 +41,7 @@ nnc_frontend_test(test_parse)
 nnc_frontend_test(test_lower)
 nnc_frontend_test(test_errors)
 nnc_frontend_test(test_robust)
+nnc_frontend_test(test_plan)
 
 # ---- the nnc command line on whole files ----
 add_test(NAME models_check

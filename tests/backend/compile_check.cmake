@@ -2,21 +2,25 @@
 #
 #   cmake -DNNC=nnc -DCC=cc -DMODEL=x.nn -DMODE=blas|no-blas|double -DWORK=dir -DAPI_MAIN=api_main.c
 #         -DRUN_MODEL=run_model.cmake [-DCFLAGS=...] [-DBLAS_LIBS=...] [-DCBLAS_INCLUDE=-Idir]
-#         [-DNNRT_LIB=libnnrt.a] -P compile_check.cmake
+#         [-DNNRT_LIB=libnnrt.a] [-DEXPECT=file|tol|...] [-DREFERENCE=file] -P compile_check.cmake
 #
 # Builds MODEL with `nnc build` (blas: default; no-blas: --no-blas; double: --double), then
 #   1. compiles NAME.c and nnrt.c as spec §7 says a user would, but strictly:
 #      CC -std=c99 -O2 -Wall -Wextra -Werror -pedantic -c   (no other flags, no include path but
 #      cblas.h's folder in blas mode),
 #   2. links them with api_main.c, which calls every public API function, using only -lm (plus
-#      BLAS in blas mode), and runs it.
+#      BLAS in blas mode), and runs it: it writes WORK/outputs.txt (outputs before and after one
+#      train_step, and its loss) and compares them with each EXPECT file to its tolerance (the
+#      double build's outputs, or the saved reference of tests/backend/outputs/).
+# With UPDATE_GOLDEN=1 in the environment, WORK/outputs.txt is copied to REFERENCE instead of being
+# compared with it (review the change with git diff before committing it).
 # nnrt.c is the same file in every mode: with NNRT_LIB (the tree's build of it) given, only the
 # blas mode compiles it, and the other modes link NNRT_LIB instead (to save time).
 # The generated files get exactly the flags above (what a user's build sees; the other back-end
 # tests run the generated code under the sanitizers); CFLAGS (the sanitizer flags, when the tree
 # is built with them) go to api_main.c and the link.
 cmake_minimum_required(VERSION 3.20)
-foreach(var CFLAGS BLAS_LIBS)
+foreach(var CFLAGS BLAS_LIBS EXPECT)
   string(REPLACE "|" ";" ${var} "${${var}}")
 endforeach()
 if(MODE STREQUAL "blas")
@@ -66,10 +70,25 @@ execute_process(COMMAND "${CC}" -std=c99 -O2 -Wall -Wextra -Werror -pedantic ${C
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "linking api_main.c with the generated code (${MODE}; libraries: ${libs} -lm) failed:\n${out}${err}")
 endif()
-execute_process(COMMAND "${WORK}/api_main" "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(expect_args "")
+set(updating OFF)
+if(REFERENCE AND "$ENV{UPDATE_GOLDEN}" STREQUAL "1")
+  set(updating ON)
+endif()
+while(EXPECT)
+  list(POP_FRONT EXPECT file tol)
+  if(NOT (updating AND file STREQUAL REFERENCE))
+    list(APPEND expect_args --expect "${file}" "${tol}")
+  endif()
+endwhile()
+execute_process(COMMAND "${WORK}/api_main" "${WORK}" ${expect_args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "api_main failed (exit ${rc})")
+endif()
+if(updating)
+  file(COPY_FILE "${WORK}/outputs.txt" "${REFERENCE}")
+  message("updated ${REFERENCE}")
 endif()
 
 # `nnc check` reports the arena that NAME_new allocates per example (the float builds' plan)

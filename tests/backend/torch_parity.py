@@ -7,13 +7,18 @@ optim_linear.nn (W [2, 3] row-major, then b [2]), and per step the batch (x, t),
 parameters the generated code (built with --double) had after its train_step. This script replays
 the same steps with torch.nn.Linear, torch.nn.functional.mse_loss and torch.optim in float64 and
 requires every parameter to agree to a relative 1e-12 of max(1, |value|) after every step.
-Prints "SKIPPED: ..." and exits 0 when torch cannot be imported (CTest marks the test skipped).
+Prints "SKIPPED: ..." and exits 0 when torch cannot be imported (CTest marks the test skipped),
+unless NNC_REQUIRE_TORCH=1 is in the environment (CI, which installs torch): then it fails.
 """
+import os
 import sys
 
 try:
     import torch
 except ImportError as e:  # the test is optional
+    if os.environ.get("NNC_REQUIRE_TORCH") == "1":
+        print(f"FAIL: NNC_REQUIRE_TORCH=1 but torch is not available to {sys.executable} ({e})")
+        sys.exit(1)
     print(f"SKIPPED: torch is not available to {sys.executable} ({e})")
     sys.exit(0)
 

@@ -2,13 +2,15 @@
 #
 #   cmake -DNNC=nnc -DCC=cc -DDATA=tests/data -DWORK=dir -DCASE=... -P train_e2e.cmake
 #
-#   train     --epochs 5 --batch 16 --quiet --checkpoint WORK/tiny.ckpt: exit 0, five epoch lines,
-#             the last test accuracy >= 90% (the data are linearly separable; it reaches 100%), and
+#   train     --epochs 5 --batch 16 --quiet --checkpoint WORK/tiny.ckpt: exit 0, five epoch lines
+#             whose losses are EXPECTED_LOSSES' first five to 1.5e-4 (recorded from an independent
+#             run in PyTorch, tests/data/expected_losses.py, as llm.c's expected_losses), the last
+#             test accuracy >= 90% (the data are linearly separable; it reaches 100%), and
 #             WORK/tiny.ckpt is an nnc checkpoint. Run in WORK as the resume case's fixture.
 #   resume    (after train) --epochs 7 --resume WORK/tiny.ckpt: exit 0, "resumed from ... after
 #             epoch 5", then exactly epochs 6 and 7, whose loss and accuracy equal those of an
 #             uninterrupted 7-epoch run (made here too, with the default checkpoint name, which must
-#             appear in the working folder WORK/straight)
+#             appear in the working folder WORK/straight) and EXPECTED_LOSSES' 6th and 7th
 #   missing_data  --train-csv of a file that does not exist: exit 1, "error: PATH: cannot open",
 #             no checkpoint written
 #   bad_flag  --epochs zero, then an unknown flag: exit 2 and "error:" each, without compiling
@@ -38,6 +40,37 @@ function(epoch_lines out_var text)
   set(${out_var} "${lines}" PARENT_SCOPE)
 endfunction()
 
+# "1.1775" -> 1177500: a loss in millionths, for integer comparisons
+function(micro out_var value)
+  if(NOT value MATCHES "^([0-9]+)\\.([0-9]+)$")
+    message(FATAL_ERROR "'${value}' is not a decimal number")
+  endif()
+  set(whole "${CMAKE_MATCH_1}")
+  set(frac "${CMAKE_MATCH_2}000000")
+  string(SUBSTRING "${frac}" 0 6 frac)
+  math(EXPR v "${whole} * 1000000 + 1${frac} - 1000000") # 1 first: no leading zeros
+  set(${out_var} ${v} PARENT_SCOPE)
+endfunction()
+
+# The losses of epoch lines against EXPECTED_LOSSES (space-separated, epoch 1 first).
+function(check_losses lines)
+  separate_arguments(expected UNIX_COMMAND "${EXPECTED_LOSSES}")
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "^epoch ([0-9]+)/[0-9]+  loss ([0-9.]+)" _ "${line}")
+    math(EXPR i "${CMAKE_MATCH_1} - 1")
+    set(got ${CMAKE_MATCH_2})
+    list(GET expected ${i} want)
+    micro(g ${got})
+    micro(w ${want})
+    math(EXPR diff "${g} - ${w}")
+    if(diff GREATER 150 OR diff LESS -150)
+      message(FATAL_ERROR "epoch ${CMAKE_MATCH_1}: loss ${got}, but the independent run (tests/data/expected_losses.py) "
+                          "recorded ${want}")
+    endif()
+  endforeach()
+  message("losses agree with the independent run: ${lines}")
+endfunction()
+
 function(is_checkpoint path)
   if(NOT EXISTS "${path}")
     message(FATAL_ERROR "no checkpoint at ${path}")
@@ -59,6 +92,7 @@ if(CASE STREQUAL "train")
   if(NOT n EQUAL 5)
     message(FATAL_ERROR "expected 5 epoch lines, got ${n}")
   endif()
+  check_losses("${lines}")
   list(GET lines 4 last)
   string(REGEX MATCH "test acc ([0-9.]+)%" _ "${last}")
   if(CMAKE_MATCH_1 LESS 90)
@@ -91,6 +125,7 @@ elseif(CASE STREQUAL "resume")
   if(NOT resumed STREQUAL tail OR NOT resumed MATCHES "^epoch 6/7.*;epoch 7/7")
     message(FATAL_ERROR "resumed epochs:\n  ${resumed}\ndiffer from the uninterrupted run's last two:\n  ${tail}")
   endif()
+  check_losses("${straight}")
 
 elseif(CASE STREQUAL "missing_data")
   file(REMOVE_RECURSE "${WORK}")

@@ -4,8 +4,9 @@
  * For every input, compile_front must return (no crash, no hang, no sanitizer report under
  * -DNNC_SANITIZE=ON) and report at least one error when it fails; when it succeeds, the graph
  * must verify and print. Seeds are the .nn files in models/, tests/golden/ and tests/errors/ and,
- * when the spec is beside the clone, its examples; mutations start from a seed that compiles three
- * times in four. The run is deterministic; NNC_ROBUST_SEED and NNC_ROBUST_ITERS (in the
+ * when the spec is beside the clone, its examples; each must compile, or for tests/errors/ (but
+ * warn_*) be rejected. Mutations start from a seed that compiles three times in four, and must
+ * yield both inputs that compile and inputs that are rejected. The run is deterministic; NNC_ROBUST_SEED and NNC_ROBUST_ITERS (in the
  * environment) pick another seed or more iterations.
  */
 #include <setjmp.h>
@@ -22,7 +23,12 @@
 
 /* ---------------- inputs ---------------- */
 
-typedef struct Input { char *data; size_t len; } Input;
+typedef struct Input {
+  char *data;
+  size_t len;
+  char name[64];
+  int expect;  /* 1: must compile, 0: must be rejected with an error, -1: either */
+} Input;
 
 static Input *seeds;
 static int n_seeds, cap_seeds;
@@ -31,16 +37,20 @@ static int n_good;
 static FILE *devnull;
 static long n_compiled, n_failed;
 
-static void add_seed(const char *data, size_t len) {
+static void add_seed(const char *data, size_t len, const char *name, int expect) {
   if (n_seeds == cap_seeds) seeds = realloc(seeds, sizeof *seeds * (size_t)(cap_seeds = cap_seeds ? 2 * cap_seeds : 64));
   seeds[n_seeds].data = malloc(len + 1);
   memcpy(seeds[n_seeds].data, data, len);
   seeds[n_seeds].data[len] = 0;
   seeds[n_seeds].len = len;
+  snprintf(seeds[n_seeds].name, sizeof seeds[n_seeds].name, "%s", name);
+  seeds[n_seeds].expect = expect;
   n_seeds++;
 }
 
-static void add_seed_dir(const char *dir) {
+/* The .nn files of dir; expect as in Input, except that tests/errors/warn_*.nn compile (they
+   hold warnings only). */
+static void add_seed_dir(const char *dir, int expect) {
   DIR *d = opendir(dir);
   if (!d) return;
   struct dirent *e;
@@ -51,7 +61,8 @@ static void add_seed_dir(const char *dir) {
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     size_t len;
     char *src = front_read_file(path, &len);
-    if (src) add_seed(src, len);
+    bool warning_only = strncmp(e->d_name, "warn_", 5) == 0;
+    if (src) add_seed(src, len, e->d_name, expect == 0 && warning_only ? 1 : expect);
     free(src);
   }
   closedir(d);
@@ -67,7 +78,7 @@ static void add_spec_seeds(const char *path) {
     char *end = strstr(body, "```");
     if (!end) break;
     if (strncmp(body, "model ", 6) == 0 || (body[0] == '#' && strstr(body, "\nmodel ") && strstr(body, "\nmodel ") < end))
-      add_seed(body, (size_t)(end - body));
+      add_seed(body, (size_t)(end - body), "spec example", 1);
     p = end + 3;
   }
   free(md);
@@ -216,9 +227,20 @@ static void test_seeds_compile(void **state) {
   /* The models and the spec's examples compile; every error case fails with an error. */
   assert_true(n_seeds > 10);
   good = malloc(sizeof *good * (size_t)n_seeds);
-  for (int i = 0; i < n_seeds; i++)
-    if (check_input(seeds[i].data, seeds[i].len)) good[n_good++] = i;
-  assert_true(n_good >= 2);
+  int wrong = 0, n_rejected = 0;
+  for (int i = 0; i < n_seeds; i++) {
+    bool ok = check_input(seeds[i].data, seeds[i].len);
+    if (ok) good[n_good++] = i;
+    else n_rejected++;
+    if (seeds[i].expect >= 0 && ok != (seeds[i].expect == 1)) {
+      fprintf(stderr, "%s: %s, expected it to %s\n", seeds[i].name, ok ? "compiles" : "is rejected",
+              seeds[i].expect ? "compile" : "be rejected");
+      wrong++;
+    }
+  }
+  fprintf(stderr, "seeds: %d compile, %d are rejected\n", n_good, n_rejected);
+  assert_int_equal(wrong, 0);
+  assert_true(n_good >= 4 && n_rejected >= 50);
 }
 
 static void test_mutations(void **state) {
@@ -227,6 +249,7 @@ static void test_mutations(void **state) {
   rng_state = (uint64_t)env_long("NNC_ROBUST_SEED", 20240611) | 1;
   Buf b = {NULL, 0, 0};
   clock_t t0 = clock();
+  long compiled_before = n_compiled - n_failed, failed_before = n_failed;
   for (long it = 0; it < iters; it++) {
     const Input *seed = rnd() % 4 ? &seeds[good[below((size_t)n_good)]] : &seeds[below((size_t)n_seeds)];
     b.len = 0;
@@ -238,7 +261,12 @@ static void test_mutations(void **state) {
     check_input(b.p, b.len);
   }
   free(b.p);
-  fprintf(stderr, "mutations: %ld inputs in %.2f s\n", iters, (double)(clock() - t0) / CLOCKS_PER_SEC);
+  long compiled = (n_compiled - n_failed) - compiled_before, rejected = n_failed - failed_before;
+  fprintf(stderr, "mutations: %ld inputs in %.2f s: %ld compile, %ld are rejected\n", iters,
+          (double)(clock() - t0) / CLOCKS_PER_SEC, compiled, rejected);
+  /* both outcomes are exercised: mutations that always break (or never touch) the input would not
+     test much */
+  assert_true(compiled >= iters / 20 && rejected >= iters / 4);
 }
 
 static void test_random_bytes(void **state) {
@@ -345,9 +373,9 @@ static void test_pathological(void **state) {
 int main(void) {
   devnull = fopen("/dev/null", "w");
   if (!devnull) return 1;
-  add_seed_dir(NNC_REPO_DIR "/models");
-  add_seed_dir(NNC_TESTS_DIR "/errors");
-  add_seed_dir(NNC_TESTS_DIR "/golden");
+  add_seed_dir(NNC_REPO_DIR "/models", 1);
+  add_seed_dir(NNC_TESTS_DIR "/errors", 0);
+  add_seed_dir(NNC_TESTS_DIR "/golden", 1);
   add_spec_seeds(NNC_SPEC_PATH);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seeds_compile),

@@ -452,6 +452,40 @@ static double checkpoint_accuracy(const fixture *f, const char *path) {
   return (double)correct / N_TEST;
 }
 
+/* Mean squared error of the regression model in checkpoint `path` on the test CSV (standardized as
+   the driver does), and in *variance the targets' own variance (the error of predicting their mean). */
+static double checkpoint_regression_mse(const fixture *f, const char *path, double *variance) {
+  nnrt_model_api api = tiny_api();
+  nnrt_dataset train, test;
+  float mean, std, out[50];
+  double sum = 0, sq = 0, err = 0;
+  void *m;
+  int i;
+  tiny_k = 1;
+  tiny_regression = 1;
+  assert_int_equal(nnrt_dataset_load_csv(&train, f->csv_train, 1, 0), 0);
+  assert_int_equal(nnrt_dataset_load_csv(&test, f->csv_test, 1, 0), 0);
+  assert_int_equal(test.n, 50);
+  nnrt_dataset_stats(&train, &mean, &std);
+  nnrt_dataset_standardize(&test, mean, std);
+  m = api.create(test.n, 1);
+  assert_int_equal(api.load(m, path), 0);
+  api.forward(m, test.x, test.n, out);
+  for (i = 0; i < test.n; i++) {
+    sum += test.targets[i];
+    sq += (double)test.targets[i] * test.targets[i];
+    err += ((double)out[i] - test.targets[i]) * ((double)out[i] - test.targets[i]);
+  }
+  *variance = sq / test.n - (sum / test.n) * (sum / test.n);
+  err /= test.n;
+  api.destroy(m);
+  nnrt_dataset_free(&train);
+  nnrt_dataset_free(&test);
+  tiny_k = MAX_K;
+  tiny_regression = 0;
+  return err;
+}
+
 static void test_train_learns_and_resumes(void **state) {
   fixture *f = *state;
   nnrt_model_api api = tiny_api();
@@ -540,6 +574,11 @@ static void test_train_regression_csv(void **state) {
                          "3", "--batch", "16", "--checkpoint", ck, "--quiet", (const char *)NULL),
                    0);
   assert_true(file_exists(ck));
+  /* y = 2 x0 - x5 + 0.5 on the test set, learnt from the training set's targets */
+  double variance, mse = checkpoint_regression_mse(f, ck, &variance);
+  printf("regression: test mse %.4g, the targets' variance %.4g\n", mse, variance);
+  assert_true(variance > 2);
+  assert_true(mse < 0.02 * variance);
   /* IDX files hold labels, not targets. */
   remove(ck);
   assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
