@@ -3,8 +3,10 @@
  * The generated code reads like llm.c: one struct whose parameters, gradients, optimizer state
  * and activations are each one allocation carved into regions; one kernel (loop nest or
  * cblas_sgemm call) per node, preceded by the .nn line it comes from; backward kernels after
- * forward ones in a single train function, which updates each parameter as soon as its gradient is
- * final (the optimizer is one loop over a parameter slice, so all parameters share one code path).
+ * forward ones in a single train function, which then checks that the loss and every gradient are
+ * finite and only then updates each parameter (the optimizer is one loop over a parameter slice, so
+ * all parameters share one code path). Every internal C name starts with nnc_ or NNC_ (model names
+ * cannot: lower.c), and the struct's tag is nnc_NAME, so no model name collides with them.
  * Output is deterministic: no timestamps, names are node ids. Requires plan.c's Plan.
  * Ops the emitter has no kernel for are reported as errors, never emitted as wrong code.
  */
@@ -26,7 +28,9 @@ typedef struct Emit {
   Plan plan;
   const EmitOptions *opt;
   FILE *out;
-  const char *name;   /* the model's name: the C prefix */
+  const char *name;   /* the model's name: the public C prefix and typedef */
+  const char *upper;  /* the name in capitals: the public macros' prefix */
+  const char *tag;    /* the struct's tag, nnc_NAME (a tag like `tm` would clash with <time.h>) */
   const char *real;   /* "float" or "double" */
   const char *fsuf;   /* "f" for float literals and libm calls, "" for double */
 } Emit;
@@ -121,7 +125,7 @@ static void emit_matmul(Emit *e, NodeId id) {
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, ref(e, n->in[0]), lda,
       ref(e, n->in[1]), ldb, ref(e, id), N);
   else
-    P(e, "  matmul(%s, %s, %s, %d, %d, %s, %s, %s, %s, %s);\n", ref(e, id), ref(e, n->in[0]), ref(e, n->in[1]), ta,
+    P(e, "  nnc_matmul(%s, %s, %s, %d, %d, %s, %s, %s, %s, %s);\n", ref(e, id), ref(e, n->in[0]), ref(e, n->in[1]), ta,
       tb, M, N, K, lda, ldb);
 }
 
@@ -135,22 +139,24 @@ static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b)
   case OP_BIAS_ADD: case OP_ADD: return arena_printf(ar, "%s + %s", a, b);
   case OP_SUB: return arena_printf(ar, "%s - %s", a, b);
   case OP_MUL: return arena_printf(ar, "%s * %s", a, b);
-  case OP_SCALE: return arena_printf(ar, "(nn_real)%.17g * %s", (double)n->attr.scale, a);
-  case OP_RELU: return arena_printf(ar, "%s > 0 ? %s : 0", a, a);
+  case OP_SCALE: return arena_printf(ar, "(nnc_real)%.17g * %s", (double)n->attr.scale, a);
+  /* NaN compares false, so `v < 0 ? 0 : v` keeps a NaN as torch.relu does (and stays a max) */
+  case OP_RELU: return arena_printf(ar, "%s < 0 ? 0 : %s", a, a);
   case OP_SELU:
-    return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
-                            ") * nn_expm1(%s)", a, a, a);
-  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * nn_expm1(%s)", a, a, alpha, a);
-  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * %s", a, a, alpha, a);
-  case OP_SIGMOID: return arena_printf(ar, "nn_sigmoid(%s)", a);
+    return arena_printf(ar, "%s > 0 ? (nnc_real)" SELU_LAMBDA " * %s : (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
+                            ") * nnc_expm1(%s)", a, a, a);
+  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * nnc_expm1(%s)", a, a, alpha, a);
+  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * %s", a, a, alpha, a);
+  case OP_SIGMOID: return arena_printf(ar, "nnc_sigmoid(%s)", a);
   case OP_TANH: return arena_printf(ar, "tanh%s(%s)", f, a);
   /* backward: a = dy, b = y (or x for leaky_relu) */
-  case OP_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : 0", b, a);
+  /* torch's threshold_backward: dy where y is not <= 0, so a NaN y passes dy on */
+  case OP_RELU_BWD: return arena_printf(ar, "%s <= 0 ? 0 : %s", b, a);
   case OP_SELU_BWD:
-    return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : %s * (%s + (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
+    return arena_printf(ar, "%s > 0 ? (nnc_real)" SELU_LAMBDA " * %s : %s * (%s + (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
                             "))", b, a, a, b);
-  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nn_real)%.17g)", b, a, a, b, alpha);
-  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * %s", b, a, alpha, a);
+  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nnc_real)%.17g)", b, a, a, b, alpha);
+  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * %s", b, a, alpha, a);
   case OP_SIGMOID_BWD: return arena_printf(ar, "%s * %s * (1 - %s)", a, b, b);
   case OP_TANH_BWD: return arena_printf(ar, "%s * (1 - %s * %s)", a, b, b);
   default: nn_die("%s is not element-wise", op_name(n->op));
@@ -203,7 +209,7 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu) {
     }
     const char *value = ew_expr(e, n, operand[0], operand[1]);
     if (id == root) P(e, "%s%s[i] = %s;\n", indent, ref(e, id), value);
-    else P(e, "%snn_real v%u = %s;\n", indent, id, value);
+    else P(e, "%snnc_real v%u = %s;\n", indent, id, value);
   }
   P(e, "%s}\n", !bias ? "  " : count_of(bias) / bias->shape.dim[1] == 1 ? "    " : "      ");
 }
@@ -229,8 +235,8 @@ static void emit_softmax(Emit *e, NodeId id) {
   long long k = count_of(n);
   const char *y = ref(e, id), *x = ref(e, n->in[0]), *f = e->fsuf;
   P(e, "  for (int b = 0; b < n; b++) {\n"
-       "    const nn_real *row = %s + (size_t)b * %lld;\n"
-       "    nn_real *out = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
+       "    const nnc_real *row = %s + (size_t)b * %lld;\n"
+       "    nnc_real *out = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
        "    for (int j = 1; j < %lld; j++) if (row[j] > mx) mx = row[j];\n"
        "    for (int j = 0; j < %lld; j++) sum += out[j] = exp%s(row[j] - mx);\n"
        "    for (int j = 0; j < %lld; j++) out[j] /= sum;\n  }\n",
@@ -241,8 +247,8 @@ static void emit_softmax_bwd(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   long long k = count_of(n);
   P(e, "  for (int b = 0; b < n; b++) {\n"
-       "    const nn_real *dy = %s + (size_t)b * %lld, *y = %s + (size_t)b * %lld;\n"
-       "    nn_real *dx = %s + (size_t)b * %lld, dot = 0;\n"
+       "    const nnc_real *dy = %s + (size_t)b * %lld, *y = %s + (size_t)b * %lld;\n"
+       "    nnc_real *dx = %s + (size_t)b * %lld, dot = 0;\n"
        "    for (int j = 0; j < %lld; j++) dot += dy[j] * y[j];\n"
        "    for (int j = 0; j < %lld; j++) dx[j] = y[j] * (dy[j] - dot);\n  }\n",
     ref(e, n->in[0]), k, ref(e, n->in[1]), k, ref(e, id), k, k, k);
@@ -254,12 +260,12 @@ static void emit_dropout(Emit *e, NodeId id, bool training) {
   const char *y = ref(e, id), *x = ref(e, n->in[0]);
   double p = n->attr.alpha;
   if (!training || p == 0) {
-    P(e, "  memcpy(%s, %s, sizeof(nn_real) * %s);\n", y, x, elems(e, n));
+    P(e, "  memcpy(%s, %s, sizeof(nnc_real) * %s);\n", y, x, elems(e, n));
     return;
   }
-  P(e, "  {\n    nn_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[id].aux);
+  P(e, "  {\n    nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[id].aux);
   if (n->op == OP_DROPOUT) {
-    P(e, "    const nn_real keep = (nn_real)(1.0 / (1.0 - %.17g));\n", p);
+    P(e, "    const nnc_real keep = (nnc_real)(1.0 / (1.0 - %.17g));\n", p);
     P(e, "    for (size_t i = 0; i < %s; i++) {\n"
          "      if (!m->freeze_masks) mask[i] = nnrt_rng_uniform(&m->rng) < %.17g ? 0 : keep;\n"
          "      %s[i] = %s[i] * mask[i];\n    }\n  }\n",
@@ -268,9 +274,9 @@ static void emit_dropout(Emit *e, NodeId id, bool training) {
     /* torch.nn.AlphaDropout: y = a*(x*m + alpha'*(1-m)) + b keeps mean 0 and variance 1 */
     P(e, "    const double alpha_p = 1.7580993408473766, p = %.17g;\n"
          "    const double a = 1.0 / sqrt((alpha_p * alpha_p * p + 1) * (1 - p));\n"
-         "    const nn_real kept_shift = (nn_real)(alpha_p * a * p), dropped = (nn_real)(alpha_p * a * (p - 1));\n"
+         "    const nnc_real kept_shift = (nnc_real)(alpha_p * a * p), dropped = (nnc_real)(alpha_p * a * (p - 1));\n"
          "    for (size_t i = 0; i < %s; i++) {\n"
-         "      if (!m->freeze_masks) mask[i] = nnrt_rng_uniform(&m->rng) < p ? 0 : (nn_real)a;\n"
+         "      if (!m->freeze_masks) mask[i] = nnrt_rng_uniform(&m->rng) < p ? 0 : (nnc_real)a;\n"
          "      %s[i] = mask[i] != 0 ? %s[i] * mask[i] + kept_shift : dropped;\n    }\n  }\n",
       p, elems(e, n), y, x);
   }
@@ -285,18 +291,18 @@ static void emit_loss(Emit *e, NodeId id) {
   switch (n->op) {
   case OP_SOFTMAX_XENT:
     P(e, "  {\n    double total = 0;\n    for (int b = 0; b < n; b++) {\n"
-         "      const nn_real *row = %s + (size_t)b * %lld;\n"
-         "      nn_real mx = row[0], sum = 0;\n"
+         "      const nnc_real *row = %s + (size_t)b * %lld;\n"
+         "      nnc_real mx = row[0], sum = 0;\n"
          "      for (int j = 1; j < %lld; j++) if (row[j] > mx) mx = row[j];\n"
          "      for (int j = 0; j < %lld; j++) sum += exp%s(row[j] - mx);\n"
          "      total += (double)(mx + log%s(sum) - row[%s[b]]);\n    }\n"
-         "    %s[0] = (nn_real)(total / n);\n  }\n",
+         "    %s[0] = (nnc_real)(total / n);\n  }\n",
       zr, k, k, k, f, f, tr, l);
     break;
   case OP_MSE:
     P(e, "  {\n    double total = 0;\n    for (size_t i = 0; i < %s; i++) {\n"
          "      double d = (double)%s[i] - (double)%s[i];\n      total += d * d;\n    }\n"
-         "    %s[0] = (nn_real)(total / ((double)n * %lld));\n  }\n",
+         "    %s[0] = (nnc_real)(total / ((double)n * %lld));\n  }\n",
       elems(e, z), zr, tr, l, k);
     break;
   case OP_BCE_LOGITS:
@@ -304,7 +310,7 @@ static void emit_loss(Emit *e, NodeId id) {
     P(e, "  {\n    double total = 0;\n    for (size_t i = 0; i < %s; i++) {\n"
          "      double z = %s[i], t = %s[i];\n"
          "      total += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));\n    }\n"
-         "    %s[0] = (nn_real)(total / ((double)n * %lld));\n  }\n",
+         "    %s[0] = (nnc_real)(total / ((double)n * %lld));\n  }\n",
       elems(e, z), zr, tr, l, k);
     break;
   default: nn_unreachable();
@@ -320,9 +326,9 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
   case OP_SOFTMAX_XENT_BWD:
     /* dz = (softmax(z) - onehot(y)) * dloss / n */
     P(e, "  for (int b = 0; b < n; b++) {\n"
-         "    const nn_real *row = %s + (size_t)b * %lld;\n"
-         "    nn_real *d = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
-         "    const nn_real scale = %s[0] / (nn_real)n;\n"
+         "    const nnc_real *row = %s + (size_t)b * %lld;\n"
+         "    nnc_real *d = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
+         "    const nnc_real scale = %s[0] / (nnc_real)n;\n"
          "    for (int j = 1; j < %lld; j++) if (row[j] > mx) mx = row[j];\n"
          "    for (int j = 0; j < %lld; j++) sum += d[j] = exp%s(row[j] - mx);\n"
          "    for (int j = 0; j < %lld; j++) d[j] = d[j] / sum * scale;\n"
@@ -330,14 +336,14 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
       zr, k, dz, k, dl, k, k, f, k, tr);
     break;
   case OP_MSE_BWD:
-    P(e, "  {\n    const nn_real scale = 2 * %s[0] / (nn_real)((double)n * %lld);\n"
+    P(e, "  {\n    const nnc_real scale = 2 * %s[0] / (nnc_real)((double)n * %lld);\n"
          "    for (size_t i = 0; i < %s; i++) %s[i] = (%s[i] - %s[i]) * scale;\n  }\n",
       dl, k, elems(e, n), dz, zr, tr);
     break;
   case OP_BCE_LOGITS_BWD:
-    P(e, "  {\n    const nn_real scale = %s[0] / (nn_real)((double)n * %lld);\n"
+    P(e, "  {\n    const nnc_real scale = %s[0] / (nnc_real)((double)n * %lld);\n"
          "    for (size_t i = 0; i < %s; i++) {\n"
-         "      nn_real z = %s[i], s = z >= 0 ? 1 / (1 + exp%s(-z)) : exp%s(z) / (1 + exp%s(z));\n"
+         "      nnc_real z = %s[i], s = z >= 0 ? 1 / (1 + exp%s(-z)) : exp%s(z) / (1 + exp%s(z));\n"
          "      %s[i] = (s - %s[i]) * scale;\n    }\n  }\n",
       dl, k, elems(e, n), zr, f, f, f, dz, tr);
     break;
@@ -368,7 +374,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   case OP_DROPOUT: case OP_ALPHA_DROPOUT: emit_dropout(e, id, training); break;
   case OP_SOFTMAX_BWD: emit_softmax_bwd(e, id); break;
   case OP_DROPOUT_BWD:
-    P(e, "  {\n    const nn_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
+    P(e, "  {\n    const nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
     P(e, "    for (size_t i = 0; i < %s; i++) %s[i] = %s[i] * mask[i];\n  }\n", elems(e, n), y, a);
     break;
   case OP_SOFTMAX_XENT: case OP_MSE: case OP_BCE_LOGITS: emit_loss(e, id); break;
@@ -390,81 +396,73 @@ static void emit_pointers(Emit *e, const bool *in_fn, const Fusion *fu) {
     case STORE_NONE: case STORE_ALIAS: break;
     case STORE_USER:
       if (n->op == OP_LABEL) P(e, "  const int32_t *t%d = y;       /* %s %s */\n", i, label, shape);
-      else P(e, "  const nn_real *t%d = %s;       /* %s %s */\n", i, n->op == OP_INPUT ? "x" : "t", label, shape);
+      else P(e, "  const nnc_real *t%d = %s;       /* %s %s */\n", i, n->op == OP_INPUT ? "x" : "t", label, shape);
       break;
-    case STORE_PARAM: P(e, "  nn_real *t%d = m->params + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
-    case STORE_BUFFER: P(e, "  nn_real *t%d = m->buffers + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
+    case STORE_PARAM: P(e, "  nnc_real *t%d = m->params + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
+    case STORE_BUFFER: P(e, "  nnc_real *t%d = m->buffers + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
     case STORE_GRAD: {
       const char *param = "?";
       for (int k = 0; k < g->n_params; k++)
         if (g->param_grad[k] == (NodeId)i) param = g->params[k].name;
-      P(e, "  nn_real *t%d = m->grads + %zu;  /* d loss / d %s */\n", i, st->offset, param);
+      P(e, "  nnc_real *t%d = m->grads + %zu;  /* d loss / d %s */\n", i, st->offset, param);
       break;
     }
     case STORE_BATCHED:
-      P(e, "  nn_real *t%d = m->acts + (size_t)m->max_batch * %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op),
+      P(e, "  nnc_real *t%d = m->acts + (size_t)m->max_batch * %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op),
         label, shape);
       break;
     case STORE_FIXED:
-      P(e, "  nn_real *t%d = m->fixed + %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op), label, shape);
+      P(e, "  nnc_real *t%d = m->fixed + %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op), label, shape);
       break;
     }
   }
 }
 
-/* Converts the caller's float x (and t) into the arena when nn_real is not float. */
+/* Converts the caller's float x (and t) into the arena when nnc_real is not float. */
 static void emit_input_copies(Emit *e, const bool *in_fn) {
   Graph *g = e->g;
   for (int i = 0; i < g->n_nodes; i++) {
     const Node *n = &g->nodes[i];
     if (!in_fn[i] || (n->op != OP_INPUT && n->op != OP_TARGET) || e->plan.store[i].kind != STORE_BATCHED) continue;
-    P(e, "  for (size_t i = 0; i < %s; i++) t%d[i] = (nn_real)%s[i];\n", elems(e, n), i, n->op == OP_INPUT ? "x" : "t");
+    P(e, "  for (size_t i = 0; i < %s; i++) t%d[i] = (nnc_real)%s[i];\n", elems(e, n), i, n->op == OP_INPUT ? "x" : "t");
   }
 }
 
-/* train() computes the loss and the gradients; infer() returns the output's storage. */
-/* train() computes the loss and the gradients and, when `apply` is set and the loss is finite,
- * updates each parameter right after its last use; infer() returns the output's storage. */
+/* train() computes the loss and the gradients and, when `apply` is set and the loss and every
+ * gradient are finite, takes the optimizer step (returning 0 when it refuses one); infer()
+ * returns the output's storage. */
 static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool training, const char *y_type) {
   Graph *g = e->g;
   const char *yname = y_type[0] == 'i' ? "y" : "t";
   if (training)
-    P(e, "static void %s(%s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->name, y_type, yname);
+    P(e, "static int %s(struct %s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->tag, y_type, yname);
   else
-    P(e, "static const nn_real *%s(%s *m, const float *x, const %s *%s, int n) {\n", fn, e->name, y_type, yname);
+    P(e, "static const nnc_real *%s(struct %s *m, const float *x, const %s *%s, int n) {\n", fn, e->tag, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
+  if (training) P(e, "  const nnrt_rng rng_at_start = m->rng; /* restored when the step is refused */\n");
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
-  /* a parameter's last use: the last kernel (fused groups run at their root) reading it or writing
-     its gradient */
-  NodeId *last_use = arena_alloc(&e->c->arena, sizeof(NodeId) * (size_t)(g->n_params + 1));
-  for (int p = 0; p < g->n_params; p++) last_use[p] = NO_NODE;
-  if (training) {
-    for (int p = 0; p < g->n_params; p++)
-      if (g->params[p].trainable) last_use[p] = g->param_grad[p];
-    for (int i = 0; i < g->n_nodes; i++) {
-      if (!in_fn[i]) continue;
-      for (int k = 0; k < g->nodes[i].n_in; k++) {
-        const Node *in = &g->nodes[g->nodes[i].in[k]];
-        int p = in->attr.param;
-        if (in->op == OP_PARAM && last_use[p] != NO_NODE && fu.root[i] > last_use[p]) last_use[p] = fu.root[i];
-      }
-    }
-  }
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
-  for (int i = 0; i < g->n_nodes; i++) {
-    if (!in_fn[i]) continue;
-    emit_node(e, (NodeId)i, training, &fu);
-    if (training && (NodeId)i == g->loss)
-      P(e, "  /* no parameter changes unless the loss is finite */\n"
-           "  if (apply && !isfinite(%s[0])) apply = 0;\n  if (apply) begin_step(m);\n", ref(e, g->loss));
-    for (int p = 0; p < g->n_params; p++)
-      if (last_use[p] == (NodeId)i)
-        P(e, "  if (apply) update(m, %zu, %zu);  /* %s */\n", g->params[p].offset, g->params[p].offset + g->params[p].size,
-          g->params[p].name);
+  for (int i = 0; i < g->n_nodes; i++)
+    if (in_fn[i]) emit_node(e, (NodeId)i, training, &fu);
+  if (!training) {
+    P(e, "  return %s;\n}\n\n", ref(e, g->output));
+    return;
   }
-  if (!training) P(e, "  return %s;\n", ref(e, g->output));
-  P(e, "}\n\n");
+  /* the step runs after every gradient is known, so that one non-finite value refuses all of it */
+  P(e, "  /* the step is applied only when the loss and every gradient are finite; a refused step\n"
+       "     leaves everything as it was, the generator's state included */\n"
+       "  if (apply && !(isfinite(%s[0]) && %s(m->grads, NNC_N_PARAMS))) {\n"
+       "    m->rng = rng_at_start;\n    return 0;\n  }\n"
+       "  if (!apply) return 1;\n"
+       "  %s(m);\n",
+    ref(e, g->loss), "nnc_all_finite", "nnc_begin_step");
+  /* parameters the loss does not reach are left alone, as torch.optim does */
+  for (int p = 0; p < g->n_params; p++)
+    if (g->params[p].trainable && g->param_grad[p] != NO_NODE)
+      P(e, "  nnc_update(m, %zu, %zu);  /* %s */\n", g->params[p].offset,
+        g->params[p].offset + g->params[p].size, g->params[p].name);
+  P(e, "  return 1;\n}\n\n");
 }
 
 /* ---------------- initialisation and the optimizer ---------------- */
@@ -472,7 +470,7 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
 static void emit_init(Emit *e) {
   Graph *g = e->g;
   P(e, "/* Parameters in creation order, each from the model's own generator. */\n");
-  P(e, "static void init_params(%s *m) {\n", e->name);
+  P(e, "static void nnc_init_params(struct %s *m) {\n", e->tag);
   for (int i = 0; i < g->n_params; i++) {
     const Param *p = &g->params[i];
     const char *base = p->trainable ? "m->params" : "m->buffers";
@@ -482,7 +480,7 @@ static void emit_init(Emit *e) {
     case INIT_ONES: P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = 1;\n", p->size, base, p->offset); break;
     case INIT_GLOROT_UNIFORM: {
       double a = sqrt(6.0 / (p->fan_in + p->fan_out));
-      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nn_real)(%.17g * (2 * nnrt_rng_uniform(&m->rng) - 1));  /* glorot_uniform */\n",
+      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nnc_real)(%.17g * (2 * nnrt_rng_uniform(&m->rng) - 1));  /* glorot_uniform */\n",
         p->size, base, p->offset, a);
       break;
     }
@@ -490,7 +488,7 @@ static void emit_init(Emit *e) {
       double std = p->init == INIT_NORMAL ? p->init_std
                    : p->init == INIT_HE_NORMAL ? sqrt(2.0 / p->fan_in) : sqrt(1.0 / p->fan_in);
       const char *what = p->init == INIT_NORMAL ? "normal" : p->init == INIT_HE_NORMAL ? "he_normal" : "lecun_normal";
-      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nn_real)(%.17g * nnrt_rng_normal(&m->rng));  /* %s */\n",
+      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nnc_real)(%.17g * nnrt_rng_normal(&m->rng));  /* %s */\n",
         p->size, base, p->offset, std, what);
       break;
     }
@@ -502,21 +500,21 @@ static void emit_init(Emit *e) {
 static void emit_update(Emit *e) {
   const Optimizer *o = &e->g->opt;
   P(e, "/* Starts an optimizer step: counts it and fixes its constants. */\n");
-  P(e, "static void begin_step(%s *m) {\n  m->step++;\n", e->name);
+  P(e, "static void nnc_begin_step(struct %s *m) {\n  m->step++;\n", e->tag);
   if (o->kind == OPT_ADAM) {
     P(e, "  const double c1 = 1 - pow(%.17g, (double)m->step), c2 = 1 - pow(%.17g, (double)m->step);\n", o->beta1,
       o->beta2);
-    P(e, "  m->step_size = (nn_real)(%.17g / c1);\n  m->root_c2 = (nn_real)sqrt(c2);\n", o->lr);
+    P(e, "  m->step_size = (nnc_real)(%.17g / c1);\n  m->root_c2 = (nnc_real)sqrt(c2);\n", o->lr);
   }
   P(e, "}\n\n");
-  P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. train() calls it for\n"
-       "   each parameter as soon as its gradient is final, while that gradient is still in cache. */\n");
-  P(e, "static void update(%s *m, size_t begin, size_t end) {\n", e->name);
-  P(e, "  nn_real *p = m->params, *g = m->grads;\n");
+  P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. nnc_train() calls it\n"
+       "   for each parameter the loss reaches, once every gradient is known to be finite. */\n");
+  P(e, "static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
+  P(e, "  nnc_real *p = m->params, *g = m->grads;\n");
   const char *wd = "";
   char wdbuf[64];
   if (o->weight_decay > 0) {
-    snprintf(wdbuf, sizeof wdbuf, " + (nn_real)%.17g * p[i]", o->weight_decay);
+    snprintf(wdbuf, sizeof wdbuf, " + (nnc_real)%.17g * p[i]", o->weight_decay);
     wd = wdbuf;
   }
   switch (o->kind) {
@@ -524,35 +522,35 @@ static void emit_update(Emit *e) {
     P(e, "  /* sgd(lr=%g, momentum=%g, nesterov=%s, weight_decay=%g) */\n", o->lr, o->momentum,
       o->nesterov ? "true" : "false", o->weight_decay);
     if (o->momentum == 0) {
-      P(e, "  for (size_t i = begin; i < end; i++) p[i] -= (nn_real)%.17g * (g[i]%s);\n", o->lr, wd);
+      P(e, "  for (size_t i = begin; i < end; i++) p[i] -= (nnc_real)%.17g * (g[i]%s);\n", o->lr, wd);
     } else {
-      P(e, "  nn_real *buf = m->opt_m;\n");
+      P(e, "  nnc_real *buf = m->opt_m;\n");
       P(e, "  for (size_t i = begin; i < end; i++) {\n"
-           "    nn_real d = g[i]%s;\n"
-           "    buf[i] = (nn_real)%.17g * buf[i] + d;\n"
-           "    p[i] -= (nn_real)%.17g * %s;\n  }\n",
-        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nn_real)%.17g * buf[i])", o->momentum) : "buf[i]");
+           "    nnc_real d = g[i]%s;\n"
+           "    buf[i] = (nnc_real)%.17g * buf[i] + d;\n"
+           "    p[i] -= (nnc_real)%.17g * %s;\n  }\n",
+        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nnc_real)%.17g * buf[i])", o->momentum) : "buf[i]");
     }
     break;
   case OPT_RMSPROP:
     P(e, "  /* rmsprop(lr=%g, rho=%g, eps=%g, weight_decay=%g) */\n", o->lr, o->rho, o->eps, o->weight_decay);
-    P(e, "  nn_real *sq = m->opt_m;\n");
+    P(e, "  nnc_real *sq = m->opt_m;\n");
     P(e, "  for (size_t i = begin; i < end; i++) {\n"
-         "    nn_real d = g[i]%s;\n"
-         "    sq[i] = (nn_real)%.17g * sq[i] + (nn_real)%.17g * d * d;\n"
-         "    p[i] -= (nn_real)%.17g * d / (sqrt%s(sq[i]) + (nn_real)%.17g);\n  }\n",
+         "    nnc_real d = g[i]%s;\n"
+         "    sq[i] = (nnc_real)%.17g * sq[i] + (nnc_real)%.17g * d * d;\n"
+         "    p[i] -= (nnc_real)%.17g * d / (sqrt%s(sq[i]) + (nnc_real)%.17g);\n  }\n",
       wd, o->rho, 1 - o->rho, o->lr, e->fsuf, o->eps);
     break;
   case OPT_ADAM:
     P(e, "  /* adam(lr=%g, beta1=%g, beta2=%g, eps=%g, weight_decay=%g), bias-corrected */\n", o->lr, o->beta1,
       o->beta2, o->eps, o->weight_decay);
-    P(e, "  nn_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
-    P(e, "  const nn_real step_size = m->step_size, root_c2 = m->root_c2;\n");
+    P(e, "  nnc_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
+    P(e, "  const nnc_real step_size = m->step_size, root_c2 = m->root_c2;\n");
     P(e, "  for (size_t i = begin; i < end; i++) {\n"
-         "    nn_real d = g[i]%s;\n"
-         "    m1[i] = (nn_real)%.17g * m1[i] + (nn_real)%.17g * d;\n"
-         "    m2[i] = (nn_real)%.17g * m2[i] + (nn_real)%.17g * d * d;\n"
-         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nn_real)%.17g);\n  }\n",
+         "    nnc_real d = g[i]%s;\n"
+         "    m1[i] = (nnc_real)%.17g * m1[i] + (nnc_real)%.17g * d;\n"
+         "    m2[i] = (nnc_real)%.17g * m2[i] + (nnc_real)%.17g * d * d;\n"
+         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nnc_real)%.17g);\n  }\n",
       wd, o->beta1, 1 - o->beta1, o->beta2, 1 - o->beta2, e->fsuf, o->eps);
     break;
   }
@@ -563,31 +561,28 @@ static void emit_update(Emit *e) {
 
 static void emit_header(Emit *e, FILE *h) {
   Graph *g = e->g;
-  char guard[80];
-  size_t k = 0;
-  for (const char *s = e->name; *s && k < sizeof guard - 3; s++) guard[k++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
-  guard[k] = 0;
+  const char *upper = e->upper;
   bool label = g->label != NO_NODE;
   const Node *out = &g->nodes[g->output];
   fprintf(h,
           "/* %s.h — generated by nnc from %s; do not edit. */\n"
-          "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
+          "#ifndef NNC_%s_H\n#define NNC_%s_H\n\n#include <stdint.h>\n\n"
           "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
           "#define %s_IN_SIZE %lld   /* floats per example of the input */\n"
           "#define %s_OUT_SIZE %lld  /* floats per example that forward() writes */\n",
-          e->name, e->opt->source_name, guard, guard, guard, (long long)shape_count(g->nodes[g->input].shape), guard,
+          e->name, e->opt->source_name, e->name, e->name, upper, (long long)shape_count(g->nodes[g->input].shape), upper,
           count_of(out));
-  if (label) fprintf(h, "#define %s_N_CLASSES %d\n", guard, g->n_classes);
-  else fprintf(h, "#define %s_TARGET_SIZE %lld\n", guard, (long long)shape_count(g->nodes[g->target].shape));
+  if (label) fprintf(h, "#define %s_N_CLASSES %d\n", upper, g->n_classes);
+  else fprintf(h, "#define %s_TARGET_SIZE %lld\n", upper, (long long)shape_count(g->nodes[g->target].shape));
   fprintf(h,
-          "\ntypedef struct %s %s; /* opaque */\n\n"
+          "\ntypedef struct nnc_%s %s; /* opaque */\n\n"
           "/* Allocates and initialises the weights from seed; NULL on failure or max_batch < 1. */\n"
           "%s *%s_new(int max_batch, uint64_t seed);\n"
           "void %s_free(%s *m);\n"
           "/* Inference on n examples (any n >= 1; done in chunks of max_batch): out gets n * %s_OUT_SIZE floats. */\n"
           "void %s_forward(%s *m, const float *x, int n, float *out);\n"
           "/* One optimizer step on n <= max_batch examples; returns the mean loss. Returns NaN and\n"
-          "   changes nothing for bad arguments%s; a non-finite loss skips the update. */\n"
+          "   changes nothing for bad arguments%s, or when the loss or a gradient is not finite. */\n"
           "float %s_train_step(%s *m, const float *x, const %s, int n);\n"
           "/* Checkpoints: 0 on success; on failure -1, nnrt_last_error() says why, and the model\n"
           "   (or the previous file) is untouched. */\n"
@@ -595,12 +590,12 @@ static void emit_header(Emit *e, FILE *h) {
           "int %s_load(%s *m, const char *path);\n"
           "/* Optimizer steps taken so far. */\n"
           "uint64_t %s_steps(const %s *m);\n",
-          e->name, e->name, e->name, e->name, e->name, e->name, guard, e->name, e->name,
+          e->name, e->name, e->name, e->name, e->name, e->name, upper, e->name, e->name,
           label ? " (or a label outside 0..K-1)" : "", e->name, e->name, label ? "int32_t *y" : "float *t", e->name,
           e->name, e->name, e->name, e->name, e->name);
   if (e->opt->debug_api)
     fprintf(h,
-            "\n/* Test hooks: the parameters and gradients as nn_real (%s) arrays, and one forward and\n"
+            "\n/* Test hooks: the parameters and gradients as nnc_real (%s) arrays, and one forward and\n"
             "   backward pass without an update (masks frozen after the first call when freeze is set). */\n"
             "long %s_debug_n_params(void);\n"
             "%s *%s_debug_params(%s *m);\n"
@@ -614,14 +609,14 @@ static void emit_header(Emit *e, FILE *h) {
 static const char *matmul_helper =
     "/* C[M,N] = op(A) op(B), row-major; op = transpose when ta/tb. Loop orders keep the inner loop\n"
     "   contiguous. */\n"
-    "static void matmul(nn_real *C, const nn_real *A, const nn_real *B, int ta, int tb, int M, int N, int K,\n"
+    "static void nnc_matmul(nnc_real *C, const nnc_real *A, const nnc_real *B, int ta, int tb, int M, int N, int K,\n"
     "                   int lda, int ldb) {\n"
     "  for (int i = 0; i < M; i++) {\n"
-    "    nn_real *c = C + (size_t)i * N;\n"
+    "    nnc_real *c = C + (size_t)i * N;\n"
     "    if (tb) {\n"
     "      for (int j = 0; j < N; j++) {\n"
-    "        const nn_real *b = B + (size_t)j * ldb;\n"
-    "        nn_real sum = 0;\n"
+    "        const nnc_real *b = B + (size_t)j * ldb;\n"
+    "        nnc_real sum = 0;\n"
     "        if (ta) for (int k = 0; k < K; k++) sum += A[(size_t)k * lda + i] * b[k];\n"
     "        else for (int k = 0; k < K; k++) sum += A[(size_t)i * lda + k] * b[k];\n"
     "        c[j] = sum;\n"
@@ -629,8 +624,8 @@ static const char *matmul_helper =
     "    } else {\n"
     "      for (int j = 0; j < N; j++) c[j] = 0;\n"
     "      for (int k = 0; k < K; k++) {\n"
-    "        nn_real a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];\n"
-    "        const nn_real *b = B + (size_t)k * ldb;\n"
+    "        nnc_real a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];\n"
+    "        const nnc_real *b = B + (size_t)k * ldb;\n"
     "        for (int j = 0; j < N; j++) c[j] += a * b[j];\n"
     "      }\n"
     "    }\n"
@@ -640,10 +635,11 @@ static const char *matmul_helper =
 /* expm1f without branches or calls, so the loops of selu and elu vectorize: e^x = 2^k e^r with
  * r = x - k ln2 in [-ln2/2, ln2/2] (Cody–Waite split of ln2), e^r - 1 by its Taylor polynomial
  * to r^7 (truncation below 2e-8 relative), and 2^k e^r - 1 = 2^k (e^r - 1) + (2^k - 1), which is
- * exact for k = 0 and so keeps the relative accuracy near x = 0. Within 2 ulp of expm1f. */
+ * exact for k = 0 and so keeps the relative accuracy near x = 0. Within 2 ulp of expm1f; NaN
+ * stays NaN, as in expm1f. */
 static const char *fast_expm1 =
-    "static inline float nn_expm1(float x) {\n"
-    "  float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;\n"
+    "static inline float nnc_expm1(float x) {\n"
+    "  float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f; /* NaN too: k stays a small integer */\n"
     "#ifdef __FAST_MATH__ /* the compiler would fold the rounding trick below away */\n"
     "  float k = rintf(xc * 1.44269504f);\n"
     "#else\n"
@@ -655,7 +651,7 @@ static const char *fast_expm1 =
     "            r * (1.38888889e-3f + r * 1.98412698e-4f))))));\n"
     "  union { int32_t i; float f; } two_k;\n"
     "  two_k.i = ((int32_t)k + 127) << 23;\n"
-    "  return two_k.f * p + (two_k.f - 1.0f);\n"
+    "  return x != x ? x : two_k.f * p + (two_k.f - 1.0f); /* NaN in, NaN out */\n"
     "}\n\n";
 
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
@@ -667,6 +663,11 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   e.opt = opt;
   e.out = out;
   e.name = g->model_name;
+  e.tag = arena_printf(&c->arena, "nnc_%s", e.name);
+  char *upper = arena_printf(&c->arena, "%s", e.name);
+  for (char *u = upper; *u; u++)
+    if (*u >= 'a' && *u <= 'z') *u = (char)(*u - 'a' + 'A');
+  e.upper = upper;
   e.real = opt->double_precision ? "double" : "float";
   e.fsuf = opt->double_precision ? "" : "f";
   e.plan = plan_build(c, opt->double_precision);
@@ -677,14 +678,15 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   emit_header(&e, h);
 
   P(&e, "/* %s.c — generated by nnc from %s; do not edit.\n"
-        " * Training: train() runs the forward and backward kernels and updates each parameter as soon\n"
-        " * as its gradient is final. Inference: infer().\n"
+        " * Training: nnc_train() runs the forward and backward kernels, then the optimizer step when\n"
+        " * the loss and every gradient are finite. Inference: nnc_infer().\n"
+        " * Every internal name starts with nnc_ or NNC_, which model names cannot.\n"
         " * Parameters, gradients, optimizer state and activations are one allocation each. */\n",
     e.name, opt->source_name);
   P(&e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
   if (opt->blas) P(&e, "#include <cblas.h>\n");
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
-  P(&e, "typedef %s nn_real;\n\n", e.real);
+  P(&e, "typedef %s nnc_real;\n\n", e.real);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_matmul = false;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -694,65 +696,69 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     use_matmul |= g->nodes[i].op == OP_MATMUL;
   }
   if (use_expm1 && opt->double_precision)
-    P(&e, "#define nn_expm1 expm1\n\n");
+    P(&e, "#define nnc_expm1 expm1\n\n");
   else if (use_expm1)
     P(&e, "%s", fast_expm1);
   if (use_sigmoid)
     P(&e, "/* logistic function, stable for large |x| */\n"
-          "static inline nn_real nn_sigmoid(nn_real x) {\n"
+          "static inline nnc_real nnc_sigmoid(nnc_real x) {\n"
           "  return x >= 0 ? 1 / (1 + exp%s(-x)) : exp%s(x) / (1 + exp%s(x));\n}\n\n",
       e.fsuf, e.fsuf, e.fsuf);
-  P(&e, "#define N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
-  P(&e, "#define N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
-  P(&e, "#define ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
-  P(&e, "#define N_FIXED %zu\n", e.plan.fixed + 1);
-  P(&e, "#define IN_SIZE %lld\n#define OUT_SIZE %lld\n", (long long)shape_count(g->nodes[g->input].shape),
-    count_of(&g->nodes[g->output]));
-  if (label) P(&e, "#define N_CLASSES %d\n", g->n_classes);
-  else P(&e, "#define TARGET_SIZE %lld\n", (long long)shape_count(g->nodes[g->target].shape));
-  P(&e, "#define MODEL_HASH UINT64_C(0x%016llx)\n\n", (unsigned long long)hash);
-  P(&e, "struct %s {\n"
+  P(&e, "#define NNC_N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
+  P(&e, "#define NNC_N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
+  P(&e, "#define NNC_ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
+  P(&e, "#define NNC_N_FIXED %zu\n", e.plan.fixed + 1);
+  P(&e, "#define NNC_MODEL_HASH UINT64_C(0x%016llx)\n\n", (unsigned long long)hash);
+  /* an OR over the exponent bits, which vectorizes where a loop of isfinite() calls would not */
+  P(&e, "/* 1 when no value in v[0..n) is infinite or NaN (all exponent bits set) */\n"
+        "static int nnc_all_finite(const nnc_real *v, size_t n) {\n"
+        "  const %s exponent = %s;\n  %s any = 0;\n"
+        "  for (size_t i = 0; i < n; i++) {\n    %s bits;\n    memcpy(&bits, &v[i], sizeof bits);\n"
+        "    any |= (bits & exponent) == exponent;\n  }\n  return !any;\n}\n\n",
+    opt->double_precision ? "uint64_t" : "uint32_t", opt->double_precision ? "UINT64_C(0x7ff0000000000000)" : "UINT32_C(0x7f800000)",
+    opt->double_precision ? "uint64_t" : "uint32_t", opt->double_precision ? "uint64_t" : "uint32_t");
+  P(&e, "struct nnc_%s {\n"
         "  int max_batch;\n"
         "  uint64_t step;      /* optimizer steps taken */\n"
         "  nnrt_rng rng;       /* initialisation, then dropout masks */\n"
         "  int freeze_masks;   /* tests: reuse the last dropout masks */\n"
-        "  nn_real *params;    /* N_PARAMS */\n"
-        "  nn_real *grads;     /* N_PARAMS, mirrors params */\n"
-        "  nn_real *opt_m;     /* N_PARAMS: momentum / first moment / square average */\n"
-        "  nn_real *opt_v;     /* N_PARAMS: adam's second moment */\n"
-        "  nn_real *buffers;   /* N_BUFFERS */\n"
-        "  nn_real *acts;      /* max_batch * ACTS_PER_EXAMPLE */\n"
-        "  nn_real *fixed;     /* N_FIXED: scalars and unbatched temporaries */\n"
-        "  nn_real step_size, root_c2; /* adam's constants for the current step */\n"
+        "  nnc_real *params;    /* NNC_N_PARAMS */\n"
+        "  nnc_real *grads;     /* NNC_N_PARAMS, mirrors params */\n"
+        "  nnc_real *opt_m;     /* NNC_N_PARAMS: momentum / first moment / square average */\n"
+        "  nnc_real *opt_v;     /* NNC_N_PARAMS: adam's second moment */\n"
+        "  nnc_real *buffers;   /* NNC_N_BUFFERS */\n"
+        "  nnc_real *acts;      /* max_batch * NNC_ACTS_PER_EXAMPLE */\n"
+        "  nnc_real *fixed;     /* NNC_N_FIXED: scalars and unbatched temporaries */\n"
+        "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n"
         "};\n\n",
     e.name);
   if (!opt->blas && use_matmul) P(&e, "%s", matmul_helper);
 
   emit_init(&e);
   emit_update(&e);
-  emit_function(&e, "train", e.plan.in_train, true, y_type);
-  emit_function(&e, "infer", e.plan.in_infer, false, y_type);
+  emit_function(&e, "nnc_train", e.plan.in_train, true, y_type);
+  emit_function(&e, "nnc_infer", e.plan.in_infer, false, y_type);
 
   const char *N = e.name;
   /* the public API */
   P(&e, "%s *%s_new(int max_batch, uint64_t seed) {\n"
-        "  if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(nn_real)) / (ACTS_PER_EXAMPLE + 1)) return NULL;\n"
-        "  %s *m = calloc(1, sizeof *m);\n"
+        "  if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(nnc_real)) / (NNC_ACTS_PER_EXAMPLE + 1)) return NULL;\n"
+        "  struct %s *m = calloc(1, sizeof *m);\n"
         "  if (!m) return NULL;\n"
         "  m->max_batch = max_batch;\n"
-        "  m->params = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->grads = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->opt_m = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->opt_v = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->buffers = nnrt_alloc(sizeof(nn_real) * (N_BUFFERS + 1));\n"
-        "  m->acts = nnrt_alloc(sizeof(nn_real) * ((size_t)max_batch * ACTS_PER_EXAMPLE + 1));\n"
-        "  m->fixed = nnrt_alloc(sizeof(nn_real) * N_FIXED);\n"
+        "  m->params = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->grads = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->opt_m = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->opt_v = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->buffers = nnrt_alloc(sizeof(nnc_real) * (NNC_N_BUFFERS + 1));\n"
+        "  m->acts = nnrt_alloc(sizeof(nnc_real) * ((size_t)max_batch * NNC_ACTS_PER_EXAMPLE + 1));\n"
+        "  m->fixed = nnrt_alloc(sizeof(nnc_real) * NNC_N_FIXED);\n"
         "  if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers || !m->acts || !m->fixed) {\n"
         "    %s_free(m);\n    return NULL;\n  }\n"
         "  nnrt_rng_seed(&m->rng, seed);\n"
-        "  init_params(m);\n"
+        "  nnc_init_params(m);\n"
         "  return m;\n}\n\n",
-    N, N, N, N);
+    N, N, e.tag, N);
   P(&e, "void %s_free(%s *m) {\n"
         "  if (!m) return;\n"
         "  nnrt_free(m->params);\n  nnrt_free(m->grads);\n  nnrt_free(m->opt_m);\n  nnrt_free(m->opt_v);\n"
@@ -762,59 +768,58 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  if (!m || !x || !out || n < 1) return;\n"
         "  for (int start = 0; start < n; start += m->max_batch) {\n"
         "    int chunk = n - start < m->max_batch ? n - start : m->max_batch;\n"
-        "    const nn_real *result = infer(m, x + (size_t)start * IN_SIZE, NULL, chunk);\n"
-        "    for (size_t i = 0; i < (size_t)chunk * OUT_SIZE; i++) out[(size_t)start * OUT_SIZE + i] = (float)result[i];\n"
+        "    const nnc_real *result = nnc_infer(m, x + (size_t)start * %s_IN_SIZE, NULL, chunk);\n"
+        "    for (size_t i = 0; i < (size_t)chunk * %s_OUT_SIZE; i++) out[(size_t)start * %s_OUT_SIZE + i] = (float)result[i];\n"
         "  }\n}\n\n",
-    N, N);
+    N, N, e.upper, e.upper, e.upper);
   P(&e, "float %s_train_step(%s *m, const float *x, const %s *%s, int n) {\n"
         "  if (!m || !x || !%s || n < 1 || n > m->max_batch) return NAN;\n",
     N, N, y_type, label ? "y" : "t", label ? "y" : "t");
-  if (label) P(&e, "  for (int i = 0; i < n; i++)\n    if (y[i] < 0 || y[i] >= N_CLASSES) return NAN;\n");
-  P(&e, "  train(m, x, %s, n, 1);\n", label ? "y" : "t");
-  P(&e, "  float loss = (float)m->fixed[%zu];\n", e.plan.store[g->loss].offset);
-  P(&e, "  return loss;\n}\n\n");
+  if (label) P(&e, "  for (int i = 0; i < n; i++)\n    if (y[i] < 0 || y[i] >= %s_N_CLASSES) return NAN;\n", e.upper);
+  P(&e, "  if (!nnc_train(m, x, %s, n, 1)) return NAN; /* a refused step */\n", label ? "y" : "t");
+  P(&e, "  return (float)m->fixed[%zu];\n}\n\n", e.plan.store[g->loss].offset);
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
-  P(&e, "#define N_SECTIONS 6\n"
-        "static void sections(const %s *m, nnrt_section *s, uint64_t *step, uint64_t *rng) {\n"
-        "  nnrt_section all[N_SECTIONS] = {\n"
-        "      {\"params\", m->params, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"buffers\", m->buffers, sizeof(nn_real) * N_BUFFERS},\n"
-        "      {\"opt.m\", m->opt_m, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"opt.v\", m->opt_v, sizeof(nn_real) * N_PARAMS},\n"
+  P(&e, "#define NNC_N_SECTIONS 6\n"
+        "static void nnc_sections(const struct %s *m, nnrt_section *s, uint64_t *step, uint64_t *rng) {\n"
+        "  nnrt_section all[NNC_N_SECTIONS] = {\n"
+        "      {\"params\", m->params, sizeof(nnc_real) * NNC_N_PARAMS},\n"
+        "      {\"buffers\", m->buffers, sizeof(nnc_real) * NNC_N_BUFFERS},\n"
+        "      {\"opt.m\", m->opt_m, sizeof(nnc_real) * NNC_N_PARAMS},\n"
+        "      {\"opt.v\", m->opt_v, sizeof(nnc_real) * NNC_N_PARAMS},\n"
         "      {\"step\", step, sizeof *step},\n"
         "      {\"rng\", rng, sizeof(uint64_t) * 6},\n"
         "  };\n"
         "  memcpy(s, all, sizeof all);\n}\n\n",
-    N);
+    e.tag);
   P(&e, "int %s_save(const %s *m, const char *path) {\n"
-        "  if (!m || !path) return -1;\n"
+        "  if (!m || !path) {\n    nnrt_set_error(\"%s_save: %%s is NULL\", !m ? \"the model\" : \"the path\");\n    return -1;\n  }\n"
         "  uint64_t step = m->step, rng[6];\n"
         "  memcpy(rng, m->rng.s, sizeof m->rng.s);\n"
         "  memcpy(&rng[4], &m->rng.spare_normal, sizeof(double));\n"
         "  rng[5] = (uint64_t)m->rng.has_spare;\n"
-        "  nnrt_section s[N_SECTIONS];\n"
-        "  sections(m, s, &step, rng);\n"
-        "  return nnrt_checkpoint_save(path, \"%s\", MODEL_HASH, s, N_SECTIONS) == 0 ? 0 : -1;\n}\n\n",
-    N, N, N);
+        "  nnrt_section s[NNC_N_SECTIONS];\n"
+        "  nnc_sections(m, s, &step, rng);\n"
+        "  return nnrt_checkpoint_save(path, \"%s\", NNC_MODEL_HASH, s, NNC_N_SECTIONS) == 0 ? 0 : -1;\n}\n\n",
+    N, N, N, N);
   P(&e, "int %s_load(%s *m, const char *path) {\n"
-        "  if (!m || !path) return -1;\n"
+        "  if (!m || !path) {\n    nnrt_set_error(\"%s_load: %%s is NULL\", !m ? \"the model\" : \"the path\");\n    return -1;\n  }\n"
         "  uint64_t step = 0, rng[6] = {0};\n"
-        "  nnrt_section s[N_SECTIONS];\n"
-        "  sections(m, s, &step, rng);\n"
-        "  if (nnrt_checkpoint_load(path, \"%s\", MODEL_HASH, s, N_SECTIONS) != 0) return -1;\n"
+        "  nnrt_section s[NNC_N_SECTIONS];\n"
+        "  nnc_sections(m, s, &step, rng);\n"
+        "  if (nnrt_checkpoint_load(path, \"%s\", NNC_MODEL_HASH, s, NNC_N_SECTIONS) != 0) return -1;\n"
         "  m->step = step;\n"
         "  memcpy(m->rng.s, rng, sizeof m->rng.s);\n"
         "  memcpy(&m->rng.spare_normal, &rng[4], sizeof(double));\n"
         "  m->rng.has_spare = (int)rng[5];\n"
         "  return 0;\n}\n",
-    N, N, N);
+    N, N, N, N);
   if (opt->debug_api) {
-    P(&e, "\nlong %s_debug_n_params(void) { return (long)N_PARAMS; }\n", N);
+    P(&e, "\nlong %s_debug_n_params(void) { return (long)NNC_N_PARAMS; }\n", N);
     P(&e, "%s *%s_debug_params(%s *m) { return m->params; }\n", e.real, N, N);
     P(&e, "%s *%s_debug_grads(%s *m) { return m->grads; }\n", e.real, N, N);
     P(&e, "double %s_debug_loss_grad(%s *m, const float *x, const %s *%s, int n, int freeze_masks) {\n"
-          "  train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
+          "  nnc_train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
   }
@@ -833,13 +838,14 @@ void emit_train_main(Compilation *c, FILE *out) {
   fprintf(out,
           "/* train_main.c — generated by nnc: the training driver's entry for model %s; do not edit. */\n"
           "#include \"nnrt_train.h\"\n#include \"%s.h\"\n\n"
-          "static void *create(int max_batch, uint64_t seed) { return %s_new(max_batch, seed); }\n"
-          "static void destroy(void *m) { %s_free(m); }\n"
-          "static void forward(void *m, const float *x, int n, float *out) { %s_forward(m, x, n, out); }\n"
-          "static float step(void *m, const float *x, const %s *y, int n) { return %s_train_step(m, x, y, n); }\n"
-          "static int save(const void *m, const char *path) { return %s_save(m, path); }\n"
-          "static int load(void *m, const char *path) { return %s_load(m, path); }\n"
-          "static uint64_t steps(const void *m) { return %s_steps(m); }\n\n"
+          "/* internal names start with nnc_, which model names cannot */\n"
+          "static void *nnc_create(int max_batch, uint64_t seed) { return %s_new(max_batch, seed); }\n"
+          "static void nnc_destroy(void *m) { %s_free(m); }\n"
+          "static void nnc_forward(void *m, const float *x, int n, float *out) { %s_forward(m, x, n, out); }\n"
+          "static float nnc_step(void *m, const float *x, const %s *y, int n) { return %s_train_step(m, x, y, n); }\n"
+          "static int nnc_save(const void *m, const char *path) { return %s_save(m, path); }\n"
+          "static int nnc_load(void *m, const char *path) { return %s_load(m, path); }\n"
+          "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n\n"
           "int main(int argc, char **argv) {\n"
           "  nnrt_model_api api = {0};\n"
           "  api.name = \"%s\";\n"
@@ -854,9 +860,9 @@ void emit_train_main(Compilation *c, FILE *out) {
           "  api.target_size = %lld;\n"
           "  api.n_params = %lld;\n"
           "  api.flops_per_example = %.17g;\n"
-          "  api.create = create;\n  api.destroy = destroy;\n  api.forward = forward;\n"
-          "  api.%s = step;\n"
-          "  api.save = save;\n  api.load = load;\n  api.steps = steps;\n"
+          "  api.create = nnc_create;\n  api.destroy = nnc_destroy;\n  api.forward = nnc_forward;\n"
+          "  api.%s = nnc_step;\n"
+          "  api.save = nnc_save;\n  api.load = nnc_load;\n  api.steps = nnc_steps;\n"
           "  return nnrt_train_main(&api, argc, argv);\n}\n",
           (long long)shape_count(g->nodes[g->output].shape), label ? g->n_classes : 0,
           label ? 0LL : (long long)shape_count(g->nodes[g->target].shape), n_params, flops,
@@ -877,18 +883,18 @@ void emit_bench_main(Compilation *c, FILE *out) {
           "#include <stdio.h>\n#include <stdlib.h>\n#include <time.h>\n\n"
           "#include \"nnrt.h\"\n#include \"%s.h\"\n\n"
           "#ifdef NNRT_OPENBLAS\nextern void openblas_set_num_threads(int);\n#endif\n\n"
-          "static double now(void) {\n  struct timespec ts;\n  clock_gettime(CLOCK_MONOTONIC, &ts);\n"
+          "static double nnc_now(void) {\n  struct timespec ts;\n  clock_gettime(CLOCK_MONOTONIC, &ts);\n"
           "  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;\n}\n\n"
-          "static int by_value(const void *a, const void *b) {\n"
+          "static int nnc_by_value(const void *a, const void *b) {\n"
           "  double x = *(const double *)a, y = *(const double *)b;\n  return (x > y) - (x < y);\n}\n\n"
           "int main(int argc, char **argv) {\n"
           "  if (argc != 5) return 2;\n"
           "  int batch = atoi(argv[1]), steps = atoi(argv[2]), runs = atoi(argv[3]), threads = atoi(argv[4]);\n"
           "#ifdef NNRT_OPENBLAS\n  openblas_set_num_threads(threads);\n#else\n  (void)threads;\n#endif\n"
           "  const double flops_fwd = %.17g; /* per example */\n"
-          "  %s *m = %s_new(batch, 1);\n"
+          "  void *m = %s_new(batch, 1); /* void: a local may hide the model's type name */\n"
           "  float *x = malloc(sizeof(float) * (size_t)batch * %lld), *out = malloc(sizeof(float) * (size_t)batch * %lld);\n",
-          N, N, flops, N, N, in_size, out_size);
+          N, N, flops, N, in_size, out_size);
   if (label)
     fprintf(out, "  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);\n");
   else
@@ -911,14 +917,14 @@ void emit_bench_main(Compilation *c, FILE *out) {
           "  for (int phase = 0; phase < 2; phase++) {\n"
           "    for (int w = 0; w < 3; w++) phase ? %s_forward(m, x, batch, out) : (void)%s_train_step(m, x, y, batch);\n"
           "    for (int r = 0; r < runs; r++) {\n"
-          "      double t0 = now();\n"
+          "      double t0 = nnc_now();\n"
           "      for (int s = 0; s < steps; s++) {\n"
           "        if (phase) %s_forward(m, x, batch, out);\n"
           "        else %s_train_step(m, x, y, batch);\n"
           "      }\n"
-          "      rates[r] = (double)steps * batch / (now() - t0);\n"
+          "      rates[r] = (double)steps * batch / (nnc_now() - t0);\n"
           "    }\n"
-          "    qsort(rates, (size_t)runs, sizeof *rates, by_value);\n"
+          "    qsort(rates, (size_t)runs, sizeof *rates, nnc_by_value);\n"
           "    double median = runs %% 2 ? rates[runs / 2] : 0.5 * (rates[runs / 2 - 1] + rates[runs / 2]);\n"
           "    /* training costs about three forward passes: forward, and backward for data and weights */\n"
           "    double gflops = median * flops_fwd * (phase ? 1 : 3) / 1e9;\n"

@@ -9,8 +9,10 @@
  * Expansion is bounded (nodes, statements and expressions evaluated, expression and block depth)
  * and names are found through hash indexes, so no input can hang the compiler or overflow its stack.
  */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnc.h"
@@ -842,16 +844,60 @@ static void collect_blocks(Lowerer *L, Stmt *stmts) {
   }
 }
 
-static bool valid_c_name(const char *name) {
-  static const char *reserved[] = {
+/* Identifiers the headers of the generated code declare (scripts/c_names writes the list). */
+static const char *const c_library_names[] = {
+#include "c_names.inc"
+};
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static bool is_c_library_name(const char *name) {
+  return bsearch(&name, c_library_names, sizeof c_library_names / sizeof c_library_names[0], sizeof c_library_names[0],
+                 compare_names) != NULL;
+}
+
+static bool has_prefix_nocase(const char *s, const char *prefix) {
+  for (; *prefix; s++, prefix++)
+    if (tolower((unsigned char)*s) != *prefix) return false;
+  return true;
+}
+
+/* Why NAME cannot be a model's name (it becomes the typedef NAME and the prefix of NAME_new, ...),
+ * or NULL. The generated code's own names all start with nnc_/NNC_, so the model name may not. */
+static const char *model_name_problem(Arena *arena, const char *name) {
+  static const char *keywords[] = {
       "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
       "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
       "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-      "volatile", "while", "main", "nnrt", NULL};
-  for (int i = 0; reserved[i]; i++)
-    if (strcmp(name, reserved[i]) == 0) return false;
-  if (name[0] == '_' || strncmp(name, "nnrt_", 5) == 0) return false;
-  return strlen(name) <= 64;
+      "volatile", "while", NULL};
+  for (int i = 0; keywords[i]; i++)
+    if (strcmp(name, keywords[i]) == 0) return "is a C keyword";
+  if (strlen(name) > 64) return "is over 64 characters";
+  if (name[0] == '_') return "is reserved (C reserves names starting with '_')";
+  if (strcmp(name, "main") == 0) return "would clash with the trainer's main()";
+  for (const char *const *own = (const char *const[]){"nnc", "nnrt", NULL}; *own; own++) {
+    size_t len = strlen(*own);
+    if (has_prefix_nocase(name, *own) && (name[len] == 0 || name[len] == '_'))
+      return "is reserved (names starting with 'nnc_' or 'nnrt_' are the generated code's and the runtime's)";
+  }
+  /* NAME.h must not hide a header that the generated code, the runtime or the trainer include
+     when its folder is on the include path */
+  static const char *headers[] = {
+      "assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646", "limits", "locale", "math",
+      "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio", "stdlib",
+      "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype", "cblas", "openblas_config",
+      "unistd", "fcntl", "dirent", "zlib", NULL};
+  for (int i = 0; headers[i]; i++)
+    if (strcmp(name, headers[i]) == 0)
+      return arena_printf(arena, "would make the generated %s.h hide the header <%s.h>", name, name);
+  static const char *suffixes[] = {"", "_new", "_free", "_forward", "_train_step", "_save", "_load", "_steps", NULL};
+  for (int i = 0; suffixes[i]; i++) {
+    const char *symbol = arena_printf(arena, "%s%s", name, suffixes[i]);
+    if (is_c_library_name(symbol))
+      return arena_printf(arena, "would clash with '%s' of the C library or CBLAS, which the generated code includes",
+                          symbol);
+  }
+  return NULL;
 }
 
 bool lower_program(Compilation *c) {
@@ -872,9 +918,8 @@ bool lower_program(Compilation *c) {
     return false;
   }
   g->model_name = first->name;
-  if (!valid_c_name(first->name))
-    diag_error(&c->diag, first->name_loc, "model name '%s' cannot prefix C symbols (a C keyword, reserved, or over 64 characters)",
-               first->name);
+  const char *problem = model_name_problem(&c->arena, first->name);
+  if (problem) diag_error(&c->diag, first->name_loc, "model name '%s' %s", first->name, problem);
 
   Scope top;
   memset(&top, 0, sizeof top);

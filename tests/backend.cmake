@@ -12,6 +12,9 @@
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
+#   nonfinite_step          nonfinite.c: NaN reaches forward's output through relu; train_step
+#                           refuses (NaN, nothing changed, generator included) a step whose loss
+#                           or any gradient is not finite
 #   optim_<case>            optim.c: train_step against torch.optim's formulas computed by hand in
 #                           double, 3 steps, relative 1e-12 (sgd, momentum, nesterov, weight decay,
 #                           rmsprop, adam)
@@ -32,6 +35,9 @@
 #                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
+#   model_names             model_names.cmake: models named tm, train, forward, create, nn_real, m,
+#                           ... (C library, CBLAS and nnc identifiers) build as the spec's §7 says,
+#                           train, save and load; a few through nnc train and nnc bench too
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -112,6 +118,10 @@ nnc_be_model_test(init_check MODELS ${NNC_BE_SRC}/backend/init_check.nn FLAGS --
                   DRIVER ${NNC_BE_SRC}/backend/init_check.c)
 nnc_be_model_test(dropout_check MODELS ${NNC_BE_SRC}/backend/dropout_inv.nn ${NNC_BE_SRC}/backend/dropout_alpha.nn
                   FLAGS --double --debug-api DRIVER ${NNC_BE_SRC}/backend/dropout_check.c)
+
+# ---- NaN propagates, and a step with a non-finite loss or gradient is refused ----
+nnc_be_model_test(nonfinite_step MODELS ${NNC_BE_SRC}/backend/nonfinite.nn FLAGS --debug-api --no-blas
+                  DRIVER ${NNC_BE_SRC}/backend/nonfinite.c)
 
 # ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
 # case | the optimizer call in the .nn file
@@ -280,3 +290,16 @@ add_test(NAME golden_tiny_dense_c
          COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/golden/tiny_dense.nn
                  -DWORK=${NNC_BE_WORK}/golden_tiny_dense_c -P ${NNC_BE_SRC}/backend/golden.cmake)
 set_tests_properties(golden_tiny_dense_c PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- model names that are C library, CBLAS or nnc identifiers still give working C ----
+set(nnc_name_cases tm sgemm openblas blas train infer update sections forward save load steps create destroy
+    step begin_step init_params all_finite nn_real nn_expm1 matmul m x y t n batch max_batch seed out rng
+    api argc now by_value sum row mask result fixed acts TM A tm_ nnc1 NNRt2)
+string(JOIN "|" nnc_name_list ${nnc_name_cases})
+add_test(NAME model_names
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DWORK=${NNC_BE_WORK}/model_names
+                 -DDRIVER=${NNC_BE_SRC}/backend/model_names_main.c "-DNAMES=${nnc_name_list}"
+                 "-DTRAIN_NAMES=create|steps" "-DBENCH_NAMES=now" -DDATA=${NNC_BE_SRC}/data
+                 "-DBLAS_LIBS=${nnc_blas_libs_arg}" "-DCBLAS_INCLUDE=${nnc_cblas_include}"
+                 -P ${NNC_BE_SRC}/backend/model_names.cmake)
+set_tests_properties(model_names PROPERTIES TIMEOUT 300 LABELS backend ENVIRONMENT "${nnc_be_env}")
