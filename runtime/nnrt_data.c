@@ -10,6 +10,7 @@
 #include "nnrt.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -423,6 +424,12 @@ int nnrt_dataset_load_csv(nnrt_dataset *ds, const char *path, int target_dim, lo
         else
           nnrt_set_error("%s:%ld: column %d: '%.40s' is not a %snumber", path, r.line_no, c + 1,
                          fields[c], parse_number(fields[c], &v) ? "finite " : "");
+        goto fail;
+      }
+      /* values are stored as floats: a double beyond FLT_MAX would become an infinity */
+      if (fabs(v) > FLT_MAX) {
+        nnrt_set_error("%s:%ld: column %d: '%.40s' is beyond the float range (about 3.4e38)", path,
+                       r.line_no, c + 1, fields[c]);
         goto fail;
       }
       if (c < lead && target_dim == 0) {

@@ -380,6 +380,10 @@ static void test_csv_errors(void **state) {
   expect_csv_error(f, "1,2,\n", 0, ":1: column 3 is empty");
   expect_csv_error(f, "1,nan,2\n", 0, ":1: column 2: 'nan' is not a finite number");
   expect_csv_error(f, "1,2,1e999\n", 0, ":1: column 3: '1e999' is not a finite number");
+  /* finite doubles that a float cannot hold (they used to load as infinities) */
+  expect_csv_error(f, "1,2,3\n1,1e39,2\n", 0, ":2: column 2: '1e39' is beyond the float range (about 3.4e38)");
+  expect_csv_error(f, "1,2,-1e308\n", 0, ":1: column 3: '-1e308' is beyond the float range (about 3.4e38)");
+  expect_csv_error(f, "1e39,2,3\n", 1, ":1: column 1: '1e39' is beyond the float range (about 3.4e38)");
   expect_csv_error(f, "label,a\n", 0, ": no data rows");
   expect_csv_error(f, "", 0, ": no data rows");
   expect_csv_error(f, "3\n", 0, ":1: 1 column, need a label and at least one input value");
