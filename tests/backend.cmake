@@ -38,6 +38,9 @@
 #   model_names             model_names.cmake: models named tm, train, forward, create, nn_real, m,
 #                           ... (C library, CBLAS and nnc identifiers) build as the spec's §7 says,
 #                           train, save and load; a few through nnc train and nnc bench too
+#   build_output_atomic     scripts/build_output.cmake: a build that fails on its third file (a
+#                           folder named nnrt.c) leaves the first two as they were, and one that
+#                           fails in a folder it made removes that folder
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -303,3 +306,9 @@ add_test(NAME model_names
                  "-DBLAS_LIBS=${nnc_blas_libs_arg}" "-DCBLAS_INCLUDE=${nnc_cblas_include}"
                  -P ${NNC_BE_SRC}/backend/model_names.cmake)
 set_tests_properties(model_names PROPERTIES TIMEOUT 300 LABELS backend ENVIRONMENT "${nnc_be_env}")
+
+# ---- nnc build replaces the output folder's files all at once or not at all ----
+add_test(NAME build_output_atomic
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/data/tiny_mlp.nn
+                 -DWORK=${NNC_BE_WORK}/build_output_atomic -P ${NNC_BE_SRC}/scripts/build_output.cmake)
+set_tests_properties(build_output_atomic PROPERTIES TIMEOUT 60 LABELS backend)
