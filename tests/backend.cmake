@@ -41,6 +41,9 @@
 #   build_output_atomic     scripts/build_output.cmake: a build that fails on its third file (a
 #                           folder named nnrt.c) leaves the first two as they were, and one that
 #                           fails in a folder it made removes that folder
+#   checkpoint_durable      scripts/durable_save.cmake: nnrt.c compiled as generated code is (plain
+#                           -std=c99) fsyncs the temporary and the folder, and a save removes the
+#                           temporaries of savers that are gone (durable_save.c)
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -312,3 +315,9 @@ add_test(NAME build_output_atomic
          COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/data/tiny_mlp.nn
                  -DWORK=${NNC_BE_WORK}/build_output_atomic -P ${NNC_BE_SRC}/scripts/build_output.cmake)
 set_tests_properties(build_output_atomic PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- checkpoints are fsynced (file and folder) whatever the flags, and killed savers' leftovers go ----
+add_test(NAME checkpoint_durable
+         COMMAND ${CMAKE_COMMAND} -DCC=${CMAKE_C_COMPILER} -DSRC=${NNC_BE_REPO} -DWORK=${NNC_BE_WORK}/checkpoint_durable
+                 "-DCFLAGS=${nnc_gen_cflags_arg}" -P ${NNC_BE_SRC}/scripts/durable_save.cmake)
+set_tests_properties(checkpoint_durable PROPERTIES TIMEOUT 60 LABELS backend ENVIRONMENT "${nnc_be_env}")
