@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -340,6 +341,37 @@ static int readable(const char *path) {
   return 1;
 }
 
+int nnrt_train_check_checkpoint(const char *path) {
+  struct stat st;
+  char *probe;
+  FILE *f;
+  size_t len = strlen(path) + 48;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "error: %s: is a folder; --checkpoint needs a file's path\n", path);
+    return -1;
+  }
+  /* a file beside it, as the save's temporary will be (named so that a later save removes it if
+     this process is killed before it does) */
+  if (!(probe = malloc(len))) return 0;
+#ifdef NNRT_HAVE_ISATTY /* unistd.h */
+  snprintf(probe, len, "%s.tmp-%ld-probe", path, (long)getpid());
+#else
+  snprintf(probe, len, "%s.tmp-probe", path);
+#endif
+  errno = 0;
+  f = fopen(probe, "wb");
+  if (!f) {
+    fprintf(stderr, "error: %s: cannot write the checkpoint there: %s\n", path,
+            errno ? strerror(errno) : "cannot create a file");
+    free(probe);
+    return -1;
+  }
+  fclose(f);
+  remove(probe);
+  free(probe);
+  return 0;
+}
+
 int nnrt_train_check_files(const nnrt_train_args *args) {
   int ok = 1, test;
   for (test = 0; test < 2; test++) {
@@ -361,6 +393,7 @@ int nnrt_train_check_files(const nnrt_train_args *args) {
     else ok = 0;
   }
   if (args->resume) ok &= readable(args->resume);
+  if (args->checkpoint) ok &= nnrt_train_check_checkpoint(args->checkpoint) == 0;
   return ok ? 0 : -1;
 }
 
@@ -545,6 +578,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     snprintf(s.default_ckpt, len, "%s.ckpt", api->name);
     ckpt = s.default_ckpt;
   }
+  if (nnrt_train_check_checkpoint(ckpt) != 0) goto fail; /* now, not after the first epoch */
   steps_per_epoch = (s.train.n + args->batch - 1) / args->batch;
   s.perm = alloc_array((size_t)s.train.n, sizeof(long));
   s.xb = alloc_array((size_t)args->batch, (size_t)api->in_size * sizeof(float));

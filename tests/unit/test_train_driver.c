@@ -88,11 +88,14 @@ static void tiny_sgd(tiny *m, const float *x, int n) {
   m->steps++;
 }
 
+static long label_steps_taken; /* by every tiny model: shows whether training started */
+
 /* Mean softmax cross-entropy; dL/dlogits = (softmax - onehot) / n. */
 static float tiny_step_label(void *model, const float *x, const int32_t *y, int n) {
   tiny *m = model;
   double loss = 0;
   int i, j;
+  label_steps_taken++;
   tiny_forward(m, x, n, m->out);
   for (i = 0; i < n; i++) {
     float *o = m->out + i * m->k, mx = o[0], sum = 0;
@@ -578,10 +581,20 @@ static void test_train_errors(void **state) {
   bad.steps = NULL;
   assert_int_equal(train(&bad, "--data", f->dir, "--resume", ck, "--quiet", (const char *)NULL), 1);
 
-  /* The checkpoint cannot be written: training runs, then the run fails. */
+  /* A checkpoint that cannot be written fails the run before the first step, not after an epoch:
+     in a missing folder, or a path that is a folder. */
+  label_steps_taken = 0;
   assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", missing, "--quiet",
                          (const char *)NULL),
                    1);
+  assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", f->dir, "--quiet",
+                         (const char *)NULL),
+                   1);
+  assert_int_equal(label_steps_taken, 0);
+  assert_int_equal(nnrt_train_check_checkpoint(missing), -1);
+  assert_int_equal(nnrt_train_check_checkpoint(f->dir), -1);
+  assert_int_equal(nnrt_train_check_checkpoint(ck), 0);
+  assert_false(file_exists(ck)); /* the probe leaves nothing behind */
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
