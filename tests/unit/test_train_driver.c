@@ -295,6 +295,23 @@ static unsigned char *read_all(const char *path, size_t *n) {
   return buf;
 }
 
+/* Runs f(arg) with stderr going to PATH, and returns what it wrote there (NUL-terminated). */
+static char *stderr_of(const char *path, int (*f)(const void *), const void *arg, int *rc) {
+  size_t n;
+  int saved;
+  fflush(stderr);
+  saved = dup(2);
+  assert_true(saved >= 0);
+  assert_non_null(freopen(path, "w", stderr));
+  *rc = f(arg);
+  fflush(stderr);
+  assert_int_equal(dup2(saved, 2), 2);
+  close(saved);
+  char *text = (char *)read_all(path, &n);
+  text[n < (1 << 16) ? n : (1 << 16) - 1] = 0;
+  return text;
+}
+
 /* ---- argument parsing ---- */
 
 /* Parses argv (after a program name) and returns what was written to err. */
@@ -550,6 +567,14 @@ static void test_train_regression_csv(void **state) {
   assert_false(file_exists(ck));
 }
 
+static const nnrt_model_api *two_classes_api;
+static const char *two_classes_dir, *two_classes_ckpt;
+static int train_two_classes(const void *unused) {
+  (void)unused;
+  return train(two_classes_api, "--data", two_classes_dir, "--checkpoint", two_classes_ckpt, "--quiet",
+               (const char *)NULL);
+}
+
 static void test_train_errors(void **state) {
   fixture *f = *state;
   nnrt_model_api api = tiny_api(), bad;
@@ -568,10 +593,20 @@ static void test_train_errors(void **state) {
   bad.in_size = 15;
   assert_int_equal(train(&bad, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
                    1);
-  bad = api; /* labels 0..2 but only two classes */
+  bad = api; /* labels 0..2 but only two classes: the error names the labels' file, not the images' */
   bad.n_classes = 2;
-  assert_int_equal(train(&bad, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
-                   1);
+  two_classes_api = &bad;
+  two_classes_dir = f->dir;
+  two_classes_ckpt = ck;
+  char err_path[300];
+  snprintf(err_path, sizeof err_path, "%s/stderr.txt", f->dir);
+  int rc;
+  char *text = stderr_of(err_path, train_two_classes, NULL, &rc);
+  assert_int_equal(rc, 1);
+  char want[300];
+  snprintf(want, sizeof want, "error: %s: label 2 of example", f->train_labels);
+  if (!strstr(text, want)) fail_msg("expected '%s' in:\n%s", want, text);
+  free(text);
   bad = api;
   bad.train_step_label = nan_step;
   assert_int_equal(train(&bad, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
