@@ -102,7 +102,7 @@ static int cmd_build(int argc, char **argv) {
     else file = argv[i];
   }
   if (!file) return usage_error("%s", "'build' needs a FILE.nn");
-  if (!dir) return usage_error("%s", "'build' needs an output folder: -o DIR");
+  if (!dir || !*dir) return usage_error("%s", "'build' needs an output folder: -o DIR");
   opt.source_name = base_name(file);
   Compilation c;
   OutFile files[16];
@@ -113,19 +113,26 @@ static int cmd_build(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
-/* Runs argv (no shell); returns its exit status, or -1 if it could not start. */
+static volatile sig_atomic_t interrupted; /* SIGINT or SIGQUIT arrived while a child ran */
+
+static void note_interrupt(int sig) { interrupted = sig; }
+
 /* Runs args[0] with args (no shell) and returns its exit status, 128 + the signal that ended it,
- * or -1 if it could not start. Like system(), nnc ignores Ctrl-C while the child runs: the child
- * gets it and stops, and nnc goes on to remove its temporary folder. */
+ * or -1 if it could not start. Like system(), nnc does not stop at Ctrl-C while the child runs:
+ * the child gets it and stops, nnc notes it (`interrupted`) and goes on to remove its temporary
+ * folder. */
 static int run(char **args) {
   fflush(stdout);
   fflush(stderr);
-  struct sigaction ignore, old_int, old_quit;
-  memset(&ignore, 0, sizeof ignore);
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  sigaction(SIGINT, &ignore, &old_int);
-  sigaction(SIGQUIT, &ignore, &old_quit);
+  struct sigaction note, old_int, old_quit;
+  memset(&note, 0, sizeof note);
+  note.sa_handler = note_interrupt;
+  sigemptyset(&note.sa_mask);
+  /* a signal ignored from the start (a background job, nohup) stays ignored */
+  sigaction(SIGINT, NULL, &old_int);
+  sigaction(SIGQUIT, NULL, &old_quit);
+  if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &note, NULL);
+  if (old_quit.sa_handler != SIG_IGN) sigaction(SIGQUIT, &note, NULL);
   pid_t pid = fork();
   if (pid == 0) {
     sigaction(SIGINT, &old_int, NULL);
@@ -203,7 +210,11 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
     cmd[n] = NULL;
     fprintf(stderr, "nnc: compiling %s with %s\n", c.graph.model_name, cc);
     int rc = run(cmd);
-    if (rc != 0) {
+    if (interrupted) {
+      /* Ctrl-C during the compilation: not the compiler's failure; stop as the shell would */
+      fprintf(stderr, "\nnnc: interrupted while compiling\n");
+      status = 128 + (int)interrupted;
+    } else if (rc != 0) {
       fprintf(stderr, "nnc: error: the C compiler failed (exit %d); the sources are kept in %s\n", rc, dir);
       build_dir = dir;
     } else {

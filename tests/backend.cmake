@@ -44,6 +44,8 @@
 #   checkpoint_durable      scripts/durable_save.cmake: nnrt.c compiled as generated code is (plain
 #                           -std=c99) fsyncs the temporary and the folder, and a save removes the
 #                           temporaries of savers that are gone (durable_save.c)
+#   train_interrupt_compile scripts/interrupt.sh: Ctrl-C (SIGINT to the process group) while
+#                           nnc train runs the C compiler: exit 130, "interrupted", $TMPDIR clean
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -321,3 +323,9 @@ add_test(NAME checkpoint_durable
          COMMAND ${CMAKE_COMMAND} -DCC=${CMAKE_C_COMPILER} -DSRC=${NNC_BE_REPO} -DWORK=${NNC_BE_WORK}/checkpoint_durable
                  "-DCFLAGS=${nnc_gen_cflags_arg}" -P ${NNC_BE_SRC}/scripts/durable_save.cmake)
 set_tests_properties(checkpoint_durable PROPERTIES TIMEOUT 60 LABELS backend ENVIRONMENT "${nnc_be_env}")
+
+# ---- Ctrl-C while nnc train compiles: exit 130, no temporary folder left ----
+add_test(NAME train_interrupt_compile
+         COMMAND sh ${NNC_BE_SRC}/scripts/interrupt.sh $<TARGET_FILE:nnc> ${NNC_BE_SRC}/data/tiny_mlp.nn
+                 ${NNC_BE_SRC}/data/tiny_train.csv ${NNC_BE_SRC}/data/tiny_test.csv ${NNC_BE_WORK}/train_interrupt_compile)
+set_tests_properties(train_interrupt_compile PROPERTIES TIMEOUT 60 LABELS backend)
