@@ -17,7 +17,7 @@ void compilation_init(Compilation *c, const char *display_name, const char *src,
   c->path = display_name;
   c->src = arena_strndup(&c->arena, src ? src : "", src ? len : 0);
   c->len = src ? len : 0;
-  c->max_nodes = 1000000;
+  c->max_nodes = 100000;
   c->diag.file = display_name;
   c->diag.src = c->src;
   c->diag.len = c->len;

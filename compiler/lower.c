@@ -18,7 +18,7 @@
 #include "nnc.h"
 
 #define MAX_REPEAT 1000000       /* iterations of one repeat */
-#define MAX_STEPS 20000000       /* statements executed and expressions evaluated, in all */
+#define MAX_STEPS 2000000        /* statements executed and expressions evaluated, in all */
 #define MAX_BLOCK_DEPTH 64
 #define MAX_BLOCK_PARAMS 64
 #define MAX_EVAL_DEPTH 256       /* nested expression evaluations, across block calls */
@@ -56,12 +56,13 @@ typedef struct Return { bool done; Value v; } Return;
 struct Lowerer {
   Compilation *c;
   Arena *arena;
+  Arena scratch;                      /* scopes' tables: released when their block call returns */
   Diag *diag;
   Graph *g;
   Scope *scope;
   BlockDef *blocks; int n_blocks, cap_blocks;
   NameIndex block_index;
-  const char **active; int n_active;  /* blocks being expanded, for recursion checks */
+  const char *active[MAX_BLOCK_DEPTH]; int n_active; /* blocks being expanded, for recursion checks */
   SrcLoc calls[MAX_BLOCK_DEPTH];      /* their call sites, for notes */
   long steps;
   int eval_depth;
@@ -158,8 +159,8 @@ static void bind(Lowerer *L, const char *name, Value v, SrcLoc loc, const char *
   if (b) {
     warn_unused(L, b);
   } else {
-    ARRAY_GROW(L->arena, s->b, s->n_b, s->cap_b);
-    name_index_put(L->arena, &s->b_index, name, s->n_b);
+    ARRAY_GROW(&L->scratch, s->b, s->n_b, s->cap_b);
+    name_index_put(&L->scratch, &s->b_index, name, s->n_b);
     b = &s->b[s->n_b++];
   }
   b->name = name;
@@ -196,25 +197,31 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
 
 /* ---------------- layers and parameters ---------------- */
 
-int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc) {
+/* Counts a call of op in the current scope: 1 for its first, 2 for its second, ... */
+static int count_call(Lowerer *L, const char *op) {
   Scope *s = L->scope;
   Counter *ctr = NULL;
   int found = name_index_get(&s->counter_index, op);
   if (found >= 0) ctr = &s->counters[found];
   if (!ctr) {
-    ARRAY_GROW(L->arena, s->counters, s->n_counters, s->cap_counters);
-    name_index_put(L->arena, &s->counter_index, op, s->n_counters);
+    ARRAY_GROW(&L->scratch, s->counters, s->n_counters, s->cap_counters);
+    name_index_put(&L->scratch, &s->counter_index, op, s->n_counters);
     ctr = &s->counters[s->n_counters++];
     ctr->name = op;
     ctr->count = 0;
   }
-  ctr->count++;
+  return ++ctr->count;
+}
+
+int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc) {
+  Scope *s = L->scope;
+  int count = count_call(L, op);
   Graph *g = L->g;
   ARRAY_GROW(L->arena, g->layers, g->n_layers, g->cap_layers);
   Layer *ly = &g->layers[g->n_layers];
   memset(ly, 0, sizeof *ly);
-  ly->name = s->prefix[0] ? arena_printf(L->arena, "%s/%s.%d", s->prefix, op, ctr->count)
-                          : arena_printf(L->arena, "%s.%d", op, ctr->count);
+  ly->name = s->prefix[0] ? arena_printf(L->arena, "%s/%s.%d", s->prefix, op, count)
+                          : arena_printf(L->arena, "%s.%d", op, count);
   ly->op = op;
   ly->loc = loc;
   ly->out = NO_NODE;
@@ -514,8 +521,8 @@ static bool step(Lowerer *L, SrcLoc loc) {
     return false;
   }
   if (++L->steps > MAX_STEPS || L->g->n_nodes > L->c->max_nodes) {
-    diag_error(L->diag, loc, "the model expands to more than %s; reduce the repeat counts",
-               L->steps > MAX_STEPS ? "20000000 steps" : arena_printf(L->arena, "%d nodes", L->c->max_nodes));
+    diag_error(L->diag, loc, "the model expands to more than %s; reduce the repeat counts or nested block calls",
+               L->steps > MAX_STEPS ? "2000000 steps" : arena_printf(L->arena, "%d nodes", L->c->max_nodes));
     L->aborted = true;
     return false;
   }
@@ -565,9 +572,12 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   if (bad) return value_error();
 
   Scope *caller = L->scope;
-  int layer_probe = lower_begin_layer(L, bd->name, call->loc); /* counts the call, names the scope */
-  const char *prefix = L->g->layers[layer_probe].name;
-  L->g->n_layers--; /* a block call is a scope, not a summary row of its own */
+  /* everything of the call's own scope goes in scratch memory, given back when it returns: a
+     program that expands blocks millions of times must not keep millions of scopes */
+  int count = count_call(L, bd->name);
+  ArenaMark mark = arena_mark(&L->scratch);
+  const char *prefix = caller->prefix[0] ? arena_printf(&L->scratch, "%s/%s.%d", caller->prefix, bd->name, count)
+                                         : arena_printf(&L->scratch, "%s.%d", bd->name, count);
 
   Scope inner;
   memset(&inner, 0, sizeof inner);
@@ -577,8 +587,6 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   L->scope = &inner;
   k = 0;
   for (Ident *p = bd->def->params; p; p = p->next, k++) bind(L, p->name, args[k], p->loc, "parameter");
-  L->active = arena_realloc(L->arena, L->active, sizeof(char *) * (size_t)L->n_active,
-                            sizeof(char *) * (size_t)(L->n_active + 1));
   L->calls[L->n_active] = call->loc;
   L->active[L->n_active++] = bd->name;
   L->diag->call_stack = L->calls;
@@ -591,6 +599,7 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   L->diag->n_call_stack = L->n_active;
   close_scope(L, &inner);
   L->scope = caller;
+  arena_release(&L->scratch, mark);
   return ret.v;
 }
 
@@ -927,7 +936,10 @@ bool lower_program(Compilation *c) {
   L.scope = &top;
   collect_blocks(&L, first);
   run_stmts(&L, first, true, NULL);
-  if (L.aborted) return false;
+  if (L.aborted) {
+    arena_free(&L.scratch);
+    return false;
+  }
 
   SrcLoc end = first->loc;
   if (!L.input_stmt) diag_error(&c->diag, end, "model '%s' has no 'input'", g->model_name);
@@ -937,6 +949,7 @@ bool lower_program(Compilation *c) {
   if (g->output == NO_NODE && g->loss != NO_NODE) g->output = g->nodes[g->loss].in[0];
 
   close_scope(&L, &top);
+  arena_free(&L.scratch);
   for (int i = 0; i < L.n_blocks && !c->diag.n_errors; i++)
     if (!L.blocks[i].used) diag_warning(&c->diag, L.blocks[i].def->name_loc, "block '%s' is never used", L.blocks[i].name);
   g->n_forward = g->n_nodes;

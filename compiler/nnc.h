@@ -41,6 +41,10 @@ void *arena_realloc(Arena *a, void *old, size_t old_bytes, size_t new_bytes);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...) NN_PRINTF(2, 3);
 void arena_free(Arena *a);
+/* Stack discipline: arena_release(a, m) frees everything allocated since m = arena_mark(a). */
+typedef struct ArenaMark { ArenaChunk *head; size_t used; } ArenaMark;
+ArenaMark arena_mark(const Arena *a);
+void arena_release(Arena *a, ArenaMark m);
 
 /* A growable array in an arena: ARRAY_PUSH(arena, items, n, cap) */
 #define ARRAY_GROW(arena, items, n, cap)                                                   \
@@ -275,7 +279,7 @@ struct Compilation {
   size_t len;
   Program program;
   Graph graph;
-  int max_nodes;     /* expansion limit (default 1,000,000) */
+  int max_nodes;     /* expansion limit (default 100,000: far beyond what a C compiler would take) */
 };
 
 void compilation_init(Compilation *c, const char *display_name, const char *src, size_t len, FILE *diag_out);
