@@ -69,6 +69,8 @@ struct Lowerer {
   bool aborted;                       /* a limit was hit: stop lowering */
   unsigned char *warned;              /* one bit per source byte: unused warning given */
   Stmt *input_stmt, *label_stmt, *target_stmt, *loss_stmt, *opt_stmt, *output_stmt;
+  bool saw_broken;                    /* a statement with a syntax error (it may have swallowed
+                                         the next ones: an unclosed '(' spans lines) */
   int64_t total_params;
 };
 
@@ -187,7 +189,7 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
   if (!b) {
     if (builtin_exists(name))
       diag_error(L->diag, loc, "'%s' is a built-in function; call it as %s(...)", name, name);
-    else
+    else if (L->c->program.syntax_ok) /* else its definition may be what a syntax error swallowed */
       diag_error(L->diag, loc, "undefined name '%s'", name);
     return value_error();
   }
@@ -665,8 +667,28 @@ static void run_leaf_decl(Lowerer *L, Stmt *s, Stmt **slot, const char *kw) {
   bind(L, s->name, value_tensor(n), s->name_loc, what);
 }
 
+/* A statement with a syntax error (already reported): what it would have defined becomes an error
+ * value, so that later statements using it report nothing more, and a missing 'input' or 'loss'
+ * is not reported either. */
+static void run_broken(Lowerer *L, Stmt *s, bool in_block, Return *ret) {
+  L->saw_broken = true;
+  if (s->kind == ST_RETURN && in_block) {
+    ret->v = value_error();
+    ret->done = true;
+  }
+  if (s->name && (s->kind == ST_ASSIGN || s->kind == ST_CONST || s->kind == ST_INPUT || s->kind == ST_LABEL ||
+                  s->kind == ST_TARGET)) {
+    bind(L, s->name, value_error(), s->name_loc, s->kind == ST_CONST ? "constant" : "value");
+    find_local(L->scope, s->name)->used = true;
+  }
+}
+
 static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) {
   if (!step(L, s->loc)) return;
+  if (s->broken) {
+    run_broken(L, s, in_block, ret);
+    return;
+  }
   switch (s->kind) {
   case ST_MODEL:
     if (!top) stmt_top_only(L, s, "model");
@@ -798,6 +820,8 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
     }
     builtin_optimizer(L, s->expr);
     return;
+  case ST_UNKNOWN:
+    return; /* only broken statements have this kind */
   }
 }
 
@@ -812,7 +836,7 @@ static void run_stmts(Lowerer *L, Stmt *s, bool top, Return *ret) {
 /* Blocks are visible everywhere in the file (before and after their definition). */
 static void collect_blocks(Lowerer *L, Stmt *stmts) {
   for (Stmt *s = stmts; s; s = s->next) {
-    if (s->kind != ST_BLOCK) continue;
+    if (s->kind != ST_BLOCK || !s->name) continue;
     BlockDef *old = find_block(L, s->name);
     if (old) {
       diag_error(L->diag, s->name_loc, "block '%s' is already defined", s->name);
@@ -834,9 +858,14 @@ static void collect_blocks(Lowerer *L, Stmt *stmts) {
         if (strcmp(q->name, p->name) == 0) diag_error(L->diag, p->loc, "parameter '%s' appears twice", p->name);
     }
     Stmt *last = s->body, *early_return = NULL;
-    for (; last && last->next; last = last->next)
+    bool broken = s->broken;
+    for (; last && last->next; last = last->next) {
       if (last->kind == ST_RETURN && !early_return) early_return = last;
-    if (early_return) {
+      broken |= last->broken;
+    }
+    if (broken || (last && last->broken)) {
+      bad = true; /* its syntax error is reported; calls of it give error values, silently */
+    } else if (early_return) {
       diag_error(L->diag, early_return->loc, "'return' must be the last statement of a block");
       bad = true;
     } else if (!last || last->kind != ST_RETURN) {
@@ -922,6 +951,7 @@ bool lower_program(Compilation *c) {
   int errors_before = c->diag.n_errors;
 
   Stmt *first = c->program.stmts;
+  if (first && first->kind == ST_MODEL && (first->broken || !first->name)) return false; /* reported */
   if (!first || first->kind != ST_MODEL) {
     diag_error(&c->diag, first ? first->loc : 0, "a model file starts with 'model NAME'");
     return false;
@@ -942,10 +972,12 @@ bool lower_program(Compilation *c) {
   }
 
   SrcLoc end = first->loc;
-  if (!L.input_stmt) diag_error(&c->diag, end, "model '%s' has no 'input'", g->model_name);
-  if (!L.label_stmt && !L.target_stmt) diag_error(&c->diag, end, "model '%s' has no 'label' or 'target'", g->model_name);
-  if (!L.loss_stmt) diag_error(&c->diag, end, "model '%s' has no 'loss'", g->model_name);
-  if (!L.opt_stmt) diag_error(&c->diag, end, "model '%s' has no 'optimizer'", g->model_name);
+  /* after a syntax error, a missing statement may be inside the broken one */
+  if (!L.input_stmt && !L.saw_broken) diag_error(&c->diag, end, "model '%s' has no 'input'", g->model_name);
+  if (!L.label_stmt && !L.target_stmt && !L.saw_broken)
+    diag_error(&c->diag, end, "model '%s' has no 'label' or 'target'", g->model_name);
+  if (!L.loss_stmt && !L.saw_broken) diag_error(&c->diag, end, "model '%s' has no 'loss'", g->model_name);
+  if (!L.opt_stmt && !L.saw_broken) diag_error(&c->diag, end, "model '%s' has no 'optimizer'", g->model_name);
   if (g->output == NO_NODE && g->loss != NO_NODE) g->output = g->nodes[g->loss].in[0];
 
   close_scope(&L, &top);
