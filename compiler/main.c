@@ -34,11 +34,64 @@ static void usage(FILE *out) {
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
-        "  --help                      this text\n"
+        "  --help                      this text ('nnc COMMAND --help' for one command)\n"
         "  --version                   the version\n"
         "\n"
         "FILE.nn may be '-' for standard input.\n",
         out);
+}
+
+/* `nnc COMMAND --help`: the command's own lines of the usage, on stdout. */
+static bool command_help(int argc, char **argv, const char *text) {
+  if (argc < 3 || (strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0)) return false;
+  fputs(text, stdout);
+  return true;
+}
+
+static const char *check_help =
+    "usage: nnc check FILE.nn [--dump-ir]\n\n"
+    "Parses, lowers and shape-checks FILE.nn ('-' for standard input) and prints one row per layer\n"
+    "(name, op, output shape, parameters, forward FLOPs per example) and the totals.\n"
+    "  --dump-ir   print the IR instead of the summary\n";
+static const char *build_help =
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--dump-ir]\n\n"
+    "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
+    "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
+    "  -o DIR        the output folder (made if missing)\n"
+    "  --no-blas     plain loops instead of cblas_sgemm\n"
+    "  --double      compute in double precision (implies --no-blas)\n"
+    "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
+    "  --dump-ir     print the IR after differentiation\n";
+static const char *bench_help =
+    "usage: nnc bench FILE.nn [--batch N] [--steps N] [--runs N] [--threads N] [--build-dir DIR] [--cc CC]\n"
+    "                 [--no-blas]\n\n"
+    "Builds and compiles FILE.nn, then times the generated train_step and forward on random data:\n"
+    "examples/s and GFLOP/s, the median of the runs.\n"
+    "  --batch N       examples per step (default 128)\n"
+    "  --steps N       steps per run (default 50)\n"
+    "  --runs N        runs (default 5)\n"
+    "  --threads N     BLAS threads (default 1)\n"
+    "  --build-dir DIR keep the generated sources and binary in DIR\n"
+    "  --cc CC         the C compiler (default: $CC, else cc)\n"
+    "  --no-blas       plain loops instead of cblas_sgemm\n";
+
+/* Edit distance up to 3 (more counts as 3): enough to tell a typo from another word. */
+static int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 32 || lb > 32) return 3;
+  int d[33][33];
+  for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++) {
+      int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1; /* a swap of neighbours */
+      d[i][j] = best;
+    }
+  return d[la][lb] < 3 ? d[la][lb] : 3;
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -49,6 +102,7 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static int cmd_check(int argc, char **argv) {
+  if (command_help(argc, argv, check_help)) return 0;
   const char *file = NULL;
   bool dump_ir = false;
   for (int i = 2; i < argc; i++) {
@@ -86,6 +140,7 @@ static const char *base_name(const char *path) {
 }
 
 static int cmd_build(int argc, char **argv) {
+  if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
   EmitOptions opt = {true, false, false, NULL};
@@ -308,6 +363,7 @@ static bool parse_positive(const char *s, int max, int *out) {
 }
 
 static int cmd_bench(int argc, char **argv) {
+  if (command_help(argc, argv, bench_help)) return 0;
   const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
   EmitOptions opt = {true, false, false, NULL};
   int batch = 128, steps = 50, runs = 5, threads = 1;
@@ -360,5 +416,17 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "build") == 0) return cmd_build(argc, argv);
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+  static const char *commands[] = {"check", "build", "train", "bench", "help"};
+  const char *nearest = NULL;
+  int best = 3;
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    int d = edit_distance(cmd, commands[i]);
+    if (d < best && d < (int)strlen(commands[i]) - 1) best = d, nearest = commands[i];
+  }
+  if (nearest) {
+    fprintf(stderr, "nnc: error: unknown command '%s'; did you mean '%s'?\n(run 'nnc --help' for usage)\n", cmd,
+            nearest);
+    return 2;
+  }
   return usage_error("unknown command '%s'", cmd);
 }

@@ -46,6 +46,8 @@
 #                           temporaries of savers that are gone (durable_save.c)
 #   train_interrupt_compile scripts/interrupt.sh: Ctrl-C (SIGINT to the process group) while
 #                           nnc train runs the C compiler: exit 130, "interrupted", $TMPDIR clean
+#   setup_script            scripts/setup_script.sh: scripts/setup with stand-in tools: not root and
+#                           no sudo explained (exit 1), packages listed, apt-get waits for the lock
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -329,3 +331,7 @@ add_test(NAME train_interrupt_compile
          COMMAND sh ${NNC_BE_SRC}/scripts/interrupt.sh $<TARGET_FILE:nnc> ${NNC_BE_SRC}/data/tiny_mlp.nn
                  ${NNC_BE_SRC}/data/tiny_train.csv ${NNC_BE_SRC}/data/tiny_test.csv ${NNC_BE_WORK}/train_interrupt_compile)
 set_tests_properties(train_interrupt_compile PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- scripts/setup: a missing sudo explained, its packages listed, the dpkg lock waited for ----
+add_test(NAME setup_script COMMAND sh ${NNC_BE_SRC}/scripts/setup_script.sh ${NNC_BE_REPO} ${NNC_BE_WORK}/setup_script)
+set_tests_properties(setup_script PROPERTIES TIMEOUT 60 LABELS backend)
