@@ -335,3 +335,7 @@ set_tests_properties(train_interrupt_compile PROPERTIES TIMEOUT 60 LABELS backen
 # ---- scripts/setup: a missing sudo explained, its packages listed, the dpkg lock waited for ----
 add_test(NAME setup_script COMMAND sh ${NNC_BE_SRC}/scripts/setup_script.sh ${NNC_BE_REPO} ${NNC_BE_WORK}/setup_script)
 set_tests_properties(setup_script PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- README's example output agrees with its Results table ----
+add_test(NAME readme_figures COMMAND ${CMAKE_COMMAND} -DREADME=${NNC_BE_REPO}/README.md -P ${NNC_BE_SRC}/scripts/readme_figures.cmake)
+set_tests_properties(readme_figures PROPERTIES TIMEOUT 30 LABELS backend)
