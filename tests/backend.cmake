@@ -48,6 +48,9 @@
 #                           nnc train runs the C compiler: exit 130, "interrupted", $TMPDIR clean
 #   setup_script            scripts/setup_script.sh: scripts/setup with stand-in tools: not root and
 #                           no sudo explained (exit 1), packages listed, apt-get waits for the lock
+#   readme_figures          README's example nnc train output agrees with its Results table
+#   docs_examples           docs/language.md: every example model passes nnc check (and build),
+#                           every error example fails as stated, the C API and options are real
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -339,3 +342,11 @@ set_tests_properties(setup_script PROPERTIES TIMEOUT 60 LABELS backend)
 # ---- README's example output agrees with its Results table ----
 add_test(NAME readme_figures COMMAND ${CMAKE_COMMAND} -DREADME=${NNC_BE_REPO}/README.md -P ${NNC_BE_SRC}/scripts/readme_figures.cmake)
 set_tests_properties(readme_figures PROPERTIES TIMEOUT 30 LABELS backend)
+
+# ---- docs/language.md: its examples compile (or fail as stated), its API and options are real ----
+string(JOIN "|" nnc_unsupported_arg ${NNC_BACKEND_UNSUPPORTED_OPS})
+add_test(NAME docs_examples
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DDOC=${NNC_BE_REPO}/docs/language.md
+                 -DWORK=${NNC_BE_WORK}/docs_examples "-DUNSUPPORTED=${nnc_unsupported_arg}"
+                 -P ${NNC_BE_SRC}/scripts/docs_examples.cmake)
+set_tests_properties(docs_examples PROPERTIES TIMEOUT 60 LABELS backend)
