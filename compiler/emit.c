@@ -125,8 +125,8 @@ static void emit_matmul(Emit *e, NodeId id) {
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, ref(e, n->in[0]), lda,
       ref(e, n->in[1]), ldb, ref(e, id), N);
   else
-    P(e, "  nnc_matmul(%s, %s, %s, %d, %d, %s, %s, %s, %s, %s);\n", ref(e, id), ref(e, n->in[0]), ref(e, n->in[1]), ta,
-      tb, M, N, K, lda, ldb);
+    P(e, "  nnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]),
+      ldb, ref(e, id), N);
 }
 
 /* The value of element-wise node n given its operands' values (each a plain name, so naming
@@ -226,8 +226,8 @@ static void emit_bias_grad(Emit *e, NodeId id) {
       db, d, ch);
   else
     P(e, "  for (int b = 0; b < n; b++)\n    for (int c = 0; c < %lld; c++)\n"
-         "      for (int s = 0; s < %lld; s++) %s[c] += %s[((size_t)b * %lld + c) * %lld + s];\n",
-      ch, spatial, db, d, ch, spatial);
+         "      %s[c] += nnc_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n",
+      ch, db, d, ch, spatial, spatial);
 }
 
 static void emit_softmax(Emit *e, NodeId id) {
@@ -351,6 +351,254 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
   }
 }
 
+/* ---------------- the convolutional family ---------------- */
+
+/* A product on the generated code's side: cblas_sgemm, or the plain gemm() helper (--no-blas and
+ * --double). Row-major C[M,N] = op(A) op(B) + beta C. */
+static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char *M, const char *N, const char *K,
+                      const char *A, const char *lda, const char *B, const char *ldb, const char *beta,
+                      const char *C, const char *ldc) {
+  if (e->opt->blas)
+    P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
+      ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
+  else
+    P(e, "%snnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+      ldc);
+}
+
+bool conv2d_is_pointwise(const Node *conv) {
+  return conv->attr.kernel == 1 && conv->attr.stride == 1 && conv->attr.pad == 0;
+}
+
+/* The sizes of a convolution, from its forward node. */
+typedef struct ConvDims {
+  int C, H, W, F, k, s, p, OH, OW;
+  long long in, out, unfolded_rows, positions; /* per example: C H W, F OH OW, C k k, OH OW */
+  bool pointwise;    /* 1x1, stride 1, no padding: x itself is the unfolded matrix */
+} ConvDims;
+
+static ConvDims conv_dims(const Graph *g, const Node *conv) {
+  const Node *x = &g->nodes[conv->in[0]];
+  ConvDims d;
+  d.C = x->shape.dim[1], d.H = x->shape.dim[2], d.W = x->shape.dim[3];
+  d.F = conv->shape.dim[1], d.OH = conv->shape.dim[2], d.OW = conv->shape.dim[3];
+  d.k = conv->attr.kernel, d.s = conv->attr.stride, d.p = conv->attr.pad;
+  d.in = (long long)d.C * d.H * d.W;
+  d.out = (long long)d.F * d.OH * d.OW;
+  d.unfolded_rows = (long long)d.C * d.k * d.k;
+  d.positions = (long long)d.OH * d.OW;
+  d.pointwise = conv2d_is_pointwise(conv);
+  return d;
+}
+
+static const char *num(Emit *e, long long v) { return arena_printf(&e->c->arena, "%lld", v); }
+
+/* "im2col(scratch, x + b*CHW, ...)": one example unfolded into the scratch buffer */
+static void emit_unfold(Emit *e, const ConvDims *d, const char *x) {
+  P(e, "    nnc_im2col(m->fixed + %zu, %s + (size_t)b * %lld, %d, %d, %d, %d, %d, %d, %d, %d);\n", e->plan.fixed, x, d->in,
+    d->C, d->H, d->W, d->k, d->s, d->p, d->OH, d->OW);
+}
+
+/* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), example by example */
+static void emit_conv2d(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  ConvDims d = conv_dims(e->g, n);
+  const char *x = ref(e, n->in[0]), *w = ref(e, n->in[1]), *y = ref(e, id);
+  P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d */\n", y, d.F,
+    d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p);
+  P(e, "  for (int b = 0; b < n; b++) {\n");
+  const char *col = d.pointwise ? arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in)
+                                : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
+  if (!d.pointwise) emit_unfold(e, &d, x);
+  emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
+            col, num(e, d.positions), e->opt->blas ? "0.0f" : "0", arena_printf(&e->c->arena, "%s + (size_t)b * %lld", y, d.out),
+            num(e, d.positions));
+  P(e, "  }\n");
+}
+
+/* dx[b] = fold(w^T (C k k x F) · dy[b] (F x OH OW)): the unfolded gradient summed back onto the
+ * positions it was read from */
+static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
+  const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
+  P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
+  P(e, "  for (int b = 0; b < n; b++) {\n");
+  const char *dxb = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dx, d.in);
+  const char *dcol = d.pointwise ? dxb : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
+  emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
+            arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions),
+            e->opt->blas ? "0.0f" : "0", dcol, num(e, d.positions));
+  if (!d.pointwise)
+    P(e, "    nnc_col2im(%s, m->fixed + %zu, %d, %d, %d, %d, %d, %d, %d, %d);\n", dxb, e->plan.fixed, d.C, d.H, d.W, d.k, d.s,
+      d.p, d.OH, d.OW);
+  P(e, "  }\n");
+}
+
+/* dw (F x C k k) = Σ_b dy[b] (F x OH OW) · unfold(x[b])^T */
+static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
+  const char *dy = ref(e, n->in[0]), *x = ref(e, n->in[1]), *dw = ref(e, id);
+  P(e, "  /* %s = Σ_b %s[b] · unfold(%s[b])^T */\n", dw, dy, x);
+  P(e, "  for (int b = 0; b < n; b++) {\n");
+  const char *col = d.pointwise ? arena_printf(&e->c->arena, "%s + (size_t)b * %lld", x, d.in)
+                                : arena_printf(&e->c->arena, "m->fixed + %zu", e->plan.fixed);
+  if (!d.pointwise) emit_unfold(e, &d, x);
+  emit_gemm(e, "    ", false, true, num(e, d.F), num(e, d.unfolded_rows), num(e, d.positions),
+            arena_printf(&e->c->arena, "%s + (size_t)b * %lld", dy, d.out), num(e, d.positions), col, num(e, d.positions),
+            e->opt->blas ? "b ? 1.0f : 0.0f" : "b ? 1 : 0", dw, num(e, d.unfolded_rows));
+  P(e, "  }\n");
+}
+
+/* Per channel c of x [B, C, S...]: the loop heads over the batch and positions of one channel. */
+static void bn_dims(Emit *e, const Node *x, long long *ch, long long *spatial) {
+  (void)e;
+  *ch = x->shape.dim[1];
+  *spatial = (long long)shape_count(x->shape) / *ch;
+}
+
+static void emit_batchnorm(Emit *e, NodeId id, bool training) {
+  const Node *n = &e->g->nodes[id];
+  long long C, S;
+  bn_dims(e, n, &C, &S);
+  const char *x = ref(e, n->in[0]), *y = ref(e, id), *gamma = ref(e, n->in[1]), *beta = ref(e, n->in[2]);
+  const char *f = e->fsuf;
+  P(e, "  for (int c = 0; c < %lld; c++) {\n", C);
+  if (training) {
+    /* two passes, summed in double across planes: the mean, then the variance around it */
+    P(e, "    nnc_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) */\n"
+         "    double sum = 0, squares = 0;\n", e->plan.store[id].stats);
+    if (S == 1)
+      P(e, "    for (int b = 0; b < n; b++) sum += %s[(size_t)b * %lld + c];\n"
+           "    const double count = n, mean = sum / count;\n"
+           "    for (int b = 0; b < n; b++) {\n"
+           "      double d = %s[(size_t)b * %lld + c] - mean;\n"
+           "      squares += d * d;\n    }\n", x, C, x, C);
+    else
+      P(e, "    for (int b = 0; b < n; b++) sum += nnc_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n"
+           "    const double count = (double)n * %lld, mean = sum / count;\n"
+           "    for (int b = 0; b < n; b++) {\n"
+           "      const nnc_real *plane = %s + ((size_t)b * %lld + c) * %lld;\n"
+           "      squares += nnc_dot_centered(plane, (nnc_real)mean, plane, (nnc_real)mean, %lld);\n    }\n",
+        x, C, S, S, S, x, C, S, S);
+    P(e, "    const double var = squares / count, inv_std = 1 / sqrt(var + %.17g);\n"
+         "    stats[c] = (nnc_real)mean;\n    stats[%lld + c] = (nnc_real)var;\n    stats[%lld + c] = (nnc_real)inv_std;\n"
+         "    const nnc_real scale = %s[c] * (nnc_real)inv_std, shift = %s[c] - (nnc_real)mean * scale;\n",
+      n->attr.eps, C, 2 * C, gamma, beta);
+  } else {
+    P(e, "    const nnc_real scale = %s[c] / sqrt%s(%s[c] + (nnc_real)%.17g), shift = %s[c] - %s[c] * scale;\n", gamma, f,
+      ref(e, n->in[4]), n->attr.eps, beta, ref(e, n->in[3]));
+  }
+  P(e, "    for (int b = 0; b < n; b++)\n"
+       "      for (int s = 0; s < %lld; s++) {\n"
+       "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
+       "        %s[i] = %s[i] * scale + shift;\n      }\n  }\n",
+    S, C, S, y, x);
+}
+
+/* running = momentum running + (1 - momentum) batch, with the unbiased batch variance (spec §4) */
+static void emit_running_stats(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  long long C, S;
+  bn_dims(e, n, &C, &S);
+  double mom = n->attr.momentum;
+  P(e, "  if (apply) { /* running statistics of %s */\n"
+       "    const nnc_real *stats = m->fixed + %zu;\n"
+       "    const double count = (double)n * %lld, unbias = count > 1 ? count / (count - 1) : 1;\n"
+       "    for (int c = 0; c < %lld; c++) {\n"
+       "      %s[c] = (nnc_real)(%.17g * %s[c] + %.17g * stats[c]);\n"
+       "      %s[c] = (nnc_real)(%.17g * %s[c] + %.17g * stats[%lld + c] * unbias);\n    }\n  }\n",
+    e->g->layers[n->layer].name, e->plan.store[id].stats, S, C, ref(e, n->in[3]), mom, ref(e, n->in[3]), 1 - mom,
+    ref(e, n->in[4]), mom, ref(e, n->in[4]), 1 - mom, C);
+}
+
+/* dgamma[c] = Σ dy x^, and dx = gamma / (N sqrt(var + eps)) (N dy - dbeta - x^ dgamma) */
+static void emit_batchnorm_bwd(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  const Node *x = &e->g->nodes[n->in[1]];
+  long long C, S;
+  bn_dims(e, x, &C, &S);
+  size_t stats = e->plan.store[n->attr.fwd].stats;
+  const char *dy = ref(e, n->in[0]), *xr = ref(e, n->in[1]), *out = ref(e, id);
+  P(e, "  for (int c = 0; c < %lld; c++) {\n"
+       "    const nnc_real *stats = m->fixed + %zu, mean = stats[c], inv_std = stats[%lld + c];\n",
+    C, stats, 2 * C);
+  if (n->op == OP_BATCHNORM_GAMMA_GRAD) {
+    P(e, "    nnc_real sum = 0;\n"
+         "    for (int b = 0; b < n; b++) {\n"
+         "      size_t at = ((size_t)b * %lld + c) * %lld;\n"
+         "      sum += nnc_dot_centered(%s + at, 0, %s + at, mean, %lld);\n    }\n"
+         "    %s[c] = sum * inv_std;\n  }\n",
+      C, S, dy, xr, S, out);
+    return;
+  }
+  const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
+  P(e, "    const nnc_real count = (nnc_real)n * %lld, k = %s[c] * inv_std / count;\n"
+       "    const nnc_real db = %s[c], dg = %s[c] * inv_std;\n"
+       "    for (int b = 0; b < n; b++)\n"
+       "      for (int s = 0; s < %lld; s++) {\n"
+       "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
+       "        %s[i] = k * (count * %s[i] - db - (%s[i] - mean) * dg);\n      }\n  }\n",
+    S, gamma, dbeta, dgamma, S, C, S, out, dy, xr);
+}
+
+/* max and average pooling, k x k windows at stride s, no padding; one plane (b, c) at a time */
+static void emit_pool(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  bool bwd = n->op == OP_MAX_POOL_BWD || n->op == OP_AVG_POOL_BWD;
+  const Node *fwd = bwd ? &e->g->nodes[n->attr.fwd] : n;
+  const Node *x = &e->g->nodes[fwd->in[0]];
+  bool is_max = fwd->op == OP_MAX_POOL;
+  int C = x->shape.dim[1], H = x->shape.dim[2], W = x->shape.dim[3], OH = fwd->shape.dim[2], OW = fwd->shape.dim[3];
+  int k = fwd->attr.kernel, s = fwd->attr.stride;
+  const char *xr = bwd ? (is_max ? ref(e, n->in[1]) : NULL) : ref(e, n->in[0]);
+  const char *out = ref(e, id), *dy = bwd ? ref(e, n->in[0]) : NULL;
+  if (bwd) P(e, "  memset(%s, 0, sizeof(nnc_real) * %s);\n", out, elems(e, n));
+  P(e, "  for (size_t plane = 0; plane < (size_t)n * %d; plane++)\n"
+       "    for (int i = 0; i < %d; i++)\n"
+       "      for (int j = 0; j < %d; j++) {\n", C, OH, OW);
+  const char *at = arena_printf(&e->c->arena, "plane * %d + (size_t)(%d * i + u) * %d + %d * j + v", H * W, s, W, s);
+  const char *o = arena_printf(&e->c->arena, "plane * %d + (size_t)i * %d + j", OH * OW, OW);
+  if (is_max) {
+    /* as torch: NaN wins, otherwise the first maximum in row-major order */
+    P(e, "        size_t best = plane * %d + (size_t)(%d * i) * %d + %d * j;\n"
+         "        for (int u = 0; u < %d; u++)\n"
+         "          for (int v = 0; v < %d; v++) {\n"
+         "            size_t at = %s;\n"
+         "            if (%s[at] > %s[best] || %s[at] != %s[at]) best = at;\n          }\n",
+      H * W, s, W, s, k, k, at, xr, xr, xr, xr);
+    if (bwd) P(e, "        %s[best] += %s[%s];\n      }\n", out, dy, o);
+    else P(e, "        %s[%s] = %s[best];\n      }\n", out, o, xr);
+  } else if (bwd) {
+    P(e, "        const nnc_real g = %s[%s] * (nnc_real)%.17g;\n"
+         "        for (int u = 0; u < %d; u++)\n"
+         "          for (int v = 0; v < %d; v++) %s[%s] += g;\n      }\n",
+      dy, o, 1.0 / (k * k), k, k, out, at);
+  } else {
+    P(e, "        nnc_real sum = 0;\n"
+         "        for (int u = 0; u < %d; u++)\n"
+         "          for (int v = 0; v < %d; v++) sum += %s[%s];\n"
+         "        %s[%s] = sum / %d;\n      }\n",
+      k, k, xr, at, out, o, k * k);
+  }
+}
+
+/* y[b,c] = mean of x[b,c,:,:]; dx[b,c,:,:] = dy[b,c] / (H W) */
+static void emit_global_avg_pool(Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  bool bwd = n->op == OP_GLOBAL_AVG_POOL_BWD;
+  const Node *img = bwd ? n : &e->g->nodes[n->in[0]];
+  long long planes = img->shape.dim[1], S = (long long)img->shape.dim[2] * img->shape.dim[3];
+  const char *a = ref(e, n->in[0]), *out = ref(e, id);
+  P(e, "  for (size_t plane = 0; plane < (size_t)n * %lld; plane++) {\n", planes);
+  if (bwd)
+    P(e, "    const nnc_real g = %s[plane] / %lld;\n"
+         "    for (int s = 0; s < %lld; s++) %s[plane * %lld + s] = g;\n  }\n", a, S, S, out, S);
+  else
+    P(e, "    %s[plane] = nnc_sum(%s + plane * %lld, %lld) / %lld;\n  }\n", out, a, S, S, S);
+}
+
 static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   const char *y = ref(e, id);
@@ -377,6 +625,13 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
     P(e, "  {\n    const nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
     P(e, "    for (size_t i = 0; i < %s; i++) %s[i] = %s[i] * mask[i];\n  }\n", elems(e, n), y, a);
     break;
+  case OP_CONV2D: emit_conv2d(e, id); break;
+  case OP_CONV2D_BWD_DATA: emit_conv2d_bwd_data(e, id); break;
+  case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(e, id); break;
+  case OP_BATCHNORM: emit_batchnorm(e, id, training); break;
+  case OP_BATCHNORM_GAMMA_GRAD: case OP_BATCHNORM_BWD: emit_batchnorm_bwd(e, id); break;
+  case OP_MAX_POOL: case OP_MAX_POOL_BWD: case OP_AVG_POOL: case OP_AVG_POOL_BWD: emit_pool(e, id); break;
+  case OP_GLOBAL_AVG_POOL: case OP_GLOBAL_AVG_POOL_BWD: emit_global_avg_pool(e, id); break;
   case OP_SOFTMAX_XENT: case OP_MSE: case OP_BCE_LOGITS: emit_loss(e, id); break;
   case OP_SOFTMAX_XENT_BWD: case OP_MSE_BWD: case OP_BCE_LOGITS_BWD: emit_loss_bwd(e, id); break;
   default: nn_die("no kernel for %s (output.c checks support first)", op_name(n->op));
@@ -435,16 +690,26 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   Graph *g = e->g;
   const char *yname = y_type[0] == 'i' ? "y" : "t";
   if (training)
-    P(e, "static int %s(struct %s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->tag, y_type, yname);
+    P(e, "NNC_HOT static int %s(struct %s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->tag, y_type, yname);
   else
-    P(e, "static const nnc_real *%s(struct %s *m, const float *x, const %s *%s, int n) {\n", fn, e->tag, y_type, yname);
+    P(e, "NNC_HOT static const nnc_real *%s(struct %s *m, const float *x, const %s *%s, int n) {\n", fn, e->tag, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
   if (training) P(e, "  const nnrt_rng rng_at_start = m->rng; /* restored when the step is refused */\n");
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
-  for (int i = 0; i < g->n_nodes; i++)
-    if (in_fn[i]) emit_node(e, (NodeId)i, training, &fu);
+  bool has_bn = false;
+  for (int k = 0; k < g->n_nodes; k++) has_bn |= training && g->nodes[k].op == OP_BATCHNORM && in_fn[k];
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (!in_fn[i]) continue;
+    emit_node(e, (NodeId)i, training, &fu);
+    /* running statistics while the batch's are at hand; kept aside first, for a refused step */
+    if ((NodeId)i == g->loss && has_bn) {
+      P(e, "  if (apply) memcpy(m->buffers_before, m->buffers, sizeof(nnc_real) * NNC_N_BUFFERS);\n");
+      for (int k = 0; k < g->n_nodes; k++)
+        if (g->nodes[k].op == OP_BATCHNORM && in_fn[k]) emit_running_stats(e, (NodeId)k);
+    }
+  }
   if (!training) {
     P(e, "  return %s;\n}\n\n", ref(e, g->output));
     return;
@@ -453,10 +718,11 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   P(e, "  /* the step is applied only when the loss and every gradient are finite; a refused step\n"
        "     leaves everything as it was, the generator's state included */\n"
        "  if (apply && !(isfinite(%s[0]) && %s(m->grads, NNC_N_PARAMS))) {\n"
-       "    m->rng = rng_at_start;\n    return 0;\n  }\n"
+       "    m->rng = rng_at_start;\n%s    return 0;\n  }\n"
        "  if (!apply) return 1;\n"
        "  %s(m);\n",
-    ref(e, g->loss), "nnc_all_finite", "nnc_begin_step");
+    ref(e, g->loss), "nnc_all_finite",
+    has_bn ? "    memcpy(m->buffers, m->buffers_before, sizeof(nnc_real) * NNC_N_BUFFERS);\n" : "", "nnc_begin_step");
   /* parameters the loss does not reach are left alone, as torch.optim does */
   for (int p = 0; p < g->n_params; p++)
     if (g->params[p].trainable && g->param_grad[p] != NO_NODE)
@@ -509,7 +775,7 @@ static void emit_update(Emit *e) {
   P(e, "}\n\n");
   P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. nnc_train() calls it\n"
        "   for each parameter the loss reaches, once every gradient is known to be finite. */\n");
-  P(e, "static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
+  P(e, "NNC_HOT static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
   P(e, "  nnc_real *p = m->params, *g = m->grads;\n");
   const char *wd = "";
   char wdbuf[64];
@@ -606,23 +872,23 @@ static void emit_header(Emit *e, FILE *h) {
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
-static const char *matmul_helper =
-    "/* C[M,N] = op(A) op(B), row-major; op = transpose when ta/tb. Loop orders keep the inner loop\n"
-    "   contiguous. */\n"
-    "static void nnc_matmul(nnc_real *C, const nnc_real *A, const nnc_real *B, int ta, int tb, int M, int N, int K,\n"
-    "                   int lda, int ldb) {\n"
+static const char *gemm_helper =
+    "/* C[M,N] = op(A) op(B) + beta C, row-major, op = transpose when ta/tb (cblas_sgemm's meaning,\n"
+    "   without BLAS). Loop orders keep the inner loop contiguous. */\n"
+    "NNC_HOT static void nnc_gemm(int ta, int tb, int M, int N, int K, const nnc_real *A, int lda, const nnc_real *B, int ldb,\n"
+    "                 nnc_real beta, nnc_real *C, int ldc) {\n"
     "  for (int i = 0; i < M; i++) {\n"
-    "    nnc_real *c = C + (size_t)i * N;\n"
+    "    nnc_real *c = C + (size_t)i * ldc;\n"
     "    if (tb) {\n"
     "      for (int j = 0; j < N; j++) {\n"
     "        const nnc_real *b = B + (size_t)j * ldb;\n"
     "        nnc_real sum = 0;\n"
     "        if (ta) for (int k = 0; k < K; k++) sum += A[(size_t)k * lda + i] * b[k];\n"
     "        else for (int k = 0; k < K; k++) sum += A[(size_t)i * lda + k] * b[k];\n"
-    "        c[j] = sum;\n"
+    "        c[j] = beta != 0 ? beta * c[j] + sum : sum;\n"
     "      }\n"
     "    } else {\n"
-    "      for (int j = 0; j < N; j++) c[j] = 0;\n"
+    "      for (int j = 0; j < N; j++) c[j] = beta != 0 ? beta * c[j] : 0;\n"
     "      for (int k = 0; k < K; k++) {\n"
     "        nnc_real a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];\n"
     "        const nnc_real *b = B + (size_t)k * ldb;\n"
@@ -631,6 +897,143 @@ static const char *matmul_helper =
     "    }\n"
     "  }\n"
     "}\n\n";
+
+/* Unfolding one example for a convolution as a product, and folding a gradient back. Row (c, u, v)
+ * of the unfolded matrix reads x[c] shifted by (u - p, v - p) at stride s; the columns j whose
+ * input column s j + v - p falls inside x form one run [j0, j1), copied (stride 1) or gathered,
+ * with zeros (padding) around it. */
+static const char *unfold_range_helper =
+    "/* the output columns j in [*j0, *j1) whose input column s j + v - p lies in [0, W) */\n"
+    "static void unfold_range(int W, int s, int p, int v, int OW, int *j0, int *j1) {\n"
+    "  int lo = p - v > 0 ? (p - v + s - 1) / s : 0, hi = W - 1 + p - v < 0 ? 0 : (W - 1 + p - v) / s + 1;\n"
+    "  *j0 = lo < OW ? lo : OW;\n"
+    "  *j1 = hi < *j0 ? *j0 : hi > OW ? OW : hi;\n"
+    "}\n\n";
+
+static const char *im2col_helper =
+    "/* col[(c k + u) k + v][i OW + j] = x[c][s i + u - p][s j + v - p], 0 outside x [C,H,W] */\n"
+    "NNC_HOT static void nnc_im2col(nnc_real *col, const nnc_real *x, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "  for (int c = 0; c < C; c++)\n"
+    "    for (int u = 0; u < k; u++)\n"
+    "      for (int v = 0; v < k; v++, col += (size_t)OH * OW) {\n"
+    "        int j0, j1;\n"
+    "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
+    "        const nnc_real *plane = x + (size_t)c * H * W;\n"
+    "        if (s == 1 && OW == W) {\n"
+    "          /* a 'same' convolution: the rows inside x are one shifted run of the plane, then the\n"
+    "             columns that wrapped around a row's end are zeroed */\n"
+    "          int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < OH ? H + p - u : OH;\n"
+    "          if (i1 < i0) i1 = i0;\n"
+    "          const ptrdiff_t shift = (ptrdiff_t)(u - p) * W + (v - p);\n"
+    "          const ptrdiff_t first = (ptrdiff_t)i0 * OW + j0, last = i1 > i0 ? (ptrdiff_t)(i1 - 1) * OW + j1 : first;\n"
+    "          for (ptrdiff_t i = 0; i < first; i++) col[i] = 0;\n"
+    "          for (ptrdiff_t i = first; i < last; i++) col[i] = plane[i + shift];\n"
+    "          for (ptrdiff_t i = last; i < (ptrdiff_t)OH * OW; i++) col[i] = 0;\n"
+    "          for (int i = i0; i < i1; i++) {\n"
+    "            for (int j = 0; j < j0; j++) col[(size_t)i * OW + j] = 0;\n"
+    "            for (int j = j1; j < OW; j++) col[(size_t)i * OW + j] = 0;\n"
+    "          }\n"
+    "          continue;\n"
+    "        }\n"
+    "        for (int i = 0; i < OH; i++) {\n"
+    "          nnc_real *out = col + (size_t)i * OW;\n"
+    "          int h = s * i + u - p;\n"
+    "          if (h < 0 || h >= H) {\n"
+    "            for (int j = 0; j < OW; j++) out[j] = 0;\n"
+    "            continue;\n"
+    "          }\n"
+    "          /* short runs: plain loops (vectorized in the clones) beat memcpy's call */\n"
+    "          const nnc_real *row = plane + (size_t)h * W;\n"
+    "          for (int j = 0; j < j0; j++) out[j] = 0;\n"
+    "          if (s == 1) for (int j = j0; j < j1; j++) out[j] = row[j + v - p];\n"
+    "          else for (int j = j0; j < j1; j++) out[j] = row[s * j + v - p];\n"
+    "          for (int j = j1; j < OW; j++) out[j] = 0;\n"
+    "        }\n"
+    "      }\n"
+    "}\n\n";
+
+static const char *col2im_helper =
+    "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from (col is\n"
+    "   scratch: its entries that fall outside x may be overwritten) */\n"
+    "NNC_HOT static void nnc_col2im(nnc_real *dx, nnc_real *col, int C, int H, int W, int k, int s, int p, int OH, int OW) {\n"
+    "  /* a 'same' convolution's centre tap reads every position once: it initialises dx */\n"
+    "  const int same = s == 1 && OW == W && OH == H && 2 * p == k - 1;\n"
+    "  if (!same) memset(dx, 0, sizeof(nnc_real) * (size_t)C * H * W);\n"
+    "  for (int c = 0; c < C; c++) {\n"
+    "    nnc_real *plane = dx + (size_t)c * H * W;\n"
+    "    if (same) {\n"
+    "      const nnc_real *centre = col + ((size_t)(c * k + p) * k + p) * OH * OW;\n"
+    "      for (size_t i = 0; i < (size_t)H * W; i++) plane[i] = centre[i];\n"
+    "    }\n"
+    "    for (int u = 0; u < k; u++)\n"
+    "      for (int v = 0; v < k; v++) {\n"
+    "        nnc_real *tap = col + ((size_t)(c * k + u) * k + v) * OH * OW;\n"
+    "        if (same && u == p && v == p) continue;\n"
+    "        int j0, j1;\n"
+    "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
+    "        if (s == 1 && OW == W) {\n"
+    "          /* as in im2col: zero what wrapped around, then add one shifted run */\n"
+    "          int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < OH ? H + p - u : OH;\n"
+    "          if (i1 < i0) i1 = i0;\n"
+    "          for (int i = i0; i < i1; i++) {\n"
+    "            for (int j = 0; j < j0; j++) tap[(size_t)i * OW + j] = 0;\n"
+    "            for (int j = j1; j < OW; j++) tap[(size_t)i * OW + j] = 0;\n"
+    "          }\n"
+    "          const ptrdiff_t shift = (ptrdiff_t)(u - p) * W + (v - p);\n"
+    "          const ptrdiff_t first = (ptrdiff_t)i0 * OW + j0, last = i1 > i0 ? (ptrdiff_t)(i1 - 1) * OW + j1 : first;\n"
+    "          for (ptrdiff_t i = first; i < last; i++) plane[i + shift] += tap[i];\n"
+    "          continue;\n"
+    "        }\n"
+    "        for (int i = 0; i < OH; i++) {\n"
+    "          int h = s * i + u - p;\n"
+    "          if (h < 0 || h >= H) continue;\n"
+    "          const nnc_real *in = tap + (size_t)i * OW;\n"
+    "          nnc_real *row = plane + (size_t)h * W;\n"
+    "          if (s == 1) for (int j = j0; j < j1; j++) row[j + v - p] += in[j];\n"
+    "          else for (int j = j0; j < j1; j++) row[s * j + v - p] += in[j];\n"
+    "        }\n"
+    "      }\n"
+    "  }\n"
+    "}\n\n";
+
+/* Sums over one channel's positions, in eight independent lanes so that they vectorize without
+ * reassociation (IEEE order fixed by the code, whatever the instruction set). */
+static const char *dot_centered_helper =
+    "/* Σ (a[i] - sa) (b[i] - sb) */\n"
+    "NNC_HOT static nnc_real nnc_dot_centered(const nnc_real *a, nnc_real sa, const nnc_real *b, nnc_real sb, int len) {\n"
+    "  nnc_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "  int i = 0;\n"
+    "  for (; i + 8 <= len; i += 8)\n"
+    "    for (int l = 0; l < 8; l++) lane[l] += (a[i + l] - sa) * (b[i + l] - sb);\n"
+    "  for (; i < len; i++) lane[0] += (a[i] - sa) * (b[i] - sb);\n"
+    "  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));\n"
+    "}\n\n";
+
+static const char *sum_helper =
+    "/* Σ a[i] */\n"
+    "NNC_HOT static nnc_real nnc_sum(const nnc_real *a, int len) {\n"
+    "  nnc_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "  int i = 0;\n"
+    "  for (; i + 8 <= len; i += 8)\n"
+    "    for (int l = 0; l < 8; l++) lane[l] += a[i + l];\n"
+    "  for (; i < len; i++) lane[0] += a[i];\n"
+    "  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));\n"
+    "}\n\n";
+
+/* Run-time dispatch: hot functions are compiled for AVX-512, AVX2 and the baseline, and the loader
+ * picks one for the CPU (GCC and Clang, x86-64 with ifunc support), so that the generated code is
+ * fast at the plain `cc -O2` of spec §7; GCC also gets -O3 (loop vectorization) for them. Every
+ * clone computes the same IEEE operations in the same order (no reassociation, no contraction
+ * across clones), so results do not depend on which one runs. NNC_NO_DISPATCH turns it off. */
+static const char *dispatch_macro =
+    "#if !defined(NNC_NO_DISPATCH) && defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)\n"
+    "#if __has_attribute(target_clones) && defined(__clang__)\n"
+    "#define NNC_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\")))\n"
+    "#elif __has_attribute(target_clones) && defined(__GNUC__)\n"
+    "#define NNC_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\"), optimize(\"O3\")))\n"
+    "#endif\n"
+    "#endif\n"
+    "#ifndef NNC_HOT\n#define NNC_HOT\n#endif\n\n";
 
 /* expm1f without branches or calls, so the loops of selu and elu vectorize: e^x = 2^k e^r with
  * r = x - k ln2 in [-ln2/2, ln2/2] (Cody–Waite split of ln2), e^r - 1 by its Taylor polynomial
@@ -683,17 +1086,28 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         " * Every internal name starts with nnc_ or NNC_, which model names cannot.\n"
         " * Parameters, gradients, optimizer state and activations are one allocation each. */\n",
     e.name, opt->source_name);
-  P(&e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
+  P(&e, "#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
   if (opt->blas) P(&e, "#include <cblas.h>\n");
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
   P(&e, "typedef %s nnc_real;\n\n", e.real);
+  P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
-  bool use_expm1 = false, use_sigmoid = false, use_matmul = false;
+  bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
+  bool use_sum = false, use_dot = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
     use_sigmoid |= g->nodes[i].op == OP_SIGMOID;
-    use_matmul |= g->nodes[i].op == OP_MATMUL;
+    Op op = g->nodes[i].op;
+    bool conv = op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_WEIGHT;
+    use_gemm |= op == OP_MATMUL || conv;
+    bool unfolds = conv && !conv2d_is_pointwise(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
+    use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
+    use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
+    bool bn_image_stats = op == OP_BATCHNORM && e.plan.in_train[i] && g->nodes[i].shape.rank > 2;
+    use_sum |= bn_image_stats || op == OP_GLOBAL_AVG_POOL ||
+               (op == OP_BIAS_GRAD && count_of(&g->nodes[g->nodes[i].in[0]]) != count_of(&g->nodes[i]));
+    use_dot |= bn_image_stats || op == OP_BATCHNORM_GAMMA_GRAD;
   }
   if (use_expm1 && opt->double_precision)
     P(&e, "#define nnc_expm1 expm1\n\n");
@@ -707,7 +1121,8 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "#define NNC_N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
   P(&e, "#define NNC_N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
   P(&e, "#define NNC_ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
-  P(&e, "#define NNC_N_FIXED %zu\n", e.plan.fixed + 1);
+  P(&e, "#define NNC_N_FIXED %zu%s\n", e.plan.fixed + e.plan.scratch + 1,
+    e.plan.scratch ? "  /* and, after them, the convolutions' unfolding buffer */" : "");
   P(&e, "#define NNC_MODEL_HASH UINT64_C(0x%016llx)\n\n", (unsigned long long)hash);
   /* an OR over the exponent bits, which vectorizes where a loop of isfinite() calls would not */
   P(&e, "/* 1 when no value in v[0..n) is infinite or NaN (all exponent bits set) */\n"
@@ -727,12 +1142,18 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nnc_real *opt_m;     /* NNC_N_PARAMS: momentum / first moment / square average */\n"
         "  nnc_real *opt_v;     /* NNC_N_PARAMS: adam's second moment */\n"
         "  nnc_real *buffers;   /* NNC_N_BUFFERS */\n"
+        "  nnc_real *buffers_before; /* NNC_N_BUFFERS: the running statistics before the step */\n"
         "  nnc_real *acts;      /* max_batch * NNC_ACTS_PER_EXAMPLE */\n"
         "  nnc_real *fixed;     /* NNC_N_FIXED: scalars and unbatched temporaries */\n"
         "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n"
         "};\n\n",
     e.name);
-  if (!opt->blas && use_matmul) P(&e, "%s", matmul_helper);
+  if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
+  if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
+  if (use_unfold) P(&e, "%s", im2col_helper);
+  if (use_fold) P(&e, "%s", col2im_helper);
+  if (use_dot) P(&e, "%s", dot_centered_helper);
+  if (use_sum) P(&e, "%s", sum_helper);
 
   emit_init(&e);
   emit_update(&e);
@@ -751,9 +1172,11 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  m->opt_m = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
         "  m->opt_v = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
         "  m->buffers = nnrt_alloc(sizeof(nnc_real) * (NNC_N_BUFFERS + 1));\n"
+        "  m->buffers_before = nnrt_alloc(sizeof(nnc_real) * (NNC_N_BUFFERS + 1));\n"
         "  m->acts = nnrt_alloc(sizeof(nnc_real) * ((size_t)max_batch * NNC_ACTS_PER_EXAMPLE + 1));\n"
         "  m->fixed = nnrt_alloc(sizeof(nnc_real) * NNC_N_FIXED);\n"
-        "  if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers || !m->acts || !m->fixed) {\n"
+        "  if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers || !m->buffers_before || !m->acts ||\n"
+        "      !m->fixed) {\n"
         "    %s_free(m);\n    return NULL;\n  }\n"
         "  nnrt_rng_seed(&m->rng, seed);\n"
         "  nnc_init_params(m);\n"
@@ -762,7 +1185,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "void %s_free(%s *m) {\n"
         "  if (!m) return;\n"
         "  nnrt_free(m->params);\n  nnrt_free(m->grads);\n  nnrt_free(m->opt_m);\n  nnrt_free(m->opt_v);\n"
-        "  nnrt_free(m->buffers);\n  nnrt_free(m->acts);\n  nnrt_free(m->fixed);\n  free(m);\n}\n\n",
+        "  nnrt_free(m->buffers);\n  nnrt_free(m->buffers_before);\n  nnrt_free(m->acts);\n  nnrt_free(m->fixed);\n  free(m);\n}\n\n",
     N, N);
   P(&e, "void %s_forward(%s *m, const float *x, int n, float *out) {\n"
         "  if (!m || !x || !out || n < 1) return;\n"

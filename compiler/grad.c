@@ -18,14 +18,21 @@ typedef struct Grad {
   bool *needs;      /* depends on a trainable parameter */
 } Grad;
 
-static NodeId emit_node(Grad *gr, Op op, NodeId a, NodeId b, NodeId c3, Shape shape, NodeId fwd) {
-  NodeId in[3] = {a, b, c3};
-  int n_in = op_arity(op);
-  NodeId id = ir_add(gr->c, op, in, n_in, shape, gr->g->nodes[fwd].loc);
+/* A backward node of forward node fwd: its location, summary row and attributes (kernel, stride,
+ * pad, alpha ...), with attr.fwd naming fwd. */
+static NodeId emit_node_n(Grad *gr, Op op, const NodeId *in, Shape shape, NodeId fwd) {
+  NodeId id = ir_add(gr->c, op, in, op_arity(op), shape, gr->g->nodes[fwd].loc);
   Node *n = &gr->g->nodes[id];
+  n->attr = gr->g->nodes[fwd].attr;
+  n->attr.trans_a = n->attr.trans_b = false;
   n->attr.fwd = fwd;
   n->layer = gr->g->nodes[fwd].layer;
   return id;
+}
+
+static NodeId emit_node(Grad *gr, Op op, NodeId a, NodeId b, NodeId c3, Shape shape, NodeId fwd) {
+  NodeId in[3] = {a, b, c3};
+  return emit_node_n(gr, op, in, shape, fwd);
 }
 
 /* Adds contribution `d` to the gradient of forward node `x`. */
@@ -123,9 +130,7 @@ static void grad_node(Grad *gr, NodeId id) {
   case OP_RELU: case OP_SELU: case OP_ELU: case OP_SIGMOID: case OP_TANH: case OP_SOFTMAX: case OP_LEAKY_RELU: {
     /* leaky_relu's slope may be 0..1: its sign test needs x; the others read y */
     NodeId arg = n.op == OP_LEAKY_RELU ? x : id;
-    NodeId d = emit_node(gr, activation_bwd(n.op), dy, arg, NO_NODE, n.shape, id);
-    g->nodes[d].attr.alpha = n.attr.alpha;
-    accumulate(gr, x, d, id);
+    accumulate(gr, x, emit_node(gr, activation_bwd(n.op), dy, arg, NO_NODE, n.shape, id), id);
     return;
   }
   case OP_DROPOUT:
@@ -134,6 +139,31 @@ static void grad_node(Grad *gr, NodeId id) {
     return;
   case OP_RESHAPE:
     accumulate(gr, x, emit_node(gr, OP_RESHAPE, dy, NO_NODE, NO_NODE, g->nodes[x].shape, id), id);
+    return;
+  case OP_CONV2D:
+    if (gr->needs[x]) accumulate(gr, x, emit_node(gr, OP_CONV2D_BWD_DATA, dy, n.in[1], NO_NODE, g->nodes[x].shape, id), id);
+    if (gr->needs[n.in[1]])
+      accumulate(gr, n.in[1], emit_node(gr, OP_CONV2D_BWD_WEIGHT, dy, x, NO_NODE, g->nodes[n.in[1]].shape, id), id);
+    return;
+  case OP_BATCHNORM: {
+    /* gamma and beta are always trainable; dx reuses their sums */
+    Shape cs = g->nodes[n.in[1]].shape;
+    NodeId in[5] = {dy, x, n.in[1], NO_NODE, NO_NODE};
+    in[3] = emit_node(gr, OP_BATCHNORM_GAMMA_GRAD, dy, x, NO_NODE, cs, id);
+    in[4] = emit_node(gr, OP_BIAS_GRAD, dy, NO_NODE, NO_NODE, cs, id);
+    accumulate(gr, n.in[1], in[3], id);
+    accumulate(gr, n.in[2], in[4], id);
+    if (gr->needs[x]) accumulate(gr, x, emit_node_n(gr, OP_BATCHNORM_BWD, in, g->nodes[x].shape, id), id);
+    return;
+  }
+  case OP_MAX_POOL:
+    accumulate(gr, x, emit_node(gr, OP_MAX_POOL_BWD, dy, x, NO_NODE, g->nodes[x].shape, id), id);
+    return;
+  case OP_AVG_POOL:
+    accumulate(gr, x, emit_node(gr, OP_AVG_POOL_BWD, dy, NO_NODE, NO_NODE, g->nodes[x].shape, id), id);
+    return;
+  case OP_GLOBAL_AVG_POOL:
+    accumulate(gr, x, emit_node(gr, OP_GLOBAL_AVG_POOL_BWD, dy, NO_NODE, NO_NODE, g->nodes[x].shape, id), id);
     return;
   case OP_SOFTMAX_XENT:
     accumulate(gr, x, emit_node(gr, OP_SOFTMAX_XENT_BWD, dy, x, n.in[1], g->nodes[x].shape, id), id);

@@ -274,6 +274,7 @@ int64_t shape_count(Shape s);            /* per-example elements: the product wi
 char *shape_str(Arena *a, Shape s);      /* "[B, 256]" */
 Shape shape_make(int rank, const int32_t *dims);
 void ir_print(const Graph *g, FILE *out);
+bool conv2d_is_pointwise(const Node *conv); /* 1x1, stride 1, no padding: no unfolding needed (emit.c) */
 bool ir_verify(const Graph *g, FILE *err); /* false (and a report) on an internal inconsistency */
 
 /* ============================== compilation ============================== */
@@ -355,6 +356,8 @@ typedef struct Storage {
   size_t offset;     /* elements; per example for STORE_BATCHED */
   NodeId alias;      /* STORE_ALIAS */
   size_t aux;        /* per-example offset of a second batched buffer (dropout masks), or SIZE_MAX */
+  size_t stats;      /* batchnorm in training: offset in the fixed block of its batch mean, variance and
+                        1/sqrt(var + eps), one per channel each */
 } Storage;
 
 typedef struct Plan {
@@ -363,6 +366,7 @@ typedef struct Plan {
   bool *in_infer;    /* computed by forward (inference) */
   size_t n_params, n_buffers; /* elements */
   size_t batched_per_example, fixed; /* activation arena sizes */
+  size_t scratch;    /* elements of the convolutions' shared unfolding buffer (im2col), after fixed */
   Fusion fuse_train, fuse_infer; /* fuse.c's groups for train() and infer() */
 } Plan;
 

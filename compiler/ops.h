@@ -54,12 +54,24 @@ OP(DROPOUT_BWD, "dropout_bwd", 1, OPK_COMPLEX) /* (dy); uses the mask of attr.fw
 /* ---- shape ---- */
 OP(RESHAPE,     "reshape",     1, OPK_VIEW)    /* same data, new per-example shape (flatten) */
 
-/* ---- convolutional family: shapes and FLOPs now; kernels and gradients in a later issue ---- */
-OP(CONV2D,      "conv2d",      2, OPK_COMPLEX) /* (x [B,C,H,W], w [F,C,k,k]) */
-OP(BATCHNORM,   "batchnorm",   5, OPK_COMPLEX) /* (x, gamma, beta, running_mean, running_var) */
-OP(MAX_POOL,    "max_pool2d",  1, OPK_COMPLEX)
-OP(AVG_POOL,    "avg_pool2d",  1, OPK_COMPLEX)
-OP(GLOBAL_AVG_POOL,"global_avg_pool",1,OPK_COMPLEX)
+/* ---- convolutional family: images are [B, C, H, W]; k the kernel, s the stride, p the padding ---- */
+OP(CONV2D,      "conv2d",      2, OPK_COMPLEX) /* (x, w [F,C,k,k]): y[b,f,i,j] = Σ_c,u,v w[f,c,u,v] x[b,c,s i+u-p, s j+v-p]
+                                                  (x = 0 outside); dx and dw below */
+OP(CONV2D_BWD_DATA,"conv2d_bwd_data",2,OPK_COMPLEX)   /* (dy, w): dx[b,c,s i+u-p, s j+v-p] += w[f,c,u,v] dy[b,f,i,j] */
+OP(CONV2D_BWD_WEIGHT,"conv2d_bwd_weight",2,OPK_COMPLEX)/* (dy, x): dw[f,c,u,v] = Σ_b,i,j dy[b,f,i,j] x[b,c,s i+u-p, s j+v-p] */
+OP(BATCHNORM,   "batchnorm",   5, OPK_COMPLEX) /* (x, gamma, beta, running_mean, running_var), per channel c over
+                                                  batch and positions (N values): train: x^ = (x - mean) / sqrt(var + eps)
+                                                  with the batch mean and biased variance; infer: the running ones;
+                                                  y = gamma x^ + beta */
+OP(BATCHNORM_BWD,"batchnorm_bwd",5,OPK_COMPLEX) /* (dy, x, gamma, dgamma, dbeta):
+                                                  dx = gamma / (N sqrt(var + eps)) (N dy - dbeta - x^ dgamma) */
+OP(BATCHNORM_GAMMA_GRAD,"batchnorm_gamma_grad",2,OPK_COMPLEX) /* (dy, x): dgamma[c] = Σ dy x^ (dbeta is bias_grad) */
+OP(MAX_POOL,    "max_pool2d",  1, OPK_COMPLEX) /* y = max of the k x k window (NaN wins, then the first maximum) */
+OP(MAX_POOL_BWD,"max_pool2d_bwd",2,OPK_COMPLEX) /* (dy, x): dy routed to the window's arg-max, as torch */
+OP(AVG_POOL,    "avg_pool2d",  1, OPK_COMPLEX) /* y = mean of the k x k window */
+OP(AVG_POOL_BWD,"avg_pool2d_bwd",1,OPK_COMPLEX) /* (dy): dx += dy / k^2 over the window */
+OP(GLOBAL_AVG_POOL,"global_avg_pool",1,OPK_COMPLEX) /* y[b,c] = mean over H, W */
+OP(GLOBAL_AVG_POOL_BWD,"global_avg_pool_bwd",1,OPK_COMPLEX) /* (dy): dx[b,c,h,w] = dy[b,c] / (H W) */
 
 /* ---- losses: scalar means over the batch ---- */
 OP(SOFTMAX_XENT, "softmax_cross_entropy", 2, OPK_COMPLEX) /* -log softmax(z)[y]; dz = (softmax(z) - onehot(y))/B */

@@ -158,28 +158,9 @@ static void take(Compilation *c, OutFile *o, const char *name, char *buf, size_t
   free(buf);
 }
 
-/* Reports every call whose op the back end cannot generate yet: each source location once, not
- * only the first, nor once per block instance. */
-static bool backend_supports(Compilation *c) {
-  Graph *g = &c->graph;
-  SrcLoc *reported = arena_alloc(&c->arena, sizeof(SrcLoc) * (size_t)(g->n_forward + 1));
-  int n_reported = 0;
-  for (int i = 0; i < g->n_forward; i++) {
-    Op op = g->nodes[i].op;
-    if (op != OP_CONV2D && op != OP_BATCHNORM && op != OP_MAX_POOL && op != OP_AVG_POOL && op != OP_GLOBAL_AVG_POOL)
-      continue;
-    bool seen = false;
-    for (int k = 0; k < n_reported && !seen; k++) seen = reported[k] == g->nodes[i].loc;
-    if (seen) continue;
-    reported[n_reported++] = g->nodes[i].loc;
-    diag_error(&c->diag, g->nodes[i].loc, "code generation for %s() is not supported yet", op_name(op));
-  }
-  return n_reported == 0;
-}
-
 bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *files, int *n_files) {
   *n_files = 0;
-  if (!backend_supports(c) || !grad_build(c)) return false;
+  if (!grad_build(c)) return false;
   char *hbuf = NULL, *cbuf = NULL;
   size_t hlen = 0, clen = 0;
   FILE *h = open_memstream(&hbuf, &hlen), *cf = open_memstream(&cbuf, &clen);

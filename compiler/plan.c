@@ -188,6 +188,22 @@ Plan plan_build(Compilation *c, bool copy_input) {
       p.fixed += count;
     }
   }
+  /* Batch statistics kept from a batchnorm's forward kernel for its backward ones and the running
+     statistics' update; one unfolded example (im2col) for the convolutions, shared by all. */
+  for (int i = 0; i < n; i++) {
+    Node *nd = &g->nodes[i];
+    if (nd->op == OP_BATCHNORM && p.in_train[i]) {
+      p.store[i].stats = p.fixed;
+      p.fixed += 3 * (size_t)nd->shape.dim[1];
+    }
+    if ((nd->op == OP_CONV2D || nd->op == OP_CONV2D_BWD_DATA || nd->op == OP_CONV2D_BWD_WEIGHT) &&
+        (p.in_train[i] || p.in_infer[i])) {
+      const Node *conv = nd->op == OP_CONV2D ? nd : &g->nodes[nd->attr.fwd];
+      size_t unfolded = (size_t)shape_count(g->nodes[conv->in[1]].shape) / (size_t)conv->shape.dim[1] *
+                        (size_t)(conv->shape.dim[2] * conv->shape.dim[3]);
+      if (!conv2d_is_pointwise(conv) && unfolded > p.scratch) p.scratch = unfolded;
+    }
+  }
   p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss);
   p.fuse_infer = fuse_plan(c, &p, p.in_infer, g->output);
   place_batched(c, &p);

@@ -9,6 +9,17 @@
 #                           gradcheck.c: every parameter's generated gradient against a 4-point
 #                           central difference (h = 1e-4), |fd - an| / max(|fd| + |an|, 1e-6) <= 1e-6;
 #                           one case per differentiable op and loss, plus fashion_snn scaled down
+#   conv_fwd_<case>         conv_check.c: conv2d (a case worked out by hand; strides, padding, 1x1,
+#                           5x5), max/avg/global pooling, max-pool ties and batchnorm (batch
+#                           statistics in training, running statistics after steps) against
+#                           references written in the driver
+#   resblock_dump, torch_resblock  tests/gradcheck/resblock.nn (residual blocks with batchnorm)
+#                           against a hand-written PyTorch twin: forward (running statistics), loss,
+#                           gradients, one sgd step, forward after it (torch_resblock.py; skipped
+#                           without torch)
+#   dispatch_identical      dispatch.nn built at -O2 with and without run-time dispatch (hot
+#                           functions cloned per instruction set at -O3): the same bits out
+#                           (losses, parameters, forward) from dispatch_check.c
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
@@ -28,9 +39,6 @@
 #                           <mode> clang: the --no-blas output with clang, when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
-#   build_unsupported_<model>  models that call built-ins the emitter does not support yet
-#                           (NNC_BACKEND_UNSUPPORTED_OPS):
-#                           nnc build exits 1 with a "not supported yet" error and writes nothing
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
 #                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
@@ -60,11 +68,6 @@ set(NNC_BE_WORK ${CMAKE_CURRENT_BINARY_DIR}/backend)
 get_filename_component(NNC_BE_REPO ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 get_filename_component(NNC_BE_SPEC ${NNC_BE_REPO}/../shared/spec/language.md ABSOLUTE)
 
-# Built-ins the emitter has no kernels (or gradients) for yet: a model that calls one must fail
-# `nnc build` cleanly (build_unsupported_*) instead of getting compile_* tests. Drop a name when
-# it gets its kernel and gradient; the models using it then get compile_* tests.
-set(NNC_BACKEND_UNSUPPORTED_OPS conv2d batchnorm max_pool2d avg_pool2d global_avg_pool)
-string(JOIN "|" nnc_unsupported_re ${NNC_BACKEND_UNSUPPORTED_OPS})
 set(NNC_GEN_CFLAGS "" CACHE STRING "Extra flags for the generated C that the tests compile")
 if(EXISTS /usr/bin/python3)
   set(nnc_default_python /usr/bin/python3)
@@ -91,14 +94,20 @@ set(nnc_be_env OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_e
 #                   [BUILD_ONLY])
 # A test that runs backend/run_model.cmake: nnc build, compile with the driver, run it.
 function(nnc_be_model_test name)
-  cmake_parse_arguments(PARSE_ARGV 1 A "BUILD_ONLY" "DRIVER" "MODELS;FLAGS;MODEL_FLAGS;ARGS;LIBS")
+  cmake_parse_arguments(PARSE_ARGV 1 A "BUILD_ONLY;DISPATCH" "DRIVER" "MODELS;FLAGS;MODEL_FLAGS;ARGS;LIBS;CFLAGS")
   string(JOIN "|" models ${A_MODELS})
   string(JOIN "|" model_flags ${A_MODEL_FLAGS})
   string(JOIN "|" flags ${A_FLAGS})
   string(JOIN "|" args ${A_ARGS})
   set(libs $<TARGET_FILE:nnrt> ${A_LIBS})
   string(JOIN "|" libs ${libs})
-  string(JOIN "|" cflags ${nnc_cblas_include} ${nnc_gen_cflags})
+  # -O0 builds: the hot functions' clones (each at -O3) would only cost compile time; the clones'
+  # results are compared with the plain build in dispatch_identical (DISPATCH keeps them)
+  set(no_dispatch -DNNC_NO_DISPATCH)
+  if(A_DISPATCH)
+    set(no_dispatch "")
+  endif()
+  string(JOIN "|" cflags ${nnc_cblas_include} ${nnc_gen_cflags} ${no_dispatch} ${A_CFLAGS})
   set(build_only "")
   if(A_BUILD_ONLY)
     set(build_only -DBUILD_ONLY=1)
@@ -119,6 +128,9 @@ foreach(model IN LISTS nnc_gradcheck_models)
   if(case MATCHES "dropout")
     list(APPEND args --stochastic) # masks frozen for the differences; checks needing a fixed forward off
   endif()
+  if(case MATCHES "batchnorm|resblock")
+    list(APPEND args --batch-coupled) # batch statistics: a lone example's loss differs
+  endif()
   if(case MATCHES "^loss_(xent|mse|bce)$")
     list(APPEND args --loss ${CMAKE_MATCH_1}) # the loss value against its formula too
   endif()
@@ -135,6 +147,58 @@ nnc_be_model_test(dropout_check MODELS ${NNC_BE_SRC}/backend/dropout_inv.nn ${NN
 # ---- NaN propagates, and a step with a non-finite loss or gradient is refused ----
 nnc_be_model_test(nonfinite_step MODELS ${NNC_BE_SRC}/backend/nonfinite.nn FLAGS --debug-api --no-blas
                   DRIVER ${NNC_BE_SRC}/backend/nonfinite.c)
+
+# ---- convolutional ops' forward values against conv_check.c's own references ----
+# case | input shape | the expression o = ... | conv_check's arguments after the shape
+set(nnc_conv_fwd_cases
+  "hand|1, 4, 4|conv2d(x, 1, 3, stride=2, pad=1)|hand"
+  "conv_same|3, 7, 6|conv2d(x, 4, 3, pad=1)|conv 4 3 1 1 1"
+  "conv_stride|3, 7, 6|conv2d(x, 2, 3, stride=2, pad=1, bias=false)|conv 2 3 2 1 0"
+  "conv_5x5|2, 9, 8|conv2d(x, 3, 5, stride=3, pad=2)|conv 3 5 3 2 1"
+  "conv_valid|2, 6, 7|conv2d(x, 3, 2)|conv 3 2 1 0 1"
+  "conv_1x1|4, 5, 3|conv2d(x, 3, 1)|conv 3 1 1 0 1"
+  "conv_1x1_stride|4, 5, 3|conv2d(x, 3, 1, stride=2)|conv 3 1 2 0 1"
+  "max_pool|2, 7, 6|max_pool2d(x, 2)|max_pool 2 2"
+  "max_pool_overlap|2, 7, 6|max_pool2d(x, 3, stride=2)|max_pool 3 2"
+  "avg_pool|2, 7, 6|avg_pool2d(x, 2)|avg_pool 2 2"
+  "avg_pool_stride1|2, 5, 6|avg_pool2d(x, 3, stride=1)|avg_pool 3 1"
+  "gap|3, 5, 4|global_avg_pool(x)|gap"
+  "maxpool_tie|2, 2, 2|max_pool2d(conv2d(x, 1, 1, bias=false), 2)|maxpool_tie"
+  "batchnorm|3, 4, 5|batchnorm(x)|batchnorm 0.9 1e-5"
+  "batchnorm_args|2, 3, 3|batchnorm(x, momentum=0.7, eps=0.01)|batchnorm 0.7 0.01")
+foreach(entry IN LISTS nnc_conv_fwd_cases)
+  string(REPLACE "|" ";" entry "${entry}")
+  list(GET entry 0 CASE)
+  list(GET entry 1 SHAPE)
+  list(GET entry 2 EXPR)
+  list(GET entry 3 args)
+  string(REPLACE ", " ";" dims "${SHAPE}")
+  separate_arguments(args UNIX_COMMAND "${args}")
+  configure_file(${NNC_BE_SRC}/backend/conv_fwd.nn.in ${NNC_BE_WORK}/conv_fwd_${CASE}.nn @ONLY)
+  nnc_be_model_test(conv_fwd_${CASE} MODELS ${NNC_BE_WORK}/conv_fwd_${CASE}.nn FLAGS --double --debug-api
+                    DRIVER ${NNC_BE_SRC}/backend/conv_check.c ARGS ${dims} ${args})
+endforeach()
+
+# ---- a residual network with batchnorm against PyTorch (hand-written twin) ----
+nnc_be_model_test(resblock_dump MODELS ${NNC_BE_SRC}/gradcheck/resblock.nn FLAGS --double --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/resblock_dump.c ARGS ${NNC_BE_WORK}/resblock.dump)
+set_tests_properties(resblock_dump PROPERTIES FIXTURES_SETUP resblock_dump)
+if(NNC_TEST_PYTHON)
+  add_test(NAME torch_resblock COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/torch_resblock.py ${NNC_BE_WORK}/resblock.dump)
+  set_tests_properties(torch_resblock PROPERTIES TIMEOUT 120 LABELS backend SKIP_REGULAR_EXPRESSION "SKIPPED:"
+                       FIXTURES_REQUIRED resblock_dump)
+endif()
+
+# ---- run-time dispatch: the clones compute bit for bit what the plain build computes ----
+nnc_be_model_test(dispatch_clones MODELS ${NNC_BE_SRC}/backend/dispatch.nn FLAGS --no-blas --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/dispatch_check.c ARGS ${NNC_BE_WORK}/dispatch_clones.out
+                  DISPATCH CFLAGS -O2)
+nnc_be_model_test(dispatch_plain MODELS ${NNC_BE_SRC}/backend/dispatch.nn FLAGS --no-blas --debug-api
+                  DRIVER ${NNC_BE_SRC}/backend/dispatch_check.c ARGS ${NNC_BE_WORK}/dispatch_plain.out CFLAGS -O2)
+set_tests_properties(dispatch_clones dispatch_plain PROPERTIES FIXTURES_SETUP dispatch_outputs)
+add_test(NAME dispatch_identical
+         COMMAND ${CMAKE_COMMAND} -E compare_files ${NNC_BE_WORK}/dispatch_clones.out ${NNC_BE_WORK}/dispatch_plain.out)
+set_tests_properties(dispatch_identical PROPERTIES LABELS backend FIXTURES_REQUIRED dispatch_outputs)
 
 # ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
 # case | the optimizer call in the .nn file
@@ -208,14 +272,6 @@ if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
 endif()
 foreach(model IN LISTS nnc_compile_models)
   get_filename_component(stem ${model} NAME_WE)
-  file(STRINGS ${model} uses REGEX "^[^#]*[^A-Za-z0-9_](${nnc_unsupported_re})[ \t]*\\(")
-  if(nnc_unsupported_re AND uses)
-    add_test(NAME build_unsupported_${stem}
-             COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${model} -DWORK=${NNC_BE_WORK}/build_unsupported_${stem}
-                     -P ${NNC_BE_SRC}/backend/build_unsupported.cmake)
-    set_tests_properties(build_unsupported_${stem} PROPERTIES TIMEOUT 60 LABELS backend)
-    continue()
-  endif()
   # with clang too (its -Wall has -Wunused-function for unused static inline helpers, which gcc's
   # lacks): the --no-blas output, compiled and linked exactly as above, without sanitizers
   if(nnc_clang)
@@ -306,7 +362,7 @@ set_tests_properties(golden_tiny_dense_c PROPERTIES TIMEOUT 60 LABELS backend)
 
 # ---- model names that are C library, CBLAS or nnc identifiers still give working C ----
 set(nnc_name_cases tm sgemm openblas blas train infer update sections forward save load steps create destroy
-    step begin_step init_params all_finite nn_real nn_expm1 matmul m x y t n batch max_batch seed out rng
+    step begin_step init_params all_finite nn_real nn_expm1 matmul gemm im2col col2im nn_sum nn_dot_centered NN_HOT m x y t n batch max_batch seed out rng
     api argc now by_value sum row mask result fixed acts TM A tm_ nnc1 NNRt2)
 string(JOIN "|" nnc_name_list ${nnc_name_cases})
 add_test(NAME model_names

@@ -2,13 +2,14 @@
  *
  * Built by run_model.cmake against ckpt_a.nn (first: model_config.h names it M) and ckpt_b.nn,
  * both in float, once with BLAS and once with --no-blas (M_BLAS says which), with --debug-api to
- * read the parameters. ckpt_a has dropout (so the generator's state matters), a skip connection
- * and adam with weight decay (so both moment buffers and the step count matter).
+ * read the parameters. ckpt_a has dropout (so the generator's state matters), a skip connection,
+ * adam with weight decay (so both moment buffers and the step count matter) and a convolution
+ * with batchnorm (whose running statistics forward() reads).
  *
  * usage: checkpoint CASE DIR       DIR: a folder for the files (made, or emptied, first)
  *
  *   roundtrip      save -> load into a model made from another seed: bit-identical parameters,
- *                  step count, and a byte-identical file when saved again
+ *                  step count, forward() outputs, and a byte-identical file when saved again
  *   resume         3 steps, save, 3 more  ==  load into a fresh model, 3 steps: bit-identical
  *                  parameters and losses (and a model not resumed differs)
  *   wrong_model    ckpt_b's checkpoint into ckpt_a: -1, nnrt_last_error() is exactly
@@ -139,6 +140,11 @@ static void case_roundtrip(void) {
   CHECK(M(load)(b, p1) == 0, "load: %s", nnrt_last_error());
   CHECK(same_params(b, M(debug_params)(a)), "loaded parameters differ from the saved ones");
   CHECK(M(steps)(b) == 2, "loaded step count %llu, expected 2", (unsigned long long)M(steps)(b));
+  /* inference reads batchnorm's running statistics (buffers): they must have come along */
+  float out_a[N_EX * M_OUT_SIZE], out_b[N_EX * M_OUT_SIZE];
+  M(forward)(a, xs, N_EX, out_a);
+  M(forward)(b, xs, N_EX, out_b);
+  CHECK(memcmp(out_a, out_b, sizeof out_a) == 0, "the loaded model's forward() differs from the saved one's");
   CHECK(M(save)(b, p2) == 0, "second save: %s", nnrt_last_error());
   CHECK(same_files(p1, p2), "saving the loaded model gave a different file");
   M(free)(a);

@@ -21,14 +21,14 @@
  *   - at least --min-nonzero (default 0.5) of the gradient entries are non-zero and the largest
  *     is above 1e-6 (a check of all-zero gradients would pass vacuously);
  *   - deterministic models (no --stochastic): the batch loss is the mean of the per-example
- *     losses (relative 1e-12), and --loss xent|mse|bce recomputes the loss from forward()'s output
+ *     losses (relative 1e-12; not with --batch-coupled, for batchnorm's batch statistics), and --loss xent|mse|bce recomputes the loss from forward()'s output
  *     with the spec's formula (relative 1e-5: forward() returns floats).
  *   - --stochastic models: two passes with fresh masks give different losses (dropout is on).
  * A difference that changes sign between the one-sided quotients hints that p + h or p - h
  * crossed a kink (relu at 0); the report then says so.
  *
  * usage: gradcheck [--batch N] [--seed S] [--h H] [--tol T] [--loss xent|mse|bce]
- *                  [--stochastic] [--min-nonzero F]
+ *                  [--stochastic] [--batch-coupled] [--min-nonzero F]
  */
 #include <math.h>
 #include <stdio.h>
@@ -88,11 +88,12 @@ int main(int argc, char **argv) {
   double h = 1e-4, tol = 1e-6, min_nonzero = 0.5;
   unsigned long long seed = 11;
   const char *loss_kind = NULL;
-  int stochastic = 0;
+  int stochastic = 0, batch_coupled = 0;
   batch = 6;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--stochastic") == 0) stochastic = 1;
+    else if (strcmp(a, "--batch-coupled") == 0) batch_coupled = 1;
     else if (v && strcmp(a, "--batch") == 0) batch = atoi(v), i++;
     else if (v && strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10), i++;
     else if (v && strcmp(a, "--h") == 0) h = atof(v), i++;
@@ -179,7 +180,7 @@ int main(int argc, char **argv) {
     failed = 1;
   }
 
-  if (!stochastic) {
+  if (!stochastic && !batch_coupled) {
     /* the loss is the mean over the batch */
     double sum = 0;
     for (int b = 0; b < batch; b++) {
