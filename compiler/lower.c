@@ -741,6 +741,9 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
   case ST_REPEAT: {
     int64_t n;
     if (!eval_int(L, s->expr, "a repeat count", 0, MAX_REPEAT, &n)) return;
+    /* after syntax errors only errors are wanted, and one pass shows the body's; more passes
+       would only expand values that are errors already */
+    if (!L->c->program.syntax_ok && n > 1) n = 1;
     for (int64_t i = 0; i < n && !L->aborted; i++) {
       if (!step(L, s->loc)) return;
       int errors_before = L->diag->n_errors;
