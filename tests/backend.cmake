@@ -146,7 +146,7 @@ nnc_be_model_test(dropout_check MODELS ${NNC_BE_SRC}/backend/dropout_inv.nn ${NN
 
 # ---- NaN propagates, and a step with a non-finite loss or gradient is refused ----
 nnc_be_model_test(nonfinite_step MODELS ${NNC_BE_SRC}/backend/nonfinite.nn FLAGS --debug-api --no-blas
-                  DRIVER ${NNC_BE_SRC}/backend/nonfinite.c)
+                  DRIVER ${NNC_BE_SRC}/backend/nonfinite.c ARGS @WORK@)
 
 # ---- convolutional ops' forward values against conv_check.c's own references ----
 # case | input shape | the expression o = ... | conv_check's arguments after the shape

@@ -6,6 +6,7 @@
  *   2. train_step on that input returns NaN and changes nothing: the next normal step matches,
  *      bit for bit (parameters, loss, step count), a model that never saw the bad call, so the
  *      optimizer state and the dropout generator were left alone too;
+ *      (and a checkpoint saved after the refused call is byte-identical to one saved before it);
  *   3. the same for a step whose loss is finite but a gradient is not (an input of 1e30 whose
  *      weights are 0, so it leaves the forward pass alone but not the weights' gradient);
  *      the precondition is checked on a copy through the debug API.
@@ -46,13 +47,35 @@ static int all_finite(M_model *m) {
   return 1;
 }
 
+static const char *dir;
+
+/* The whole checkpoint of m: every bit of state a step could change. */
+static unsigned char *checkpoint_bytes(M_model *m, const char *name, long *size) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (M(save)(m, path) != 0) abort();
+  FILE *f = fopen(path, "rb");
+  unsigned char *bytes = malloc(1 << 20);
+  if (!f || !bytes) abort();
+  *size = (long)fread(bytes, 1, 1 << 20, f);
+  fclose(f);
+  return bytes;
+}
+
 /* m refuses the step (x, t); afterwards it must still be identical to ref */
 static void expect_refused(M_model *m, M_model *ref, const float *x, const float *t, const char *what) {
   float *before = malloc(sizeof(float) * n_params());
   if (!before) abort();
   memcpy(before, M(debug_params)(m), sizeof(float) * n_params());
   uint64_t steps = M(steps)(m);
+  long size_before, size_after;
+  unsigned char *ckpt_before = checkpoint_bytes(m, "before.ckpt", &size_before);
   float loss = M(train_step)(m, x, t, BATCH);
+  unsigned char *ckpt_after = checkpoint_bytes(m, "after.ckpt", &size_after);
+  CHECK(size_before == size_after && memcmp(ckpt_before, ckpt_after, (size_t)size_before) == 0,
+        "%s: the checkpoint (parameters, optimizer state, statistics, step, generator) changed", what);
+  free(ckpt_before);
+  free(ckpt_after);
   CHECK(isnan(loss), "%s: train_step returned %g, not NaN", what, loss);
   CHECK(memcmp(before, M(debug_params)(m), sizeof(float) * n_params()) == 0, "%s: the parameters changed", what);
   CHECK(all_finite(m), "%s: a parameter is not finite", what);
@@ -65,7 +88,9 @@ static void expect_refused(M_model *m, M_model *ref, const float *x, const float
   free(before);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  dir = argv[1]; /* a folder for the checkpoints */
   M_model *m = M(new)(BATCH, 3), *ref = M(new)(BATCH, 3), *probe = M(new)(BATCH, 3);
   if (!m || !ref || !probe) return 2;
   CHECK(M(train_step)(m, good_x, good_t, BATCH) == M(train_step)(ref, good_x, good_t, BATCH), "first steps differ");
