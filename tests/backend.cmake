@@ -406,3 +406,7 @@ add_test(NAME docs_examples
                  -DWORK=${NNC_BE_WORK}/docs_examples "-DUNSUPPORTED=${nnc_unsupported_arg}"
                  -P ${NNC_BE_SRC}/scripts/docs_examples.cmake)
 set_tests_properties(docs_examples PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- the same with batchnorm: a refused step leaves the running statistics too ----
+nnc_be_model_test(nonfinite_step_bn MODELS ${NNC_BE_SRC}/backend/nonfinite_bn.nn FLAGS --debug-api --no-blas
+                  DRIVER ${NNC_BE_SRC}/backend/nonfinite.c ARGS @WORK@)
