@@ -79,6 +79,20 @@ char *arena_printf(Arena *a, const char *fmt, ...) {
   return p;
 }
 
+ArenaMark arena_mark(const Arena *a) {
+  ArenaMark m = {a->head, a->head ? a->head->used : 0};
+  return m;
+}
+
+void arena_release(Arena *a, ArenaMark m) {
+  while (a->head && a->head != m.head) {
+    ArenaChunk *next = a->head->next;
+    free(a->head);
+    a->head = next;
+  }
+  if (a->head) a->head->used = m.used;
+}
+
 void arena_free(Arena *a) {
   ArenaChunk *ch = a->head;
   while (ch) {

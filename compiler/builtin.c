@@ -577,6 +577,8 @@ static const char *class_word(BuiltinClass cls) {
 
 static Value call_checked(Lowerer *L, Ast *call, CallContext ctx, BuiltinClass want) {
   const Builtin *b = find_builtin(call->name);
+  /* after a syntax error the function may be a block whose definition the error swallowed */
+  if (!b && !lower_compilation(L)->program.syntax_ok) return value_error();
   if (!b) {
     const char *hint = suggest_builtin(call->name, want);
     if (hint)

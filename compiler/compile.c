@@ -2,7 +2,8 @@
  *
  * The source is read whole into the arena with a NUL after it (the lexer's sentinel); a file
  * larger than the compiler's offsets can address is refused. compile_front is the straight-line
- * pipeline parse → lower → verify; it stops after a phase that reported errors.
+ * pipeline parse → lower → verify; it stops after a phase that reported errors, except that
+ * lowering runs after syntax errors too (on the statements they left intact).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ void compilation_init(Compilation *c, const char *display_name, const char *src,
   c->path = display_name;
   c->src = arena_strndup(&c->arena, src ? src : "", src ? len : 0);
   c->len = src ? len : 0;
-  c->max_nodes = 1000000;
+  c->max_nodes = 100000;
   c->diag.file = display_name;
   c->diag.src = c->src;
   c->diag.len = c->len;
@@ -73,8 +74,12 @@ void compilation_free(Compilation *c) { arena_free(&c->arena); }
 
 bool compile_front(Compilation *c) {
   c->program = parse_program(c);
-  if (c->diag.n_errors) return false;
-  if (!lower_program(c)) return false;
+  if (!c->program.complete) return false;
+  /* statements a syntax error did not touch are still lowered, so that their own errors are
+     reported too; warnings then could be consequences of the syntax errors, so none are given */
+  c->diag.no_warnings = !c->program.syntax_ok;
+  bool lowered = lower_program(c);
+  if (!c->program.syntax_ok || !lowered) return false;
   if (!ir_verify(&c->graph, stderr)) nn_die("the IR failed verification after lowering");
   return true;
 }

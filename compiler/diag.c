@@ -108,7 +108,7 @@ void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...) {
 }
 
 void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...) {
-  if (d->n_warnings >= 50) return;
+  if (d->n_warnings >= 50 || d->no_warnings) return;
   d->n_warnings++;
   va_list ap;
   va_start(ap, fmt);

@@ -3,8 +3,10 @@
  * The generated code reads like llm.c: one struct whose parameters, gradients, optimizer state
  * and activations are each one allocation carved into regions; one kernel (loop nest or
  * cblas_sgemm call) per node, preceded by the .nn line it comes from; backward kernels after
- * forward ones in a single train function, which updates each parameter as soon as its gradient is
- * final (the optimizer is one loop over a parameter slice, so all parameters share one code path).
+ * forward ones in a single train function, which then checks that the loss and every gradient are
+ * finite and only then updates each parameter (the optimizer is one loop over a parameter slice, so
+ * all parameters share one code path). Every internal C name starts with nnc_ or NNC_ (model names
+ * cannot: lower.c), and the struct's tag is nnc_NAME, so no model name collides with them.
  * Output is deterministic: no timestamps, names are node ids. Requires plan.c's Plan. Sections:
  * helpers, element-wise groups, dense and loss kernels, the convolutional family (conv2d as
  * grouped im2col + gemm, batchnorm, pooling), the train/infer functions, the optimizer, the file
@@ -28,7 +30,9 @@ typedef struct Emit {
   Plan plan;
   const EmitOptions *opt;
   FILE *out;
-  const char *name;   /* the model's name: the C prefix */
+  const char *name;   /* the model's name: the public C prefix and typedef */
+  const char *upper;  /* the name in capitals: the public macros' prefix */
+  const char *tag;    /* the struct's tag, nnc_NAME (a tag like `tm` would clash with <time.h>) */
   const char *real;   /* "float" or "double" */
   const char *fsuf;   /* "f" for float literals and libm calls, "" for double */
 } Emit;
@@ -123,7 +127,7 @@ static void emit_matmul(Emit *e, NodeId id) {
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, ref(e, n->in[0]), lda,
       ref(e, n->in[1]), ldb, ref(e, id), N);
   else
-    P(e, "  gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]),
+    P(e, "  nnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]),
       ldb, ref(e, id), N);
 }
 
@@ -137,22 +141,24 @@ static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b)
   case OP_BIAS_ADD: case OP_ADD: return arena_printf(ar, "%s + %s", a, b);
   case OP_SUB: return arena_printf(ar, "%s - %s", a, b);
   case OP_MUL: return arena_printf(ar, "%s * %s", a, b);
-  case OP_SCALE: return arena_printf(ar, "(nn_real)%.17g * %s", (double)n->attr.scale, a);
-  case OP_RELU: return arena_printf(ar, "%s > 0 ? %s : 0", a, a);
+  case OP_SCALE: return arena_printf(ar, "(nnc_real)%.17g * %s", (double)n->attr.scale, a);
+  /* NaN compares false, so `v < 0 ? 0 : v` keeps a NaN as torch.relu does (and stays a max) */
+  case OP_RELU: return arena_printf(ar, "%s < 0 ? 0 : %s", a, a);
   case OP_SELU:
-    return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
-                            ") * nn_expm1(%s)", a, a, a);
-  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * nn_expm1(%s)", a, a, alpha, a);
-  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * %s", a, a, alpha, a);
-  case OP_SIGMOID: return arena_printf(ar, "nn_sigmoid(%s)", a);
+    return arena_printf(ar, "%s > 0 ? (nnc_real)" SELU_LAMBDA " * %s : (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
+                            ") * nnc_expm1(%s)", a, a, a);
+  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * nnc_expm1(%s)", a, a, alpha, a);
+  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * %s", a, a, alpha, a);
+  case OP_SIGMOID: return arena_printf(ar, "nnc_sigmoid(%s)", a);
   case OP_TANH: return arena_printf(ar, "tanh%s(%s)", f, a);
   /* backward: a = dy, b = y (or x for leaky_relu) */
-  case OP_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : 0", b, a);
+  /* torch's threshold_backward: dy where y is not <= 0, so a NaN y passes dy on */
+  case OP_RELU_BWD: return arena_printf(ar, "%s <= 0 ? 0 : %s", b, a);
   case OP_SELU_BWD:
-    return arena_printf(ar, "%s > 0 ? (nn_real)" SELU_LAMBDA " * %s : %s * (%s + (nn_real)(" SELU_LAMBDA " * " SELU_ALPHA
+    return arena_printf(ar, "%s > 0 ? (nnc_real)" SELU_LAMBDA " * %s : %s * (%s + (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
                             "))", b, a, a, b);
-  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nn_real)%.17g)", b, a, a, b, alpha);
-  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nn_real)%.17g * %s", b, a, alpha, a);
+  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nnc_real)%.17g)", b, a, a, b, alpha);
+  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * %s", b, a, alpha, a);
   case OP_SIGMOID_BWD: return arena_printf(ar, "%s * %s * (1 - %s)", a, b, b);
   case OP_TANH_BWD: return arena_printf(ar, "%s * (1 - %s * %s)", a, b, b);
   default: nn_die("%s is not element-wise", op_name(n->op));
@@ -205,7 +211,7 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu) {
     }
     const char *value = ew_expr(e, n, operand[0], operand[1]);
     if (id == root) P(e, "%s%s[i] = %s;\n", indent, ref(e, id), value);
-    else P(e, "%snn_real v%u = %s;\n", indent, id, value);
+    else P(e, "%snnc_real v%u = %s;\n", indent, id, value);
   }
   P(e, "%s}\n", !bias ? "  " : count_of(bias) / bias->shape.dim[1] == 1 ? "    " : "      ");
 }
@@ -222,7 +228,7 @@ static void emit_bias_grad(Emit *e, NodeId id) {
       db, d, ch);
   else
     P(e, "  for (int b = 0; b < n; b++)\n    for (int c = 0; c < %lld; c++)\n"
-         "      %s[c] += nn_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n",
+         "      %s[c] += nnc_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n",
       ch, db, d, ch, spatial, spatial);
 }
 
@@ -231,8 +237,8 @@ static void emit_softmax(Emit *e, NodeId id) {
   long long k = count_of(n);
   const char *y = ref(e, id), *x = ref(e, n->in[0]), *f = e->fsuf;
   P(e, "  for (int b = 0; b < n; b++) {\n"
-       "    const nn_real *row = %s + (size_t)b * %lld;\n"
-       "    nn_real *out = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
+       "    const nnc_real *row = %s + (size_t)b * %lld;\n"
+       "    nnc_real *out = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
        "    for (int j = 1; j < %lld; j++) if (row[j] > mx) mx = row[j];\n"
        "    for (int j = 0; j < %lld; j++) sum += out[j] = exp%s(row[j] - mx);\n"
        "    for (int j = 0; j < %lld; j++) out[j] /= sum;\n  }\n",
@@ -243,8 +249,8 @@ static void emit_softmax_bwd(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   long long k = count_of(n);
   P(e, "  for (int b = 0; b < n; b++) {\n"
-       "    const nn_real *dy = %s + (size_t)b * %lld, *y = %s + (size_t)b * %lld;\n"
-       "    nn_real *dx = %s + (size_t)b * %lld, dot = 0;\n"
+       "    const nnc_real *dy = %s + (size_t)b * %lld, *y = %s + (size_t)b * %lld;\n"
+       "    nnc_real *dx = %s + (size_t)b * %lld, dot = 0;\n"
        "    for (int j = 0; j < %lld; j++) dot += dy[j] * y[j];\n"
        "    for (int j = 0; j < %lld; j++) dx[j] = y[j] * (dy[j] - dot);\n  }\n",
     ref(e, n->in[0]), k, ref(e, n->in[1]), k, ref(e, id), k, k, k);
@@ -256,12 +262,12 @@ static void emit_dropout(Emit *e, NodeId id, bool training) {
   const char *y = ref(e, id), *x = ref(e, n->in[0]);
   double p = n->attr.alpha;
   if (!training || p == 0) {
-    P(e, "  memcpy(%s, %s, sizeof(nn_real) * %s);\n", y, x, elems(e, n));
+    P(e, "  memcpy(%s, %s, sizeof(nnc_real) * %s);\n", y, x, elems(e, n));
     return;
   }
-  P(e, "  {\n    nn_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[id].aux);
+  P(e, "  {\n    nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[id].aux);
   if (n->op == OP_DROPOUT) {
-    P(e, "    const nn_real keep = (nn_real)(1.0 / (1.0 - %.17g));\n", p);
+    P(e, "    const nnc_real keep = (nnc_real)(1.0 / (1.0 - %.17g));\n", p);
     P(e, "    for (size_t i = 0; i < %s; i++) {\n"
          "      if (!m->freeze_masks) mask[i] = nnrt_rng_uniform(&m->rng) < %.17g ? 0 : keep;\n"
          "      %s[i] = %s[i] * mask[i];\n    }\n  }\n",
@@ -270,9 +276,9 @@ static void emit_dropout(Emit *e, NodeId id, bool training) {
     /* torch.nn.AlphaDropout: y = a*(x*m + alpha'*(1-m)) + b keeps mean 0 and variance 1 */
     P(e, "    const double alpha_p = 1.7580993408473766, p = %.17g;\n"
          "    const double a = 1.0 / sqrt((alpha_p * alpha_p * p + 1) * (1 - p));\n"
-         "    const nn_real kept_shift = (nn_real)(alpha_p * a * p), dropped = (nn_real)(alpha_p * a * (p - 1));\n"
+         "    const nnc_real kept_shift = (nnc_real)(alpha_p * a * p), dropped = (nnc_real)(alpha_p * a * (p - 1));\n"
          "    for (size_t i = 0; i < %s; i++) {\n"
-         "      if (!m->freeze_masks) mask[i] = nnrt_rng_uniform(&m->rng) < p ? 0 : (nn_real)a;\n"
+         "      if (!m->freeze_masks) mask[i] = nnrt_rng_uniform(&m->rng) < p ? 0 : (nnc_real)a;\n"
          "      %s[i] = mask[i] != 0 ? %s[i] * mask[i] + kept_shift : dropped;\n    }\n  }\n",
       p, elems(e, n), y, x);
   }
@@ -287,18 +293,18 @@ static void emit_loss(Emit *e, NodeId id) {
   switch (n->op) {
   case OP_SOFTMAX_XENT:
     P(e, "  {\n    double total = 0;\n    for (int b = 0; b < n; b++) {\n"
-         "      const nn_real *row = %s + (size_t)b * %lld;\n"
-         "      nn_real mx = row[0], sum = 0;\n"
+         "      const nnc_real *row = %s + (size_t)b * %lld;\n"
+         "      nnc_real mx = row[0], sum = 0;\n"
          "      for (int j = 1; j < %lld; j++) if (row[j] > mx) mx = row[j];\n"
          "      for (int j = 0; j < %lld; j++) sum += exp%s(row[j] - mx);\n"
          "      total += (double)(mx + log%s(sum) - row[%s[b]]);\n    }\n"
-         "    %s[0] = (nn_real)(total / n);\n  }\n",
+         "    %s[0] = (nnc_real)(total / n);\n  }\n",
       zr, k, k, k, f, f, tr, l);
     break;
   case OP_MSE:
     P(e, "  {\n    double total = 0;\n    for (size_t i = 0; i < %s; i++) {\n"
          "      double d = (double)%s[i] - (double)%s[i];\n      total += d * d;\n    }\n"
-         "    %s[0] = (nn_real)(total / ((double)n * %lld));\n  }\n",
+         "    %s[0] = (nnc_real)(total / ((double)n * %lld));\n  }\n",
       elems(e, z), zr, tr, l, k);
     break;
   case OP_BCE_LOGITS:
@@ -306,7 +312,7 @@ static void emit_loss(Emit *e, NodeId id) {
     P(e, "  {\n    double total = 0;\n    for (size_t i = 0; i < %s; i++) {\n"
          "      double z = %s[i], t = %s[i];\n"
          "      total += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));\n    }\n"
-         "    %s[0] = (nn_real)(total / ((double)n * %lld));\n  }\n",
+         "    %s[0] = (nnc_real)(total / ((double)n * %lld));\n  }\n",
       elems(e, z), zr, tr, l, k);
     break;
   default: nn_unreachable();
@@ -322,9 +328,9 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
   case OP_SOFTMAX_XENT_BWD:
     /* dz = (softmax(z) - onehot(y)) * dloss / n */
     P(e, "  for (int b = 0; b < n; b++) {\n"
-         "    const nn_real *row = %s + (size_t)b * %lld;\n"
-         "    nn_real *d = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
-         "    const nn_real scale = %s[0] / (nn_real)n;\n"
+         "    const nnc_real *row = %s + (size_t)b * %lld;\n"
+         "    nnc_real *d = %s + (size_t)b * %lld, mx = row[0], sum = 0;\n"
+         "    const nnc_real scale = %s[0] / (nnc_real)n;\n"
          "    for (int j = 1; j < %lld; j++) if (row[j] > mx) mx = row[j];\n"
          "    for (int j = 0; j < %lld; j++) sum += d[j] = exp%s(row[j] - mx);\n"
          "    for (int j = 0; j < %lld; j++) d[j] = d[j] / sum * scale;\n"
@@ -332,14 +338,14 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
       zr, k, dz, k, dl, k, k, f, k, tr);
     break;
   case OP_MSE_BWD:
-    P(e, "  {\n    const nn_real scale = 2 * %s[0] / (nn_real)((double)n * %lld);\n"
+    P(e, "  {\n    const nnc_real scale = 2 * %s[0] / (nnc_real)((double)n * %lld);\n"
          "    for (size_t i = 0; i < %s; i++) %s[i] = (%s[i] - %s[i]) * scale;\n  }\n",
       dl, k, elems(e, n), dz, zr, tr);
     break;
   case OP_BCE_LOGITS_BWD:
-    P(e, "  {\n    const nn_real scale = %s[0] / (nn_real)((double)n * %lld);\n"
+    P(e, "  {\n    const nnc_real scale = %s[0] / (nnc_real)((double)n * %lld);\n"
          "    for (size_t i = 0; i < %s; i++) {\n"
-         "      nn_real z = %s[i], s = z >= 0 ? 1 / (1 + exp%s(-z)) : exp%s(z) / (1 + exp%s(z));\n"
+         "      nnc_real z = %s[i], s = z >= 0 ? 1 / (1 + exp%s(-z)) : exp%s(z) / (1 + exp%s(z));\n"
          "      %s[i] = (s - %s[i]) * scale;\n    }\n  }\n",
       dl, k, elems(e, n), zr, f, f, f, dz, tr);
     break;
@@ -349,7 +355,7 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
 
 /* ---------------- the convolutional family ---------------- */
 
-/* A product on the generated code's side: cblas_sgemm, or the plain gemm() helper (--no-blas and
+/* A product on the generated code's side: cblas_sgemm, or the plain nnc_gemm() helper (--no-blas and
  * --double). Row-major C[M,N] = op(A) op(B) + beta C. */
 static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char *M, const char *N, const char *K,
                       const char *A, const char *lda, const char *B, const char *ldb, const char *beta,
@@ -358,7 +364,7 @@ static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char 
     P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
   else
-    P(e, "%sgemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+    P(e, "%snnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
       ldc);
 }
 
@@ -408,14 +414,14 @@ static void emit_group_loop(Emit *e, const ConvDims *d) {
   P(e, "  for (int b0 = 0; b0 < n; b0 += %d) {\n"
        "    const int g = n - b0 < %d ? n - b0 : %d;\n"
        "    const int cols = g * %lld;\n"
-       "    nn_real *col = m->fixed + %zu;\n",
+       "    nnc_real *col = m->fixed + %zu;\n",
     d->group, d->group, d->group, d->positions, e->plan.fixed);
-  if (d->group > 1) P(e, "    nn_real *tmp = col + %lld;\n", d->unfolded_rows * d->group * d->positions);
+  if (d->group > 1) P(e, "    nnc_real *tmp = col + %lld;\n", d->unfolded_rows * d->group * d->positions);
 }
 
 static void emit_unfold(Emit *e, const ConvDims *d, const char *x) {
   P(e, "    for (int j = 0; j < g; j++)\n"
-       "      im2col(col + (size_t)j * %lld, cols, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, %d, %d, %d, %d, %d);\n",
+       "      nnc_im2col(col + (size_t)j * %lld, cols, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, %d, %d, %d, %d, %d);\n",
     d->positions, x, d->in, d->C, d->H, d->W, d->k, d->s, d->p, d->OH, d->OW);
 }
 
@@ -472,7 +478,7 @@ static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
     emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), "cols", num(e, d.F), w, num(e, d.unfolded_rows), grad,
               "cols", zero, "col", "cols");
     P(e, "    for (int j = 0; j < g; j++)\n"
-         "      col2im(%s + (size_t)(b0 + j) * %lld, col + (size_t)j * %lld, cols, %d, %d, %d, %d, %d, %d, %d, %d);\n",
+         "      nnc_col2im(%s + (size_t)(b0 + j) * %lld, col + (size_t)j * %lld, cols, %d, %d, %d, %d, %d, %d, %d, %d);\n",
       dx, d.in, d.positions, d.C, d.H, d.W, d.k, d.s, d.p, d.OH, d.OW);
   }
   P(e, "  }\n");
@@ -516,7 +522,7 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training) {
   P(e, "  for (int c = 0; c < %lld; c++) {\n", C);
   if (training) {
     /* two passes, summed in double across planes: the mean, then the variance around it */
-    P(e, "    nn_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) */\n"
+    P(e, "    nnc_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) */\n"
          "    double sum = 0, squares = 0;\n", e->plan.store[id].stats);
     if (S == 1)
       P(e, "    for (int b = 0; b < n; b++) sum += %s[(size_t)b * %lld + c];\n"
@@ -525,18 +531,18 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training) {
            "      double d = %s[(size_t)b * %lld + c] - mean;\n"
            "      squares += d * d;\n    }\n", x, C, x, C);
     else
-      P(e, "    for (int b = 0; b < n; b++) sum += nn_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n"
+      P(e, "    for (int b = 0; b < n; b++) sum += nnc_sum(%s + ((size_t)b * %lld + c) * %lld, %lld);\n"
            "    const double count = (double)n * %lld, mean = sum / count;\n"
            "    for (int b = 0; b < n; b++) {\n"
-           "      const nn_real *plane = %s + ((size_t)b * %lld + c) * %lld;\n"
-           "      squares += nn_dot_centered(plane, (nn_real)mean, plane, (nn_real)mean, %lld);\n    }\n",
+           "      const nnc_real *plane = %s + ((size_t)b * %lld + c) * %lld;\n"
+           "      squares += nnc_dot_centered(plane, (nnc_real)mean, plane, (nnc_real)mean, %lld);\n    }\n",
         x, C, S, S, S, x, C, S, S);
     P(e, "    const double var = squares / count, inv_std = 1 / sqrt(var + %.17g);\n"
-         "    stats[c] = (nn_real)mean;\n    stats[%lld + c] = (nn_real)var;\n    stats[%lld + c] = (nn_real)inv_std;\n"
-         "    const nn_real scale = %s[c] * (nn_real)inv_std, shift = %s[c] - (nn_real)mean * scale;\n",
+         "    stats[c] = (nnc_real)mean;\n    stats[%lld + c] = (nnc_real)var;\n    stats[%lld + c] = (nnc_real)inv_std;\n"
+         "    const nnc_real scale = %s[c] * (nnc_real)inv_std, shift = %s[c] - (nnc_real)mean * scale;\n",
       n->attr.eps, C, 2 * C, gamma, beta);
   } else {
-    P(e, "    const nn_real scale = %s[c] / sqrt%s(%s[c] + (nn_real)%.17g), shift = %s[c] - %s[c] * scale;\n", gamma, f,
+    P(e, "    const nnc_real scale = %s[c] / sqrt%s(%s[c] + (nnc_real)%.17g), shift = %s[c] - %s[c] * scale;\n", gamma, f,
       ref(e, n->in[4]), n->attr.eps, beta, ref(e, n->in[3]));
   }
   P(e, "    for (int b = 0; b < n; b++)\n"
@@ -552,12 +558,12 @@ static void emit_running_stats(Emit *e, NodeId id) {
   long long C, S;
   bn_dims(e, n, &C, &S);
   double mom = n->attr.momentum;
-  P(e, "  if (apply) { /* running statistics of %s */\n"
-       "    const nn_real *stats = m->fixed + %zu;\n"
+  P(e, "  { /* running statistics of %s */\n"
+       "    const nnc_real *stats = m->fixed + %zu;\n"
        "    const double count = (double)n * %lld, unbias = count > 1 ? count / (count - 1) : 1;\n"
        "    for (int c = 0; c < %lld; c++) {\n"
-       "      %s[c] = (nn_real)(%.17g * %s[c] + %.17g * stats[c]);\n"
-       "      %s[c] = (nn_real)(%.17g * %s[c] + %.17g * stats[%lld + c] * unbias);\n    }\n  }\n",
+       "      %s[c] = (nnc_real)(%.17g * %s[c] + %.17g * stats[c]);\n"
+       "      %s[c] = (nnc_real)(%.17g * %s[c] + %.17g * stats[%lld + c] * unbias);\n    }\n  }\n",
     e->g->layers[n->layer].name, e->plan.store[id].stats, S, C, ref(e, n->in[3]), mom, ref(e, n->in[3]), 1 - mom,
     ref(e, n->in[4]), mom, ref(e, n->in[4]), 1 - mom, C);
 }
@@ -571,20 +577,20 @@ static void emit_batchnorm_bwd(Emit *e, NodeId id) {
   size_t stats = e->plan.store[n->attr.fwd].stats;
   const char *dy = ref(e, n->in[0]), *xr = ref(e, n->in[1]), *out = ref(e, id);
   P(e, "  for (int c = 0; c < %lld; c++) {\n"
-       "    const nn_real *stats = m->fixed + %zu, mean = stats[c], inv_std = stats[%lld + c];\n",
+       "    const nnc_real *stats = m->fixed + %zu, mean = stats[c], inv_std = stats[%lld + c];\n",
     C, stats, 2 * C);
   if (n->op == OP_BATCHNORM_GAMMA_GRAD) {
-    P(e, "    nn_real sum = 0;\n"
+    P(e, "    nnc_real sum = 0;\n"
          "    for (int b = 0; b < n; b++) {\n"
          "      size_t at = ((size_t)b * %lld + c) * %lld;\n"
-         "      sum += nn_dot_centered(%s + at, 0, %s + at, mean, %lld);\n    }\n"
+         "      sum += nnc_dot_centered(%s + at, 0, %s + at, mean, %lld);\n    }\n"
          "    %s[c] = sum * inv_std;\n  }\n",
       C, S, dy, xr, S, out);
     return;
   }
   const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
-  P(e, "    const nn_real count = (nn_real)n * %lld, k = %s[c] * inv_std / count;\n"
-       "    const nn_real db = %s[c], dg = %s[c] * inv_std;\n"
+  P(e, "    const nnc_real count = (nnc_real)n * %lld, k = %s[c] * inv_std / count;\n"
+       "    const nnc_real db = %s[c], dg = %s[c] * inv_std;\n"
        "    for (int b = 0; b < n; b++)\n"
        "      for (int s = 0; s < %lld; s++) {\n"
        "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
@@ -603,7 +609,7 @@ static void emit_pool(Emit *e, NodeId id) {
   int k = fwd->attr.kernel, s = fwd->attr.stride;
   const char *xr = bwd ? (is_max ? ref(e, n->in[1]) : NULL) : ref(e, n->in[0]);
   const char *out = ref(e, id), *dy = bwd ? ref(e, n->in[0]) : NULL;
-  if (bwd) P(e, "  memset(%s, 0, sizeof(nn_real) * %s);\n", out, elems(e, n));
+  if (bwd) P(e, "  memset(%s, 0, sizeof(nnc_real) * %s);\n", out, elems(e, n));
   P(e, "  for (size_t plane = 0; plane < (size_t)n * %d; plane++)\n"
        "    for (int i = 0; i < %d; i++)\n"
        "      for (int j = 0; j < %d; j++) {\n", C, OH, OW);
@@ -620,12 +626,12 @@ static void emit_pool(Emit *e, NodeId id) {
     if (bwd) P(e, "        %s[best] += %s[%s];\n      }\n", out, dy, o);
     else P(e, "        %s[%s] = %s[best];\n      }\n", out, o, xr);
   } else if (bwd) {
-    P(e, "        const nn_real g = %s[%s] * (nn_real)%.17g;\n"
+    P(e, "        const nnc_real g = %s[%s] * (nnc_real)%.17g;\n"
          "        for (int u = 0; u < %d; u++)\n"
          "          for (int v = 0; v < %d; v++) %s[%s] += g;\n      }\n",
       dy, o, 1.0 / (k * k), k, k, out, at);
   } else {
-    P(e, "        nn_real sum = 0;\n"
+    P(e, "        nnc_real sum = 0;\n"
          "        for (int u = 0; u < %d; u++)\n"
          "          for (int v = 0; v < %d; v++) sum += %s[%s];\n"
          "        %s[%s] = sum / %d;\n      }\n",
@@ -642,10 +648,10 @@ static void emit_global_avg_pool(Emit *e, NodeId id) {
   const char *a = ref(e, n->in[0]), *out = ref(e, id);
   P(e, "  for (size_t plane = 0; plane < (size_t)n * %lld; plane++) {\n", planes);
   if (bwd)
-    P(e, "    const nn_real g = %s[plane] / %lld;\n"
+    P(e, "    const nnc_real g = %s[plane] / %lld;\n"
          "    for (int s = 0; s < %lld; s++) %s[plane * %lld + s] = g;\n  }\n", a, S, S, out, S);
   else
-    P(e, "    %s[plane] = nn_sum(%s + plane * %lld, %lld) / %lld;\n  }\n", out, a, S, S, S);
+    P(e, "    %s[plane] = nnc_sum(%s + plane * %lld, %lld) / %lld;\n  }\n", out, a, S, S, S);
 }
 
 static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
@@ -671,7 +677,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   case OP_DROPOUT: case OP_ALPHA_DROPOUT: emit_dropout(e, id, training); break;
   case OP_SOFTMAX_BWD: emit_softmax_bwd(e, id); break;
   case OP_DROPOUT_BWD:
-    P(e, "  {\n    const nn_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
+    P(e, "  {\n    const nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
     P(e, "    for (size_t i = 0; i < %s; i++) %s[i] = %s[i] * mask[i];\n  }\n", elems(e, n), y, a);
     break;
   case OP_CONV2D: emit_conv2d(e, id); break;
@@ -700,84 +706,76 @@ static void emit_pointers(Emit *e, const bool *in_fn, const Fusion *fu) {
     case STORE_NONE: case STORE_ALIAS: break;
     case STORE_USER:
       if (n->op == OP_LABEL) P(e, "  const int32_t *t%d = y;       /* %s %s */\n", i, label, shape);
-      else P(e, "  const nn_real *t%d = %s;       /* %s %s */\n", i, n->op == OP_INPUT ? "x" : "t", label, shape);
+      else P(e, "  const nnc_real *t%d = %s;       /* %s %s */\n", i, n->op == OP_INPUT ? "x" : "t", label, shape);
       break;
-    case STORE_PARAM: P(e, "  nn_real *t%d = m->params + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
-    case STORE_BUFFER: P(e, "  nn_real *t%d = m->buffers + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
+    case STORE_PARAM: P(e, "  nnc_real *t%d = m->params + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
+    case STORE_BUFFER: P(e, "  nnc_real *t%d = m->buffers + %zu;  /* %s %s */\n", i, st->offset, label, shape); break;
     case STORE_GRAD: {
       const char *param = "?";
       for (int k = 0; k < g->n_params; k++)
         if (g->param_grad[k] == (NodeId)i) param = g->params[k].name;
-      P(e, "  nn_real *t%d = m->grads + %zu;  /* d loss / d %s */\n", i, st->offset, param);
+      P(e, "  nnc_real *t%d = m->grads + %zu;  /* d loss / d %s */\n", i, st->offset, param);
       break;
     }
     case STORE_BATCHED:
-      P(e, "  nn_real *t%d = m->acts + (size_t)m->max_batch * %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op),
+      P(e, "  nnc_real *t%d = m->acts + (size_t)m->max_batch * %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op),
         label, shape);
       break;
     case STORE_FIXED:
-      P(e, "  nn_real *t%d = m->fixed + %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op), label, shape);
+      P(e, "  nnc_real *t%d = m->fixed + %zu;  /* %s %s %s */\n", i, st->offset, op_name(n->op), label, shape);
       break;
     }
   }
 }
 
-/* Converts the caller's float x (and t) into the arena when nn_real is not float. */
+/* Converts the caller's float x (and t) into the arena when nnc_real is not float. */
 static void emit_input_copies(Emit *e, const bool *in_fn) {
   Graph *g = e->g;
   for (int i = 0; i < g->n_nodes; i++) {
     const Node *n = &g->nodes[i];
     if (!in_fn[i] || (n->op != OP_INPUT && n->op != OP_TARGET) || e->plan.store[i].kind != STORE_BATCHED) continue;
-    P(e, "  for (size_t i = 0; i < %s; i++) t%d[i] = (nn_real)%s[i];\n", elems(e, n), i, n->op == OP_INPUT ? "x" : "t");
+    P(e, "  for (size_t i = 0; i < %s; i++) t%d[i] = (nnc_real)%s[i];\n", elems(e, n), i, n->op == OP_INPUT ? "x" : "t");
   }
 }
 
-/* train() computes the loss and the gradients; infer() returns the output's storage. */
-/* train() computes the loss and the gradients and, when `apply` is set and the loss is finite,
- * updates each parameter right after its last use; infer() returns the output's storage. */
+/* train() computes the loss and the gradients and, when `apply` is set and the loss and every
+ * gradient are finite, takes the optimizer step (returning 0 when it refuses one); infer()
+ * returns the output's storage. */
 static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool training, const char *y_type) {
   Graph *g = e->g;
   const char *yname = y_type[0] == 'i' ? "y" : "t";
   if (training)
-    P(e, "NN_HOT static void %s(%s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->name, y_type, yname);
+    P(e, "NNC_HOT static int %s(struct %s *m, const float *x, const %s *%s, int n, int apply) {\n", fn, e->tag, y_type, yname);
   else
-    P(e, "NN_HOT static const nn_real *%s(%s *m, const float *x, const %s *%s, int n) {\n", fn, e->name, y_type, yname);
+    P(e, "NNC_HOT static const nnc_real *%s(struct %s *m, const float *x, const %s *%s, int n) {\n", fn, e->tag, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
+  if (training) P(e, "  const nnrt_rng rng_at_start = m->rng; /* restored when the step is refused */\n");
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
-  /* a parameter's last use: the last kernel (fused groups run at their root) reading it or writing
-     its gradient */
-  NodeId *last_use = arena_alloc(&e->c->arena, sizeof(NodeId) * (size_t)(g->n_params + 1));
-  for (int p = 0; p < g->n_params; p++) last_use[p] = NO_NODE;
-  if (training) {
-    for (int p = 0; p < g->n_params; p++)
-      if (g->params[p].trainable) last_use[p] = g->param_grad[p];
-    for (int i = 0; i < g->n_nodes; i++) {
-      if (!in_fn[i]) continue;
-      for (int k = 0; k < g->nodes[i].n_in; k++) {
-        const Node *in = &g->nodes[g->nodes[i].in[k]];
-        int p = in->attr.param;
-        if (in->op == OP_PARAM && last_use[p] != NO_NODE && fu.root[i] > last_use[p]) last_use[p] = fu.root[i];
-      }
-    }
-  }
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
-  for (int i = 0; i < g->n_nodes; i++) {
-    if (!in_fn[i]) continue;
-    emit_node(e, (NodeId)i, training, &fu);
-    if (training && (NodeId)i == g->loss)
-      P(e, "  /* no parameter changes unless the loss is finite */\n"
-           "  if (apply && !isfinite(%s[0])) apply = 0;\n  if (apply) begin_step(m);\n", ref(e, g->loss));
-    if (training && (NodeId)i == g->loss)
-      for (int k = 0; k < g->n_nodes; k++)
-        if (g->nodes[k].op == OP_BATCHNORM && in_fn[k]) emit_running_stats(e, (NodeId)k);
-    for (int p = 0; p < g->n_params; p++)
-      if (last_use[p] == (NodeId)i)
-        P(e, "  if (apply) update(m, %zu, %zu);  /* %s */\n", g->params[p].offset, g->params[p].offset + g->params[p].size,
-          g->params[p].name);
+  for (int i = 0; i < g->n_nodes; i++)
+    if (in_fn[i]) emit_node(e, (NodeId)i, training, &fu);
+  if (!training) {
+    P(e, "  return %s;\n}\n\n", ref(e, g->output));
+    return;
   }
-  if (!training) P(e, "  return %s;\n", ref(e, g->output));
-  P(e, "}\n\n");
+  /* the step runs after every gradient is known, so that one non-finite value refuses all of it */
+  P(e, "  /* the step is applied only when the loss and every gradient are finite; a refused step\n"
+       "     leaves everything as it was, the generator's state included */\n"
+       "  if (apply && !(isfinite(%s[0]) && %s(m->grads, NNC_N_PARAMS))) {\n"
+       "    m->rng = rng_at_start;\n    return 0;\n  }\n"
+       "  if (!apply) return 1;\n"
+       "  nnc_begin_step(m);\n",
+    ref(e, g->loss), "nnc_all_finite");
+  /* batchnorm's batch statistics stay in the fixed block until here */
+  for (int k = 0; k < g->n_nodes; k++)
+    if (g->nodes[k].op == OP_BATCHNORM && in_fn[k]) emit_running_stats(e, (NodeId)k);
+  /* parameters the loss does not reach are left alone, as torch.optim does */
+  for (int p = 0; p < g->n_params; p++)
+    if (g->params[p].trainable && g->param_grad[p] != NO_NODE)
+      P(e, "  nnc_update(m, %zu, %zu);  /* %s */\n", g->params[p].offset,
+        g->params[p].offset + g->params[p].size, g->params[p].name);
+  P(e, "  return 1;\n}\n\n");
 }
 
 /* ---------------- initialisation and the optimizer ---------------- */
@@ -785,7 +783,7 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
 static void emit_init(Emit *e) {
   Graph *g = e->g;
   P(e, "/* Parameters in creation order, each from the model's own generator. */\n");
-  P(e, "static void init_params(%s *m) {\n", e->name);
+  P(e, "static void nnc_init_params(struct %s *m) {\n", e->tag);
   if (g->n_params == 0) P(e, "  (void)m;\n");
   for (int i = 0; i < g->n_params; i++) {
     const Param *p = &g->params[i];
@@ -796,7 +794,7 @@ static void emit_init(Emit *e) {
     case INIT_ONES: P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = 1;\n", p->size, base, p->offset); break;
     case INIT_GLOROT_UNIFORM: {
       double a = sqrt(6.0 / (p->fan_in + p->fan_out));
-      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nn_real)(%.17g * (2 * nnrt_rng_uniform(&m->rng) - 1));  /* glorot_uniform */\n",
+      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nnc_real)(%.17g * (2 * nnrt_rng_uniform(&m->rng) - 1));  /* glorot_uniform */\n",
         p->size, base, p->offset, a);
       break;
     }
@@ -804,7 +802,7 @@ static void emit_init(Emit *e) {
       double std = p->init == INIT_NORMAL ? p->init_std
                    : p->init == INIT_HE_NORMAL ? sqrt(2.0 / p->fan_in) : sqrt(1.0 / p->fan_in);
       const char *what = p->init == INIT_NORMAL ? "normal" : p->init == INIT_HE_NORMAL ? "he_normal" : "lecun_normal";
-      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nn_real)(%.17g * nnrt_rng_normal(&m->rng));  /* %s */\n",
+      P(e, "  for (size_t i = 0; i < %zu; i++) %s[%zu + i] = (nnc_real)(%.17g * nnrt_rng_normal(&m->rng));  /* %s */\n",
         p->size, base, p->offset, std, what);
       break;
     }
@@ -816,26 +814,26 @@ static void emit_init(Emit *e) {
 static void emit_update(Emit *e) {
   const Optimizer *o = &e->g->opt;
   P(e, "/* Starts an optimizer step: counts it and fixes its constants. */\n");
-  P(e, "static void begin_step(%s *m) {\n  m->step++;\n", e->name);
+  P(e, "static void nnc_begin_step(struct %s *m) {\n  m->step++;\n", e->tag);
   if (o->kind == OPT_ADAM) {
     P(e, "  const double c1 = 1 - pow(%.17g, (double)m->step), c2 = 1 - pow(%.17g, (double)m->step);\n", o->beta1,
       o->beta2);
-    P(e, "  m->step_size = (nn_real)(%.17g / c1);\n  m->root_c2 = (nn_real)sqrt(c2);\n", o->lr);
+    P(e, "  m->step_size = (nnc_real)(%.17g / c1);\n  m->root_c2 = (nnc_real)sqrt(c2);\n", o->lr);
   }
   P(e, "}\n\n");
-  /* no parameter the loss reaches: nothing calls update() (an unused static function warns) */
+  /* no parameter the loss reaches: nothing calls nnc_update() (an unused static function warns) */
   bool any_update = false;
   for (int i = 0; i < e->g->n_params; i++)
     any_update |= e->g->params[i].trainable && e->g->param_grad && e->g->param_grad[i] != NO_NODE;
   if (!any_update) return;
-  P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. train() calls it for\n"
-       "   each parameter as soon as its gradient is final, while that gradient is still in cache. */\n");
-  P(e, "NN_HOT static void update(%s *m, size_t begin, size_t end) {\n", e->name);
-  P(e, "  nn_real *p = m->params, *g = m->grads;\n");
+  P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. nnc_train() calls it\n"
+       "   for each parameter the loss reaches, once every gradient is known to be finite. */\n");
+  P(e, "NNC_HOT static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
+  P(e, "  nnc_real *p = m->params, *g = m->grads;\n");
   const char *wd = "";
   char wdbuf[64];
   if (o->weight_decay > 0) {
-    snprintf(wdbuf, sizeof wdbuf, " + (nn_real)%.17g * p[i]", o->weight_decay);
+    snprintf(wdbuf, sizeof wdbuf, " + (nnc_real)%.17g * p[i]", o->weight_decay);
     wd = wdbuf;
   }
   switch (o->kind) {
@@ -843,35 +841,35 @@ static void emit_update(Emit *e) {
     P(e, "  /* sgd(lr=%g, momentum=%g, nesterov=%s, weight_decay=%g) */\n", o->lr, o->momentum,
       o->nesterov ? "true" : "false", o->weight_decay);
     if (o->momentum == 0) {
-      P(e, "  for (size_t i = begin; i < end; i++) p[i] -= (nn_real)%.17g * (g[i]%s);\n", o->lr, wd);
+      P(e, "  for (size_t i = begin; i < end; i++) p[i] -= (nnc_real)%.17g * (g[i]%s);\n", o->lr, wd);
     } else {
-      P(e, "  nn_real *buf = m->opt_m;\n");
+      P(e, "  nnc_real *buf = m->opt_m;\n");
       P(e, "  for (size_t i = begin; i < end; i++) {\n"
-           "    nn_real d = g[i]%s;\n"
-           "    buf[i] = (nn_real)%.17g * buf[i] + d;\n"
-           "    p[i] -= (nn_real)%.17g * %s;\n  }\n",
-        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nn_real)%.17g * buf[i])", o->momentum) : "buf[i]");
+           "    nnc_real d = g[i]%s;\n"
+           "    buf[i] = (nnc_real)%.17g * buf[i] + d;\n"
+           "    p[i] -= (nnc_real)%.17g * %s;\n  }\n",
+        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nnc_real)%.17g * buf[i])", o->momentum) : "buf[i]");
     }
     break;
   case OPT_RMSPROP:
     P(e, "  /* rmsprop(lr=%g, rho=%g, eps=%g, weight_decay=%g) */\n", o->lr, o->rho, o->eps, o->weight_decay);
-    P(e, "  nn_real *sq = m->opt_m;\n");
+    P(e, "  nnc_real *sq = m->opt_m;\n");
     P(e, "  for (size_t i = begin; i < end; i++) {\n"
-         "    nn_real d = g[i]%s;\n"
-         "    sq[i] = (nn_real)%.17g * sq[i] + (nn_real)%.17g * d * d;\n"
-         "    p[i] -= (nn_real)%.17g * d / (sqrt%s(sq[i]) + (nn_real)%.17g);\n  }\n",
+         "    nnc_real d = g[i]%s;\n"
+         "    sq[i] = (nnc_real)%.17g * sq[i] + (nnc_real)%.17g * d * d;\n"
+         "    p[i] -= (nnc_real)%.17g * d / (sqrt%s(sq[i]) + (nnc_real)%.17g);\n  }\n",
       wd, o->rho, 1 - o->rho, o->lr, e->fsuf, o->eps);
     break;
   case OPT_ADAM:
     P(e, "  /* adam(lr=%g, beta1=%g, beta2=%g, eps=%g, weight_decay=%g), bias-corrected */\n", o->lr, o->beta1,
       o->beta2, o->eps, o->weight_decay);
-    P(e, "  nn_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
-    P(e, "  const nn_real step_size = m->step_size, root_c2 = m->root_c2;\n");
+    P(e, "  nnc_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
+    P(e, "  const nnc_real step_size = m->step_size, root_c2 = m->root_c2;\n");
     P(e, "  for (size_t i = begin; i < end; i++) {\n"
-         "    nn_real d = g[i]%s;\n"
-         "    m1[i] = (nn_real)%.17g * m1[i] + (nn_real)%.17g * d;\n"
-         "    m2[i] = (nn_real)%.17g * m2[i] + (nn_real)%.17g * d * d;\n"
-         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nn_real)%.17g);\n  }\n",
+         "    nnc_real d = g[i]%s;\n"
+         "    m1[i] = (nnc_real)%.17g * m1[i] + (nnc_real)%.17g * d;\n"
+         "    m2[i] = (nnc_real)%.17g * m2[i] + (nnc_real)%.17g * d * d;\n"
+         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nnc_real)%.17g);\n  }\n",
       wd, o->beta1, 1 - o->beta1, o->beta2, 1 - o->beta2, e->fsuf, o->eps);
     break;
   }
@@ -882,31 +880,28 @@ static void emit_update(Emit *e) {
 
 static void emit_header(Emit *e, FILE *h) {
   Graph *g = e->g;
-  char guard[80];
-  size_t k = 0;
-  for (const char *s = e->name; *s && k < sizeof guard - 3; s++) guard[k++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
-  guard[k] = 0;
+  const char *upper = e->upper;
   bool label = g->label != NO_NODE;
   const Node *out = &g->nodes[g->output];
   fprintf(h,
           "/* %s.h — generated by nnc from %s; do not edit. */\n"
-          "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
+          "#ifndef NNC_%s_H\n#define NNC_%s_H\n\n#include <stdint.h>\n\n"
           "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
           "#define %s_IN_SIZE %lld   /* floats per example of the input */\n"
           "#define %s_OUT_SIZE %lld  /* floats per example that forward() writes */\n",
-          e->name, e->opt->source_name, guard, guard, guard, (long long)shape_count(g->nodes[g->input].shape), guard,
+          e->name, e->opt->source_name, e->name, e->name, upper, (long long)shape_count(g->nodes[g->input].shape), upper,
           count_of(out));
-  if (label) fprintf(h, "#define %s_N_CLASSES %d\n", guard, g->n_classes);
-  else fprintf(h, "#define %s_TARGET_SIZE %lld\n", guard, (long long)shape_count(g->nodes[g->target].shape));
+  if (label) fprintf(h, "#define %s_N_CLASSES %d\n", upper, g->n_classes);
+  else fprintf(h, "#define %s_TARGET_SIZE %lld\n", upper, (long long)shape_count(g->nodes[g->target].shape));
   fprintf(h,
-          "\ntypedef struct %s %s; /* opaque */\n\n"
+          "\ntypedef struct nnc_%s %s; /* opaque */\n\n"
           "/* Allocates and initialises the weights from seed; NULL on failure or max_batch < 1. */\n"
           "%s *%s_new(int max_batch, uint64_t seed);\n"
           "void %s_free(%s *m);\n"
           "/* Inference on n examples (any n >= 1; done in chunks of max_batch): out gets n * %s_OUT_SIZE floats. */\n"
           "void %s_forward(%s *m, const float *x, int n, float *out);\n"
           "/* One optimizer step on n <= max_batch examples; returns the mean loss. Returns NaN and\n"
-          "   changes nothing for bad arguments%s; a non-finite loss skips the update. */\n"
+          "   changes nothing for bad arguments%s, or when the loss or a gradient is not finite. */\n"
           "float %s_train_step(%s *m, const float *x, const %s, int n);\n"
           "/* Checkpoints: 0 on success; on failure -1, nnrt_last_error() says why, and the model\n"
           "   (or the previous file) is untouched. */\n"
@@ -914,18 +909,18 @@ static void emit_header(Emit *e, FILE *h) {
           "int %s_load(%s *m, const char *path);\n"
           "/* Optimizer steps taken so far. */\n"
           "uint64_t %s_steps(const %s *m);\n",
-          e->name, e->name, e->name, e->name, e->name, e->name, guard, e->name, e->name,
+          e->name, e->name, e->name, e->name, e->name, e->name, upper, e->name, e->name,
           label ? " (or a label outside 0..K-1)" : "", e->name, e->name, label ? "int32_t *y" : "float *t", e->name,
           e->name, e->name, e->name, e->name, e->name);
   if (e->opt->debug_api)
     fprintf(h,
-            "\n/* Test hooks: the parameters and gradients as nn_real (%s) arrays, and one forward and\n"
+            "\n/* Test hooks: the parameters and gradients as nnc_real (%s) arrays, and one forward and\n"
             "   backward pass without an update (masks frozen after the first call when freeze is set). */\n"
             "long %s_debug_n_params(void);\n"
             "%s *%s_debug_params(%s *m);\n"
             "%s *%s_debug_grads(%s *m);\n"
             "double %s_debug_loss_grad(%s *m, const float *x, const %s, int n, int freeze_masks);\n"
-            "/* Inference on n <= max_batch examples in nn_real precision (NULL for a bad n). */\n"
+            "/* Inference on n <= max_batch examples in nnc_real precision (NULL for a bad n). */\n"
             "const %s *%s_debug_forward(%s *m, const float *x, int n);\n",
             e->real, e->name, e->real, e->name, e->name, e->real, e->name, e->name, e->name, e->name,
             label ? "int32_t *y" : "float *t", e->real, e->name, e->name);
@@ -935,14 +930,14 @@ static void emit_header(Emit *e, FILE *h) {
 static const char *gemm_helper =
     "/* C[M,N] = op(A) op(B) + beta C, row-major, op = transpose when ta/tb (cblas_sgemm's meaning,\n"
     "   without BLAS). Loop orders keep the inner loop contiguous. */\n"
-    "NN_HOT static void gemm(int ta, int tb, int M, int N, int K, const nn_real *A, int lda, const nn_real *B, int ldb,\n"
-    "                 nn_real beta, nn_real *C, int ldc) {\n"
+    "NNC_HOT static void nnc_gemm(int ta, int tb, int M, int N, int K, const nnc_real *A, int lda, const nnc_real *B, int ldb,\n"
+    "                 nnc_real beta, nnc_real *C, int ldc) {\n"
     "  for (int i = 0; i < M; i++) {\n"
-    "    nn_real *c = C + (size_t)i * ldc;\n"
+    "    nnc_real *c = C + (size_t)i * ldc;\n"
     "    if (tb) {\n"
     "      for (int j = 0; j < N; j++) {\n"
-    "        const nn_real *b = B + (size_t)j * ldb;\n"
-    "        nn_real sum = 0;\n"
+    "        const nnc_real *b = B + (size_t)j * ldb;\n"
+    "        nnc_real sum = 0;\n"
     "        if (ta) for (int k = 0; k < K; k++) sum += A[(size_t)k * lda + i] * b[k];\n"
     "        else for (int k = 0; k < K; k++) sum += A[(size_t)i * lda + k] * b[k];\n"
     "        c[j] = beta != 0 ? beta * c[j] + sum : sum;\n"
@@ -950,8 +945,8 @@ static const char *gemm_helper =
     "    } else {\n"
     "      for (int j = 0; j < N; j++) c[j] = beta != 0 ? beta * c[j] : 0;\n"
     "      for (int k = 0; k < K; k++) {\n"
-    "        nn_real a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];\n"
-    "        const nn_real *b = B + (size_t)k * ldb;\n"
+    "        nnc_real a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];\n"
+    "        const nnc_real *b = B + (size_t)k * ldb;\n"
     "        for (int j = 0; j < N; j++) c[j] += a * b[j];\n"
     "      }\n"
     "    }\n"
@@ -964,7 +959,7 @@ static const char *gemm_helper =
  * with zeros (padding) around it. */
 static const char *unfold_range_helper =
     "/* the output columns j in [*j0, *j1) whose input column s j + v - p lies in [0, W) */\n"
-    "static void unfold_range(int W, int s, int p, int v, int OW, int *j0, int *j1) {\n"
+    "static void nnc_unfold_range(int W, int s, int p, int v, int OW, int *j0, int *j1) {\n"
     "  int lo = p - v > 0 ? (p - v + s - 1) / s : 0, hi = W - 1 + p - v < 0 ? 0 : (W - 1 + p - v) / s + 1;\n"
     "  *j0 = lo < OW ? lo : OW;\n"
     "  *j1 = hi < *j0 ? *j0 : hi > OW ? OW : hi;\n"
@@ -973,14 +968,14 @@ static const char *unfold_range_helper =
 static const char *im2col_helper =
     "/* col[(c k + u) k + v][i OW + j] = x[c][s i + u - p][s j + v - p], 0 outside x [C,H,W]; col's rows\n"
     "   are ld apart (several examples side by side) */\n"
-    "NN_HOT static void im2col(nn_real *col, int ld, const nn_real *x, int C, int H, int W, int k, int s, int p, int OH,\n"
+    "NNC_HOT static void nnc_im2col(nnc_real *col, int ld, const nnc_real *x, int C, int H, int W, int k, int s, int p, int OH,\n"
     "                          int OW) {\n"
     "  for (int c = 0; c < C; c++)\n"
     "    for (int u = 0; u < k; u++)\n"
     "      for (int v = 0; v < k; v++, col += ld) {\n"
     "        int j0, j1;\n"
-    "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
-    "        const nn_real *plane = x + (size_t)c * H * W;\n"
+    "        nnc_unfold_range(W, s, p, v, OW, &j0, &j1);\n"
+    "        const nnc_real *plane = x + (size_t)c * H * W;\n"
     "        if (s == 1 && OW == W) {\n"
     "          /* a 'same' convolution: the rows inside x are one shifted run of the plane, then the\n"
     "             columns that wrapped around a row's end are zeroed */\n"
@@ -998,14 +993,14 @@ static const char *im2col_helper =
     "          continue;\n"
     "        }\n"
     "        for (int i = 0; i < OH; i++) {\n"
-    "          nn_real *out = col + (size_t)i * OW;\n"
+    "          nnc_real *out = col + (size_t)i * OW;\n"
     "          int h = s * i + u - p;\n"
     "          if (h < 0 || h >= H) {\n"
     "            for (int j = 0; j < OW; j++) out[j] = 0;\n"
     "            continue;\n"
     "          }\n"
     "          /* short runs: plain loops (vectorized in the clones) beat memcpy's call */\n"
-    "          const nn_real *row = plane + (size_t)h * W;\n"
+    "          const nnc_real *row = plane + (size_t)h * W;\n"
     "          for (int j = 0; j < j0; j++) out[j] = 0;\n"
     "          if (s == 1) for (int j = j0; j < j1; j++) out[j] = row[j + v - p];\n"
     "          else for (int j = j0; j < j1; j++) out[j] = row[s * j + v - p];\n"
@@ -1017,23 +1012,23 @@ static const char *im2col_helper =
 static const char *col2im_helper =
     "/* dx [C,H,W] = the sum of col's entries onto the positions im2col read them from (rows ld apart;\n"
     "   col is scratch: its entries that fall outside x may be overwritten) */\n"
-    "NN_HOT static void col2im(nn_real *dx, nn_real *col, int ld, int C, int H, int W, int k, int s, int p, int OH,\n"
+    "NNC_HOT static void nnc_col2im(nnc_real *dx, nnc_real *col, int ld, int C, int H, int W, int k, int s, int p, int OH,\n"
     "                          int OW) {\n"
     "  /* a 'same' convolution's centre tap reads every position once: it initialises dx */\n"
     "  const int same = s == 1 && OW == W && OH == H && 2 * p == k - 1;\n"
-    "  if (!same) memset(dx, 0, sizeof(nn_real) * (size_t)C * H * W);\n"
+    "  if (!same) memset(dx, 0, sizeof(nnc_real) * (size_t)C * H * W);\n"
     "  for (int c = 0; c < C; c++) {\n"
-    "    nn_real *plane = dx + (size_t)c * H * W;\n"
+    "    nnc_real *plane = dx + (size_t)c * H * W;\n"
     "    if (same) {\n"
-    "      const nn_real *centre = col + ((size_t)(c * k + p) * k + p) * ld;\n"
+    "      const nnc_real *centre = col + ((size_t)(c * k + p) * k + p) * ld;\n"
     "      for (size_t i = 0; i < (size_t)H * W; i++) plane[i] = centre[i];\n"
     "    }\n"
     "    for (int u = 0; u < k; u++)\n"
     "      for (int v = 0; v < k; v++) {\n"
-    "        nn_real *tap = col + ((size_t)(c * k + u) * k + v) * ld;\n"
+    "        nnc_real *tap = col + ((size_t)(c * k + u) * k + v) * ld;\n"
     "        if (same && u == p && v == p) continue;\n"
     "        int j0, j1;\n"
-    "        unfold_range(W, s, p, v, OW, &j0, &j1);\n"
+    "        nnc_unfold_range(W, s, p, v, OW, &j0, &j1);\n"
     "        if (s == 1 && OW == W) {\n"
     "          /* as in im2col: zero what wrapped around, then add one shifted run */\n"
     "          int i0 = p - u > 0 ? p - u : 0, i1 = H + p - u < OH ? H + p - u : OH;\n"
@@ -1050,8 +1045,8 @@ static const char *col2im_helper =
     "        for (int i = 0; i < OH; i++) {\n"
     "          int h = s * i + u - p;\n"
     "          if (h < 0 || h >= H) continue;\n"
-    "          const nn_real *in = tap + (size_t)i * OW;\n"
-    "          nn_real *row = plane + (size_t)h * W;\n"
+    "          const nnc_real *in = tap + (size_t)i * OW;\n"
+    "          nnc_real *row = plane + (size_t)h * W;\n"
     "          if (s == 1) for (int j = j0; j < j1; j++) row[j + v - p] += in[j];\n"
     "          else for (int j = j0; j < j1; j++) row[s * j + v - p] += in[j];\n"
     "        }\n"
@@ -1063,8 +1058,8 @@ static const char *col2im_helper =
  * reassociation (IEEE order fixed by the code, whatever the instruction set). */
 static const char *dot_centered_helper =
     "/* Σ (a[i] - sa) (b[i] - sb) */\n"
-    "NN_HOT static nn_real nn_dot_centered(const nn_real *a, nn_real sa, const nn_real *b, nn_real sb, int len) {\n"
-    "  nn_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "NNC_HOT static nnc_real nnc_dot_centered(const nnc_real *a, nnc_real sa, const nnc_real *b, nnc_real sb, int len) {\n"
+    "  nnc_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
     "  int i = 0;\n"
     "  for (; i + 8 <= len; i += 8)\n"
     "    for (int l = 0; l < 8; l++) lane[l] += (a[i + l] - sa) * (b[i + l] - sb);\n"
@@ -1074,8 +1069,8 @@ static const char *dot_centered_helper =
 
 static const char *sum_helper =
     "/* Σ a[i] */\n"
-    "NN_HOT static nn_real nn_sum(const nn_real *a, int len) {\n"
-    "  nn_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "NNC_HOT static nnc_real nnc_sum(const nnc_real *a, int len) {\n"
+    "  nnc_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
     "  int i = 0;\n"
     "  for (; i + 8 <= len; i += 8)\n"
     "    for (int l = 0; l < 8; l++) lane[l] += a[i + l];\n"
@@ -1091,20 +1086,21 @@ static const char *sum_helper =
 static const char *dispatch_macro =
     "#if !defined(NNC_NO_DISPATCH) && defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)\n"
     "#if __has_attribute(target_clones) && defined(__clang__)\n"
-    "#define NN_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\")))\n"
+    "#define NNC_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\")))\n"
     "#elif __has_attribute(target_clones) && defined(__GNUC__)\n"
-    "#define NN_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\"), optimize(\"O3\")))\n"
+    "#define NNC_HOT __attribute__((target_clones(\"avx512f\", \"avx2\", \"default\"), optimize(\"O3\")))\n"
     "#endif\n"
     "#endif\n"
-    "#ifndef NN_HOT\n#define NN_HOT\n#endif\n\n";
+    "#ifndef NNC_HOT\n#define NNC_HOT\n#endif\n\n";
 
 /* expm1f without branches or calls, so the loops of selu and elu vectorize: e^x = 2^k e^r with
  * r = x - k ln2 in [-ln2/2, ln2/2] (Cody–Waite split of ln2), e^r - 1 by its Taylor polynomial
  * to r^7 (truncation below 2e-8 relative), and 2^k e^r - 1 = 2^k (e^r - 1) + (2^k - 1), which is
- * exact for k = 0 and so keeps the relative accuracy near x = 0. Within 2 ulp of expm1f. */
+ * exact for k = 0 and so keeps the relative accuracy near x = 0. Within 2 ulp of expm1f; NaN
+ * stays NaN, as in expm1f. */
 static const char *fast_expm1 =
-    "static inline float nn_expm1(float x) {\n"
-    "  float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;\n"
+    "static inline float nnc_expm1(float x) {\n"
+    "  float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f; /* NaN too: k stays a small integer */\n"
     "#ifdef __FAST_MATH__ /* the compiler would fold the rounding trick below away */\n"
     "  float k = rintf(xc * 1.44269504f);\n"
     "#else\n"
@@ -1116,7 +1112,7 @@ static const char *fast_expm1 =
     "            r * (1.38888889e-3f + r * 1.98412698e-4f))))));\n"
     "  union { int32_t i; float f; } two_k;\n"
     "  two_k.i = ((int32_t)k + 127) << 23;\n"
-    "  return two_k.f * p + (two_k.f - 1.0f);\n"
+    "  return x != x ? x : two_k.f * p + (two_k.f - 1.0f); /* NaN in, NaN out */\n"
     "}\n\n";
 
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
@@ -1128,6 +1124,11 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   e.opt = opt;
   e.out = out;
   e.name = g->model_name;
+  e.tag = arena_printf(&c->arena, "nnc_%s", e.name);
+  char *upper = arena_printf(&c->arena, "%s", e.name);
+  for (char *u = upper; *u; u++)
+    if (*u >= 'a' && *u <= 'z') *u = (char)(*u - 'a' + 'A');
+  e.upper = upper;
   e.real = opt->double_precision ? "double" : "float";
   e.fsuf = opt->double_precision ? "" : "f";
   e.plan = plan_build(c, opt->double_precision);
@@ -1138,14 +1139,15 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   emit_header(&e, h);
 
   P(&e, "/* %s.c — generated by nnc from %s; do not edit.\n"
-        " * Training: train() runs the forward and backward kernels and updates each parameter as soon\n"
-        " * as its gradient is final. Inference: infer().\n"
+        " * Training: nnc_train() runs the forward and backward kernels, then the optimizer step when\n"
+        " * the loss and every gradient are finite. Inference: nnc_infer().\n"
+        " * Every internal name starts with nnc_ or NNC_, which model names cannot.\n"
         " * Parameters, gradients, optimizer state and activations are one allocation each. */\n",
     e.name, opt->source_name);
   P(&e, "#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
   if (opt->blas) P(&e, "#include <cblas.h>\n");
   P(&e, "#include \"nnrt.h\"\n#include \"%s.h\"\n\n", e.name);
-  P(&e, "typedef %s nn_real;\n\n", e.real);
+  P(&e, "typedef %s nnc_real;\n\n", e.real);
   P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
@@ -1166,37 +1168,41 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     use_dot |= bn_image_stats || op == OP_BATCHNORM_GAMMA_GRAD;
   }
   if (use_expm1 && opt->double_precision)
-    P(&e, "#define nn_expm1 expm1\n\n");
+    P(&e, "#define nnc_expm1 expm1\n\n");
   else if (use_expm1)
     P(&e, "%s", fast_expm1);
   if (use_sigmoid)
     P(&e, "/* logistic function, stable for large |x| */\n"
-          "static inline nn_real nn_sigmoid(nn_real x) {\n"
+          "static inline nnc_real nnc_sigmoid(nnc_real x) {\n"
           "  return x >= 0 ? 1 / (1 + exp%s(-x)) : exp%s(x) / (1 + exp%s(x));\n}\n\n",
       e.fsuf, e.fsuf, e.fsuf);
-  P(&e, "#define N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
-  P(&e, "#define N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
-  P(&e, "#define ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
-  P(&e, "#define N_FIXED %zu%s\n", e.plan.fixed + e.plan.scratch + 1,
+  P(&e, "#define NNC_N_PARAMS %zu   /* trainable values */\n", e.plan.n_params);
+  P(&e, "#define NNC_N_BUFFERS %zu  /* non-trainable state */\n", e.plan.n_buffers);
+  P(&e, "#define NNC_ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
+  P(&e, "#define NNC_N_FIXED %zu%s\n", e.plan.fixed + e.plan.scratch + 1,
     e.plan.scratch ? "  /* and, after them, the convolutions' unfolding buffer */" : "");
-  P(&e, "#define IN_SIZE %lld\n#define OUT_SIZE %lld\n", (long long)shape_count(g->nodes[g->input].shape),
-    count_of(&g->nodes[g->output]));
-  if (label) P(&e, "#define N_CLASSES %d\n", g->n_classes);
-  else P(&e, "#define TARGET_SIZE %lld\n", (long long)shape_count(g->nodes[g->target].shape));
-  P(&e, "#define MODEL_HASH UINT64_C(0x%016llx)\n\n", (unsigned long long)hash);
-  P(&e, "struct %s {\n"
+  P(&e, "#define NNC_MODEL_HASH UINT64_C(0x%016llx)\n\n", (unsigned long long)hash);
+  /* an OR over the exponent bits, which vectorizes where a loop of isfinite() calls would not */
+  P(&e, "/* 1 when no value in v[0..n) is infinite or NaN (all exponent bits set) */\n"
+        "static int nnc_all_finite(const nnc_real *v, size_t n) {\n"
+        "  const %s exponent = %s;\n  %s any = 0;\n"
+        "  for (size_t i = 0; i < n; i++) {\n    %s bits;\n    memcpy(&bits, &v[i], sizeof bits);\n"
+        "    any |= (bits & exponent) == exponent;\n  }\n  return !any;\n}\n\n",
+    opt->double_precision ? "uint64_t" : "uint32_t", opt->double_precision ? "UINT64_C(0x7ff0000000000000)" : "UINT32_C(0x7f800000)",
+    opt->double_precision ? "uint64_t" : "uint32_t", opt->double_precision ? "uint64_t" : "uint32_t");
+  P(&e, "struct nnc_%s {\n"
         "  int max_batch;\n"
         "  uint64_t step;      /* optimizer steps taken */\n"
         "  nnrt_rng rng;       /* initialisation, then dropout masks */\n"
         "  int freeze_masks;   /* tests: reuse the last dropout masks */\n"
-        "  nn_real *params;    /* N_PARAMS */\n"
-        "  nn_real *grads;     /* N_PARAMS, mirrors params */\n"
-        "  nn_real *opt_m;     /* N_PARAMS: momentum / first moment / square average */\n"
-        "  nn_real *opt_v;     /* N_PARAMS: adam's second moment */\n"
-        "  nn_real *buffers;   /* N_BUFFERS */\n"
-        "  nn_real *acts;      /* max_batch * ACTS_PER_EXAMPLE */\n"
-        "  nn_real *fixed;     /* N_FIXED: scalars and unbatched temporaries */\n"
-        "  nn_real step_size, root_c2; /* adam's constants for the current step */\n"
+        "  nnc_real *params;    /* NNC_N_PARAMS */\n"
+        "  nnc_real *grads;     /* NNC_N_PARAMS, mirrors params */\n"
+        "  nnc_real *opt_m;     /* NNC_N_PARAMS: momentum / first moment / square average */\n"
+        "  nnc_real *opt_v;     /* NNC_N_PARAMS: adam's second moment */\n"
+        "  nnc_real *buffers;   /* NNC_N_BUFFERS */\n"
+        "  nnc_real *acts;      /* max_batch * NNC_ACTS_PER_EXAMPLE */\n"
+        "  nnc_real *fixed;     /* NNC_N_FIXED: scalars and unbatched temporaries */\n"
+        "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n"
         "};\n\n",
     e.name);
   if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
@@ -1208,29 +1214,30 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
 
   emit_init(&e);
   emit_update(&e);
-  emit_function(&e, "train", e.plan.in_train, true, y_type);
-  emit_function(&e, "infer", e.plan.in_infer, false, y_type);
+  emit_function(&e, "nnc_train", e.plan.in_train, true, y_type);
+  emit_function(&e, "nnc_infer", e.plan.in_infer, false, y_type);
 
   const char *N = e.name;
   /* the public API */
   P(&e, "%s *%s_new(int max_batch, uint64_t seed) {\n"
-        "  if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(nn_real)) / (ACTS_PER_EXAMPLE + 1)) return NULL;\n"
-        "  %s *m = calloc(1, sizeof *m);\n"
+        "  if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(nnc_real)) / (NNC_ACTS_PER_EXAMPLE + 1)) return NULL;\n"
+        "  struct %s *m = calloc(1, sizeof *m);\n"
         "  if (!m) return NULL;\n"
         "  m->max_batch = max_batch;\n"
-        "  m->params = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->grads = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->opt_m = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->opt_v = nnrt_alloc(sizeof(nn_real) * (N_PARAMS + 1));\n"
-        "  m->buffers = nnrt_alloc(sizeof(nn_real) * (N_BUFFERS + 1));\n"
-        "  m->acts = nnrt_alloc(sizeof(nn_real) * ((size_t)max_batch * ACTS_PER_EXAMPLE + 1));\n"
-        "  m->fixed = nnrt_alloc(sizeof(nn_real) * N_FIXED);\n"
-        "  if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers || !m->acts || !m->fixed) {\n"
+        "  m->params = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->grads = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->opt_m = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->opt_v = nnrt_alloc(sizeof(nnc_real) * (NNC_N_PARAMS + 1));\n"
+        "  m->buffers = nnrt_alloc(sizeof(nnc_real) * (NNC_N_BUFFERS + 1));\n"
+        "  m->acts = nnrt_alloc(sizeof(nnc_real) * ((size_t)max_batch * NNC_ACTS_PER_EXAMPLE + 1));\n"
+        "  m->fixed = nnrt_alloc(sizeof(nnc_real) * NNC_N_FIXED);\n"
+        "  if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers || !m->acts ||\n"
+        "      !m->fixed) {\n"
         "    %s_free(m);\n    return NULL;\n  }\n"
         "  nnrt_rng_seed(&m->rng, seed);\n"
-        "  init_params(m);\n"
+        "  nnc_init_params(m);\n"
         "  return m;\n}\n\n",
-    N, N, N, N);
+    N, N, e.tag, N);
   P(&e, "void %s_free(%s *m) {\n"
         "  if (!m) return;\n"
         "  nnrt_free(m->params);\n  nnrt_free(m->grads);\n  nnrt_free(m->opt_m);\n  nnrt_free(m->opt_v);\n"
@@ -1240,63 +1247,62 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  if (!m || !x || !out || n < 1) return;\n"
         "  for (int start = 0; start < n; start += m->max_batch) {\n"
         "    int chunk = n - start < m->max_batch ? n - start : m->max_batch;\n"
-        "    const nn_real *result = infer(m, x + (size_t)start * IN_SIZE, NULL, chunk);\n"
-        "    for (size_t i = 0; i < (size_t)chunk * OUT_SIZE; i++) out[(size_t)start * OUT_SIZE + i] = (float)result[i];\n"
+        "    const nnc_real *result = nnc_infer(m, x + (size_t)start * %s_IN_SIZE, NULL, chunk);\n"
+        "    for (size_t i = 0; i < (size_t)chunk * %s_OUT_SIZE; i++) out[(size_t)start * %s_OUT_SIZE + i] = (float)result[i];\n"
         "  }\n}\n\n",
-    N, N);
+    N, N, e.upper, e.upper, e.upper);
   P(&e, "float %s_train_step(%s *m, const float *x, const %s *%s, int n) {\n"
         "  if (!m || !x || !%s || n < 1 || n > m->max_batch) return NAN;\n",
     N, N, y_type, label ? "y" : "t", label ? "y" : "t");
-  if (label) P(&e, "  for (int i = 0; i < n; i++)\n    if (y[i] < 0 || y[i] >= N_CLASSES) return NAN;\n");
-  P(&e, "  train(m, x, %s, n, 1);\n", label ? "y" : "t");
-  P(&e, "  float loss = (float)m->fixed[%zu];\n", e.plan.store[g->loss].offset);
-  P(&e, "  return loss;\n}\n\n");
+  if (label) P(&e, "  for (int i = 0; i < n; i++)\n    if (y[i] < 0 || y[i] >= %s_N_CLASSES) return NAN;\n", e.upper);
+  P(&e, "  if (!nnc_train(m, x, %s, n, 1)) return NAN; /* a refused step */\n", label ? "y" : "t");
+  P(&e, "  return (float)m->fixed[%zu];\n}\n\n", e.plan.store[g->loss].offset);
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
-  P(&e, "#define N_SECTIONS 6\n"
-        "static void sections(const %s *m, nnrt_section *s, uint64_t *step, uint64_t *rng) {\n"
-        "  nnrt_section all[N_SECTIONS] = {\n"
-        "      {\"params\", m->params, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"buffers\", m->buffers, sizeof(nn_real) * N_BUFFERS},\n"
-        "      {\"opt.m\", m->opt_m, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"opt.v\", m->opt_v, sizeof(nn_real) * N_PARAMS},\n"
+  P(&e, "#define NNC_N_SECTIONS 6\n"
+        "static void nnc_sections(const struct %s *m, nnrt_section *s, uint64_t *step, uint64_t *rng) {\n"
+        "  nnrt_section all[NNC_N_SECTIONS] = {\n"
+        "      {\"params\", m->params, sizeof(nnc_real) * NNC_N_PARAMS},\n"
+        "      {\"buffers\", m->buffers, sizeof(nnc_real) * NNC_N_BUFFERS},\n"
+        "      {\"opt.m\", m->opt_m, sizeof(nnc_real) * NNC_N_PARAMS},\n"
+        "      {\"opt.v\", m->opt_v, sizeof(nnc_real) * NNC_N_PARAMS},\n"
         "      {\"step\", step, sizeof *step},\n"
         "      {\"rng\", rng, sizeof(uint64_t) * 6},\n"
         "  };\n"
         "  memcpy(s, all, sizeof all);\n}\n\n",
-    N);
+    e.tag);
   P(&e, "int %s_save(const %s *m, const char *path) {\n"
-        "  if (!m || !path) return -1;\n"
+        "  if (!m || !path) {\n    nnrt_set_error(\"%s_save: %%s is NULL\", !m ? \"the model\" : \"the path\");\n    return -1;\n  }\n"
         "  uint64_t step = m->step, rng[6];\n"
         "  memcpy(rng, m->rng.s, sizeof m->rng.s);\n"
         "  memcpy(&rng[4], &m->rng.spare_normal, sizeof(double));\n"
         "  rng[5] = (uint64_t)m->rng.has_spare;\n"
-        "  nnrt_section s[N_SECTIONS];\n"
-        "  sections(m, s, &step, rng);\n"
-        "  return nnrt_checkpoint_save(path, \"%s\", MODEL_HASH, s, N_SECTIONS) == 0 ? 0 : -1;\n}\n\n",
-    N, N, N);
+        "  nnrt_section s[NNC_N_SECTIONS];\n"
+        "  nnc_sections(m, s, &step, rng);\n"
+        "  return nnrt_checkpoint_save(path, \"%s\", NNC_MODEL_HASH, s, NNC_N_SECTIONS) == 0 ? 0 : -1;\n}\n\n",
+    N, N, N, N);
   P(&e, "int %s_load(%s *m, const char *path) {\n"
-        "  if (!m || !path) return -1;\n"
+        "  if (!m || !path) {\n    nnrt_set_error(\"%s_load: %%s is NULL\", !m ? \"the model\" : \"the path\");\n    return -1;\n  }\n"
         "  uint64_t step = 0, rng[6] = {0};\n"
-        "  nnrt_section s[N_SECTIONS];\n"
-        "  sections(m, s, &step, rng);\n"
-        "  if (nnrt_checkpoint_load(path, \"%s\", MODEL_HASH, s, N_SECTIONS) != 0) return -1;\n"
+        "  nnrt_section s[NNC_N_SECTIONS];\n"
+        "  nnc_sections(m, s, &step, rng);\n"
+        "  if (nnrt_checkpoint_load(path, \"%s\", NNC_MODEL_HASH, s, NNC_N_SECTIONS) != 0) return -1;\n"
         "  m->step = step;\n"
         "  memcpy(m->rng.s, rng, sizeof m->rng.s);\n"
         "  memcpy(&m->rng.spare_normal, &rng[4], sizeof(double));\n"
         "  m->rng.has_spare = (int)rng[5];\n"
         "  return 0;\n}\n",
-    N, N, N);
+    N, N, N, N);
   if (opt->debug_api) {
-    P(&e, "\nlong %s_debug_n_params(void) { return (long)N_PARAMS; }\n", N);
+    P(&e, "\nlong %s_debug_n_params(void) { return (long)NNC_N_PARAMS; }\n", N);
     P(&e, "%s *%s_debug_params(%s *m) { return m->params; }\n", e.real, N, N);
     P(&e, "%s *%s_debug_grads(%s *m) { return m->grads; }\n", e.real, N, N);
     P(&e, "double %s_debug_loss_grad(%s *m, const float *x, const %s *%s, int n, int freeze_masks) {\n"
-          "  train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
+          "  nnc_train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
     P(&e, "const %s *%s_debug_forward(%s *m, const float *x, int n) {\n"
-          "  return m && x && n >= 1 && n <= m->max_batch ? infer(m, x, NULL, n) : NULL;\n}\n",
+          "  return m && x && n >= 1 && n <= m->max_batch ? nnc_infer(m, x, NULL, n) : NULL;\n}\n",
       e.real, N, N);
   }
 }
@@ -1314,13 +1320,14 @@ void emit_train_main(Compilation *c, FILE *out) {
   fprintf(out,
           "/* train_main.c — generated by nnc: the training driver's entry for model %s; do not edit. */\n"
           "#include \"nnrt_train.h\"\n#include \"%s.h\"\n\n"
-          "static void *create(int max_batch, uint64_t seed) { return %s_new(max_batch, seed); }\n"
-          "static void destroy(void *m) { %s_free(m); }\n"
-          "static void forward(void *m, const float *x, int n, float *out) { %s_forward(m, x, n, out); }\n"
-          "static float step(void *m, const float *x, const %s *y, int n) { return %s_train_step(m, x, y, n); }\n"
-          "static int save(const void *m, const char *path) { return %s_save(m, path); }\n"
-          "static int load(void *m, const char *path) { return %s_load(m, path); }\n"
-          "static uint64_t steps(const void *m) { return %s_steps(m); }\n\n"
+          "/* internal names start with nnc_, which model names cannot */\n"
+          "static void *nnc_create(int max_batch, uint64_t seed) { return %s_new(max_batch, seed); }\n"
+          "static void nnc_destroy(void *m) { %s_free(m); }\n"
+          "static void nnc_forward(void *m, const float *x, int n, float *out) { %s_forward(m, x, n, out); }\n"
+          "static float nnc_step(void *m, const float *x, const %s *y, int n) { return %s_train_step(m, x, y, n); }\n"
+          "static int nnc_save(const void *m, const char *path) { return %s_save(m, path); }\n"
+          "static int nnc_load(void *m, const char *path) { return %s_load(m, path); }\n"
+          "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n\n"
           "int main(int argc, char **argv) {\n"
           "  nnrt_model_api api = {0};\n"
           "  api.name = \"%s\";\n"
@@ -1335,9 +1342,9 @@ void emit_train_main(Compilation *c, FILE *out) {
           "  api.target_size = %lld;\n"
           "  api.n_params = %lld;\n"
           "  api.flops_per_example = %.17g;\n"
-          "  api.create = create;\n  api.destroy = destroy;\n  api.forward = forward;\n"
-          "  api.%s = step;\n"
-          "  api.save = save;\n  api.load = load;\n  api.steps = steps;\n"
+          "  api.create = nnc_create;\n  api.destroy = nnc_destroy;\n  api.forward = nnc_forward;\n"
+          "  api.%s = nnc_step;\n"
+          "  api.save = nnc_save;\n  api.load = nnc_load;\n  api.steps = nnc_steps;\n"
           "  return nnrt_train_main(&api, argc, argv);\n}\n",
           (long long)shape_count(g->nodes[g->output].shape), label ? g->n_classes : 0,
           label ? 0LL : (long long)shape_count(g->nodes[g->target].shape), n_params, flops,
@@ -1358,18 +1365,18 @@ void emit_bench_main(Compilation *c, FILE *out) {
           "#include <stdio.h>\n#include <stdlib.h>\n#include <time.h>\n\n"
           "#include \"nnrt.h\"\n#include \"%s.h\"\n\n"
           "#ifdef NNRT_OPENBLAS\nextern void openblas_set_num_threads(int);\n#endif\n\n"
-          "static double now(void) {\n  struct timespec ts;\n  clock_gettime(CLOCK_MONOTONIC, &ts);\n"
+          "static double nnc_now(void) {\n  struct timespec ts;\n  clock_gettime(CLOCK_MONOTONIC, &ts);\n"
           "  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;\n}\n\n"
-          "static int by_value(const void *a, const void *b) {\n"
+          "static int nnc_by_value(const void *a, const void *b) {\n"
           "  double x = *(const double *)a, y = *(const double *)b;\n  return (x > y) - (x < y);\n}\n\n"
           "int main(int argc, char **argv) {\n"
           "  if (argc != 5) return 2;\n"
           "  int batch = atoi(argv[1]), steps = atoi(argv[2]), runs = atoi(argv[3]), threads = atoi(argv[4]);\n"
           "#ifdef NNRT_OPENBLAS\n  openblas_set_num_threads(threads);\n#else\n  (void)threads;\n#endif\n"
           "  const double flops_fwd = %.17g; /* per example */\n"
-          "  %s *m = %s_new(batch, 1);\n"
+          "  void *m = %s_new(batch, 1); /* void: a local may hide the model's type name */\n"
           "  float *x = malloc(sizeof(float) * (size_t)batch * %lld), *out = malloc(sizeof(float) * (size_t)batch * %lld);\n",
-          N, N, flops, N, N, in_size, out_size);
+          N, N, flops, N, in_size, out_size);
   if (label)
     fprintf(out, "  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);\n");
   else
@@ -1392,14 +1399,14 @@ void emit_bench_main(Compilation *c, FILE *out) {
           "  for (int phase = 0; phase < 2; phase++) {\n"
           "    for (int w = 0; w < 3; w++) phase ? %s_forward(m, x, batch, out) : (void)%s_train_step(m, x, y, batch);\n"
           "    for (int r = 0; r < runs; r++) {\n"
-          "      double t0 = now();\n"
+          "      double t0 = nnc_now();\n"
           "      for (int s = 0; s < steps; s++) {\n"
           "        if (phase) %s_forward(m, x, batch, out);\n"
           "        else %s_train_step(m, x, y, batch);\n"
           "      }\n"
-          "      rates[r] = (double)steps * batch / (now() - t0);\n"
+          "      rates[r] = (double)steps * batch / (nnc_now() - t0);\n"
           "    }\n"
-          "    qsort(rates, (size_t)runs, sizeof *rates, by_value);\n"
+          "    qsort(rates, (size_t)runs, sizeof *rates, nnc_by_value);\n"
           "    double median = runs %% 2 ? rates[runs / 2] : 0.5 * (rates[runs / 2 - 1] + rates[runs / 2]);\n"
           "    /* training costs about three forward passes: forward, and backward for data and weights */\n"
           "    double gflops = median * flops_fwd * (phase ? 1 : 3) / 1e9;\n"

@@ -9,14 +9,16 @@
  * Expansion is bounded (nodes, statements and expressions evaluated, expression and block depth)
  * and names are found through hash indexes, so no input can hang the compiler or overflow its stack.
  */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnc.h"
 
 #define MAX_REPEAT 1000000       /* iterations of one repeat */
-#define MAX_STEPS 20000000       /* statements executed and expressions evaluated, in all */
+#define MAX_STEPS 2000000        /* statements executed and expressions evaluated, in all */
 #define MAX_BLOCK_DEPTH 64
 #define MAX_BLOCK_PARAMS 64
 #define MAX_EVAL_DEPTH 256       /* nested expression evaluations, across block calls */
@@ -54,18 +56,21 @@ typedef struct Return { bool done; Value v; } Return;
 struct Lowerer {
   Compilation *c;
   Arena *arena;
+  Arena scratch;                      /* scopes' tables: released when their block call returns */
   Diag *diag;
   Graph *g;
   Scope *scope;
   BlockDef *blocks; int n_blocks, cap_blocks;
   NameIndex block_index;
-  const char **active; int n_active;  /* blocks being expanded, for recursion checks */
+  const char *active[MAX_BLOCK_DEPTH]; int n_active; /* blocks being expanded, for recursion checks */
   SrcLoc calls[MAX_BLOCK_DEPTH];      /* their call sites, for notes */
   long steps;
   int eval_depth;
   bool aborted;                       /* a limit was hit: stop lowering */
   unsigned char *warned;              /* one bit per source byte: unused warning given */
   Stmt *input_stmt, *label_stmt, *target_stmt, *loss_stmt, *opt_stmt, *output_stmt;
+  bool saw_broken;                    /* a statement with a syntax error (it may have swallowed
+                                         the next ones: an unclosed '(' spans lines) */
   int64_t total_params;
 };
 
@@ -156,8 +161,8 @@ static void bind(Lowerer *L, const char *name, Value v, SrcLoc loc, const char *
   if (b) {
     warn_unused(L, b);
   } else {
-    ARRAY_GROW(L->arena, s->b, s->n_b, s->cap_b);
-    name_index_put(L->arena, &s->b_index, name, s->n_b);
+    ARRAY_GROW(&L->scratch, s->b, s->n_b, s->cap_b);
+    name_index_put(&L->scratch, &s->b_index, name, s->n_b);
     b = &s->b[s->n_b++];
   }
   b->name = name;
@@ -184,7 +189,7 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
   if (!b) {
     if (builtin_exists(name))
       diag_error(L->diag, loc, "'%s' is a built-in function; call it as %s(...)", name, name);
-    else
+    else if (L->c->program.syntax_ok) /* else its definition may be what a syntax error swallowed */
       diag_error(L->diag, loc, "undefined name '%s'", name);
     return value_error();
   }
@@ -194,25 +199,31 @@ static Value lookup(Lowerer *L, const char *name, SrcLoc loc) {
 
 /* ---------------- layers and parameters ---------------- */
 
-int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc) {
+/* Counts a call of op in the current scope: 1 for its first, 2 for its second, ... */
+static int count_call(Lowerer *L, const char *op) {
   Scope *s = L->scope;
   Counter *ctr = NULL;
   int found = name_index_get(&s->counter_index, op);
   if (found >= 0) ctr = &s->counters[found];
   if (!ctr) {
-    ARRAY_GROW(L->arena, s->counters, s->n_counters, s->cap_counters);
-    name_index_put(L->arena, &s->counter_index, op, s->n_counters);
+    ARRAY_GROW(&L->scratch, s->counters, s->n_counters, s->cap_counters);
+    name_index_put(&L->scratch, &s->counter_index, op, s->n_counters);
     ctr = &s->counters[s->n_counters++];
     ctr->name = op;
     ctr->count = 0;
   }
-  ctr->count++;
+  return ++ctr->count;
+}
+
+int lower_begin_layer(Lowerer *L, const char *op, SrcLoc loc) {
+  Scope *s = L->scope;
+  int count = count_call(L, op);
   Graph *g = L->g;
   ARRAY_GROW(L->arena, g->layers, g->n_layers, g->cap_layers);
   Layer *ly = &g->layers[g->n_layers];
   memset(ly, 0, sizeof *ly);
-  ly->name = s->prefix[0] ? arena_printf(L->arena, "%s/%s.%d", s->prefix, op, ctr->count)
-                          : arena_printf(L->arena, "%s.%d", op, ctr->count);
+  ly->name = s->prefix[0] ? arena_printf(L->arena, "%s/%s.%d", s->prefix, op, count)
+                          : arena_printf(L->arena, "%s.%d", op, count);
   ly->op = op;
   ly->loc = loc;
   ly->out = NO_NODE;
@@ -512,8 +523,8 @@ static bool step(Lowerer *L, SrcLoc loc) {
     return false;
   }
   if (++L->steps > MAX_STEPS || L->g->n_nodes > L->c->max_nodes) {
-    diag_error(L->diag, loc, "the model expands to more than %s; reduce the repeat counts",
-               L->steps > MAX_STEPS ? "20000000 steps" : arena_printf(L->arena, "%d nodes", L->c->max_nodes));
+    diag_error(L->diag, loc, "the model expands to more than %s; reduce the repeat counts or nested block calls",
+               L->steps > MAX_STEPS ? "2000000 steps" : arena_printf(L->arena, "%d nodes", L->c->max_nodes));
     L->aborted = true;
     return false;
   }
@@ -563,9 +574,12 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   if (bad) return value_error();
 
   Scope *caller = L->scope;
-  int layer_probe = lower_begin_layer(L, bd->name, call->loc); /* counts the call, names the scope */
-  const char *prefix = L->g->layers[layer_probe].name;
-  L->g->n_layers--; /* a block call is a scope, not a summary row of its own */
+  /* everything of the call's own scope goes in scratch memory, given back when it returns: a
+     program that expands blocks millions of times must not keep millions of scopes */
+  int count = count_call(L, bd->name);
+  ArenaMark mark = arena_mark(&L->scratch);
+  const char *prefix = caller->prefix[0] ? arena_printf(&L->scratch, "%s/%s.%d", caller->prefix, bd->name, count)
+                                         : arena_printf(&L->scratch, "%s.%d", bd->name, count);
 
   Scope inner;
   memset(&inner, 0, sizeof inner);
@@ -575,8 +589,6 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   L->scope = &inner;
   k = 0;
   for (Ident *p = bd->def->params; p; p = p->next, k++) bind(L, p->name, args[k], p->loc, "parameter");
-  L->active = arena_realloc(L->arena, L->active, sizeof(char *) * (size_t)L->n_active,
-                            sizeof(char *) * (size_t)(L->n_active + 1));
   L->calls[L->n_active] = call->loc;
   L->active[L->n_active++] = bd->name;
   L->diag->call_stack = L->calls;
@@ -589,6 +601,7 @@ static Value call_block(Lowerer *L, BlockDef *bd, Ast *call) {
   L->diag->n_call_stack = L->n_active;
   close_scope(L, &inner);
   L->scope = caller;
+  arena_release(&L->scratch, mark);
   return ret.v;
 }
 
@@ -654,8 +667,28 @@ static void run_leaf_decl(Lowerer *L, Stmt *s, Stmt **slot, const char *kw) {
   bind(L, s->name, value_tensor(n), s->name_loc, what);
 }
 
+/* A statement with a syntax error (already reported): what it would have defined becomes an error
+ * value, so that later statements using it report nothing more, and a missing 'input' or 'loss'
+ * is not reported either. */
+static void run_broken(Lowerer *L, Stmt *s, bool in_block, Return *ret) {
+  L->saw_broken = true;
+  if (s->kind == ST_RETURN && in_block) {
+    ret->v = value_error();
+    ret->done = true;
+  }
+  if (s->name && (s->kind == ST_ASSIGN || s->kind == ST_CONST || s->kind == ST_INPUT || s->kind == ST_LABEL ||
+                  s->kind == ST_TARGET)) {
+    bind(L, s->name, value_error(), s->name_loc, s->kind == ST_CONST ? "constant" : "value");
+    find_local(L->scope, s->name)->used = true;
+  }
+}
+
 static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) {
   if (!step(L, s->loc)) return;
+  if (s->broken) {
+    run_broken(L, s, in_block, ret);
+    return;
+  }
   switch (s->kind) {
   case ST_MODEL:
     if (!top) stmt_top_only(L, s, "model");
@@ -708,6 +741,9 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
   case ST_REPEAT: {
     int64_t n;
     if (!eval_int(L, s->expr, "a repeat count", 0, MAX_REPEAT, &n)) return;
+    /* after syntax errors only errors are wanted, and one pass shows the body's; more passes
+       would only expand values that are errors already */
+    if (!L->c->program.syntax_ok && n > 1) n = 1;
     for (int64_t i = 0; i < n && !L->aborted; i++) {
       if (!step(L, s->loc)) return;
       int errors_before = L->diag->n_errors;
@@ -787,6 +823,8 @@ static void run_stmt(Lowerer *L, Stmt *s, bool top, bool in_block, Return *ret) 
     }
     builtin_optimizer(L, s->expr);
     return;
+  case ST_UNKNOWN:
+    return; /* only broken statements have this kind */
   }
 }
 
@@ -801,7 +839,7 @@ static void run_stmts(Lowerer *L, Stmt *s, bool top, Return *ret) {
 /* Blocks are visible everywhere in the file (before and after their definition). */
 static void collect_blocks(Lowerer *L, Stmt *stmts) {
   for (Stmt *s = stmts; s; s = s->next) {
-    if (s->kind != ST_BLOCK) continue;
+    if (s->kind != ST_BLOCK || !s->name) continue;
     BlockDef *old = find_block(L, s->name);
     if (old) {
       diag_error(L->diag, s->name_loc, "block '%s' is already defined", s->name);
@@ -823,9 +861,14 @@ static void collect_blocks(Lowerer *L, Stmt *stmts) {
         if (strcmp(q->name, p->name) == 0) diag_error(L->diag, p->loc, "parameter '%s' appears twice", p->name);
     }
     Stmt *last = s->body, *early_return = NULL;
-    for (; last && last->next; last = last->next)
+    bool broken = s->broken;
+    for (; last && last->next; last = last->next) {
       if (last->kind == ST_RETURN && !early_return) early_return = last;
-    if (early_return) {
+      broken |= last->broken;
+    }
+    if (broken || (last && last->broken)) {
+      bad = true; /* its syntax error is reported; calls of it give error values, silently */
+    } else if (early_return) {
       diag_error(L->diag, early_return->loc, "'return' must be the last statement of a block");
       bad = true;
     } else if (!last || last->kind != ST_RETURN) {
@@ -842,16 +885,60 @@ static void collect_blocks(Lowerer *L, Stmt *stmts) {
   }
 }
 
-static bool valid_c_name(const char *name) {
-  static const char *reserved[] = {
+/* Identifiers the headers of the generated code declare (scripts/c_names writes the list). */
+static const char *const c_library_names[] = {
+#include "c_names.inc"
+};
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static bool is_c_library_name(const char *name) {
+  return bsearch(&name, c_library_names, sizeof c_library_names / sizeof c_library_names[0], sizeof c_library_names[0],
+                 compare_names) != NULL;
+}
+
+static bool has_prefix_nocase(const char *s, const char *prefix) {
+  for (; *prefix; s++, prefix++)
+    if (tolower((unsigned char)*s) != *prefix) return false;
+  return true;
+}
+
+/* Why NAME cannot be a model's name (it becomes the typedef NAME and the prefix of NAME_new, ...),
+ * or NULL. The generated code's own names all start with nnc_/NNC_, so the model name may not. */
+static const char *model_name_problem(Arena *arena, const char *name) {
+  static const char *keywords[] = {
       "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
       "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
       "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-      "volatile", "while", "main", "nnrt", NULL};
-  for (int i = 0; reserved[i]; i++)
-    if (strcmp(name, reserved[i]) == 0) return false;
-  if (name[0] == '_' || strncmp(name, "nnrt_", 5) == 0) return false;
-  return strlen(name) <= 64;
+      "volatile", "while", NULL};
+  for (int i = 0; keywords[i]; i++)
+    if (strcmp(name, keywords[i]) == 0) return "is a C keyword";
+  if (strlen(name) > 64) return "is over 64 characters";
+  if (name[0] == '_') return "is reserved (C reserves names starting with '_')";
+  if (strcmp(name, "main") == 0) return "would clash with the trainer's main()";
+  for (const char *const *own = (const char *const[]){"nnc", "nnrt", NULL}; *own; own++) {
+    size_t len = strlen(*own);
+    if (has_prefix_nocase(name, *own) && (name[len] == 0 || name[len] == '_'))
+      return "is reserved (names starting with 'nnc_' or 'nnrt_' are the generated code's and the runtime's)";
+  }
+  /* NAME.h must not hide a header that the generated code, the runtime or the trainer include
+     when its folder is on the include path */
+  static const char *headers[] = {
+      "assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646", "limits", "locale", "math",
+      "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio", "stdlib",
+      "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype", "cblas", "openblas_config",
+      "unistd", "fcntl", "dirent", "zlib", NULL};
+  for (int i = 0; headers[i]; i++)
+    if (strcmp(name, headers[i]) == 0)
+      return arena_printf(arena, "would make the generated %s.h hide the header <%s.h>", name, name);
+  static const char *suffixes[] = {"", "_new", "_free", "_forward", "_train_step", "_save", "_load", "_steps", NULL};
+  for (int i = 0; suffixes[i]; i++) {
+    const char *symbol = arena_printf(arena, "%s%s", name, suffixes[i]);
+    if (is_c_library_name(symbol))
+      return arena_printf(arena, "would clash with '%s' of the C library or CBLAS, which the generated code includes",
+                          symbol);
+  }
+  return NULL;
 }
 
 bool lower_program(Compilation *c) {
@@ -867,14 +954,14 @@ bool lower_program(Compilation *c) {
   int errors_before = c->diag.n_errors;
 
   Stmt *first = c->program.stmts;
+  if (first && first->kind == ST_MODEL && (first->broken || !first->name)) return false; /* reported */
   if (!first || first->kind != ST_MODEL) {
     diag_error(&c->diag, first ? first->loc : 0, "a model file starts with 'model NAME'");
     return false;
   }
   g->model_name = first->name;
-  if (!valid_c_name(first->name))
-    diag_error(&c->diag, first->name_loc, "model name '%s' cannot prefix C symbols (a C keyword, reserved, or over 64 characters)",
-               first->name);
+  const char *problem = model_name_problem(&c->arena, first->name);
+  if (problem) diag_error(&c->diag, first->name_loc, "model name '%s' %s", first->name, problem);
 
   Scope top;
   memset(&top, 0, sizeof top);
@@ -882,16 +969,22 @@ bool lower_program(Compilation *c) {
   L.scope = &top;
   collect_blocks(&L, first);
   run_stmts(&L, first, true, NULL);
-  if (L.aborted) return false;
+  if (L.aborted) {
+    arena_free(&L.scratch);
+    return false;
+  }
 
   SrcLoc end = first->loc;
-  if (!L.input_stmt) diag_error(&c->diag, end, "model '%s' has no 'input'", g->model_name);
-  if (!L.label_stmt && !L.target_stmt) diag_error(&c->diag, end, "model '%s' has no 'label' or 'target'", g->model_name);
-  if (!L.loss_stmt) diag_error(&c->diag, end, "model '%s' has no 'loss'", g->model_name);
-  if (!L.opt_stmt) diag_error(&c->diag, end, "model '%s' has no 'optimizer'", g->model_name);
+  /* after a syntax error, a missing statement may be inside the broken one */
+  if (!L.input_stmt && !L.saw_broken) diag_error(&c->diag, end, "model '%s' has no 'input'", g->model_name);
+  if (!L.label_stmt && !L.target_stmt && !L.saw_broken)
+    diag_error(&c->diag, end, "model '%s' has no 'label' or 'target'", g->model_name);
+  if (!L.loss_stmt && !L.saw_broken) diag_error(&c->diag, end, "model '%s' has no 'loss'", g->model_name);
+  if (!L.opt_stmt && !L.saw_broken) diag_error(&c->diag, end, "model '%s' has no 'optimizer'", g->model_name);
   if (g->output == NO_NODE && g->loss != NO_NODE) g->output = g->nodes[g->loss].in[0];
 
   close_scope(&L, &top);
+  arena_free(&L.scratch);
   for (int i = 0; i < L.n_blocks && !c->diag.n_errors; i++)
     if (!L.blocks[i].used) diag_warning(&c->diag, L.blocks[i].def->name_loc, "block '%s' is never used", L.blocks[i].name);
   g->n_forward = g->n_nodes;

@@ -34,11 +34,64 @@ static void usage(FILE *out) {
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
-        "  --help                      this text\n"
+        "  --help                      this text ('nnc COMMAND --help' for one command)\n"
         "  --version                   the version\n"
         "\n"
         "FILE.nn may be '-' for standard input.\n",
         out);
+}
+
+/* `nnc COMMAND --help`: the command's own lines of the usage, on stdout. */
+static bool command_help(int argc, char **argv, const char *text) {
+  if (argc < 3 || (strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0)) return false;
+  fputs(text, stdout);
+  return true;
+}
+
+static const char *check_help =
+    "usage: nnc check FILE.nn [--dump-ir]\n\n"
+    "Parses, lowers and shape-checks FILE.nn ('-' for standard input) and prints one row per layer\n"
+    "(name, op, output shape, parameters, forward FLOPs per example) and the totals.\n"
+    "  --dump-ir   print the IR instead of the summary\n";
+static const char *build_help =
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--dump-ir]\n\n"
+    "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
+    "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
+    "  -o DIR        the output folder (made if missing)\n"
+    "  --no-blas     plain loops instead of cblas_sgemm\n"
+    "  --double      compute in double precision (implies --no-blas)\n"
+    "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
+    "  --dump-ir     print the IR after differentiation\n";
+static const char *bench_help =
+    "usage: nnc bench FILE.nn [--batch N] [--steps N] [--runs N] [--threads N] [--build-dir DIR] [--cc CC]\n"
+    "                 [--no-blas]\n\n"
+    "Builds and compiles FILE.nn, then times the generated train_step and forward on random data:\n"
+    "examples/s and GFLOP/s, the median of the runs.\n"
+    "  --batch N       examples per step (default 128)\n"
+    "  --steps N       steps per run (default 50)\n"
+    "  --runs N        runs (default 5)\n"
+    "  --threads N     BLAS threads (default 1)\n"
+    "  --build-dir DIR keep the generated sources and binary in DIR\n"
+    "  --cc CC         the C compiler (default: $CC, else cc)\n"
+    "  --no-blas       plain loops instead of cblas_sgemm\n";
+
+/* Edit distance up to 3 (more counts as 3): enough to tell a typo from another word. */
+static int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 32 || lb > 32) return 3;
+  int d[33][33];
+  for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++) {
+      int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1; /* a swap of neighbours */
+      d[i][j] = best;
+    }
+  return d[la][lb] < 3 ? d[la][lb] : 3;
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -49,6 +102,7 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static int cmd_check(int argc, char **argv) {
+  if (command_help(argc, argv, check_help)) return 0;
   const char *file = NULL;
   bool dump_ir = false;
   for (int i = 2; i < argc; i++) {
@@ -90,6 +144,7 @@ static const char *base_name(const char *path) {
 }
 
 static int cmd_build(int argc, char **argv) {
+  if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
   EmitOptions opt = {true, false, false, NULL};
@@ -106,7 +161,7 @@ static int cmd_build(int argc, char **argv) {
     else file = argv[i];
   }
   if (!file) return usage_error("%s", "'build' needs a FILE.nn");
-  if (!dir) return usage_error("%s", "'build' needs an output folder: -o DIR");
+  if (!dir || !*dir) return usage_error("%s", "'build' needs an output folder: -o DIR");
   opt.source_name = base_name(file);
   Compilation c;
   OutFile files[16];
@@ -117,19 +172,26 @@ static int cmd_build(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
-/* Runs argv (no shell); returns its exit status, or -1 if it could not start. */
+static volatile sig_atomic_t interrupted; /* SIGINT or SIGQUIT arrived while a child ran */
+
+static void note_interrupt(int sig) { interrupted = sig; }
+
 /* Runs args[0] with args (no shell) and returns its exit status, 128 + the signal that ended it,
- * or -1 if it could not start. Like system(), nnc ignores Ctrl-C while the child runs: the child
- * gets it and stops, and nnc goes on to remove its temporary folder. */
+ * or -1 if it could not start. Like system(), nnc does not stop at Ctrl-C while the child runs:
+ * the child gets it and stops, nnc notes it (`interrupted`) and goes on to remove its temporary
+ * folder. */
 static int run(char **args) {
   fflush(stdout);
   fflush(stderr);
-  struct sigaction ignore, old_int, old_quit;
-  memset(&ignore, 0, sizeof ignore);
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  sigaction(SIGINT, &ignore, &old_int);
-  sigaction(SIGQUIT, &ignore, &old_quit);
+  struct sigaction note, old_int, old_quit;
+  memset(&note, 0, sizeof note);
+  note.sa_handler = note_interrupt;
+  sigemptyset(&note.sa_mask);
+  /* a signal ignored from the start (a background job, nohup) stays ignored */
+  sigaction(SIGINT, NULL, &old_int);
+  sigaction(SIGQUIT, NULL, &old_quit);
+  if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &note, NULL);
+  if (old_quit.sa_handler != SIG_IGN) sigaction(SIGQUIT, &note, NULL);
   pid_t pid = fork();
   if (pid == 0) {
     sigaction(SIGINT, &old_int, NULL);
@@ -208,7 +270,11 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
     cmd[n] = NULL;
     fprintf(stderr, "nnc: compiling %s with %s\n", c.graph.model_name, cc);
     int rc = run(cmd);
-    if (rc != 0) {
+    if (interrupted) {
+      /* Ctrl-C during the compilation: not the compiler's failure; stop as the shell would */
+      fprintf(stderr, "\nnnc: interrupted while compiling\n");
+      status = 128 + (int)interrupted;
+    } else if (rc != 0) {
       fprintf(stderr, "nnc: error: the C compiler failed (exit %d); the sources are kept in %s\n", rc, dir);
       build_dir = dir;
     } else {
@@ -302,6 +368,7 @@ static bool parse_positive(const char *s, int max, int *out) {
 }
 
 static int cmd_bench(int argc, char **argv) {
+  if (command_help(argc, argv, bench_help)) return 0;
   const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
   EmitOptions opt = {true, false, false, NULL};
   int batch = 128, steps = 50, runs = 5, threads = 1;
@@ -354,5 +421,17 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "build") == 0) return cmd_build(argc, argv);
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+  static const char *commands[] = {"check", "build", "train", "bench", "help"};
+  const char *nearest = NULL;
+  int best = 3;
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    int d = edit_distance(cmd, commands[i]);
+    if (d < best && d < (int)strlen(commands[i]) - 1) best = d, nearest = commands[i];
+  }
+  if (nearest) {
+    fprintf(stderr, "nnc: error: unknown command '%s'; did you mean '%s'?\n(run 'nnc --help' for usage)\n", cmd,
+            nearest);
+    return 2;
+  }
   return usage_error("unknown command '%s'", cmd);
 }

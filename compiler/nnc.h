@@ -41,6 +41,10 @@ void *arena_realloc(Arena *a, void *old, size_t old_bytes, size_t new_bytes);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...) NN_PRINTF(2, 3);
 void arena_free(Arena *a);
+/* Stack discipline: arena_release(a, m) frees everything allocated since m = arena_mark(a). */
+typedef struct ArenaMark { ArenaChunk *head; size_t used; } ArenaMark;
+ArenaMark arena_mark(const Arena *a);
+void arena_release(Arena *a, ArenaMark m);
 
 /* A growable array in an arena: ARRAY_PUSH(arena, items, n, cap) */
 #define ARRAY_GROW(arena, items, n, cap)                                                   \
@@ -65,6 +69,7 @@ typedef struct Diag {
   int n_errors;
   int n_warnings;
   int max_errors;    /* stop printing after this many (0: 50) */
+  bool no_warnings;  /* after syntax errors, whose consequences a warning could be */
   const SrcLoc *call_stack; /* block call sites in force, for "in block ... called here" notes */
   int n_call_stack;
 } Diag;
@@ -118,6 +123,7 @@ struct Ast {
 typedef enum StmtKind {
   ST_MODEL, ST_CONST, ST_INPUT, ST_LABEL, ST_TARGET, ST_ASSIGN, ST_REPEAT, ST_BLOCK,
   ST_RETURN, ST_OUTPUT, ST_LOSS, ST_OPTIMIZER,
+  ST_UNKNOWN, /* a broken statement whose kind its first tokens do not tell */
 } StmtKind;
 
 typedef struct Stmt Stmt;
@@ -132,11 +138,13 @@ struct Stmt {
   Ident *params;     /* BLOCK */
   Stmt *body;        /* REPEAT, BLOCK */
   Stmt *next;
+  bool broken;       /* a syntax or lexical error is in it: kind and name are what it began as */
 };
 
 typedef struct Program {
   Stmt *stmts;
   bool syntax_ok;    /* no error was reported while parsing */
+  bool complete;     /* the parser read to the end (stmts holds every statement, broken or not) */
 } Program;
 
 typedef struct Compilation Compilation;
@@ -161,6 +169,8 @@ Stmt *stmt_repeat(ParseCtx *p, Token kw, Ast *count, Stmt *body);
 Stmt *stmt_block(ParseCtx *p, Token kw, Token name, Ident *params, Stmt *body);
 Stmt *stmt_expr(ParseCtx *p, StmtKind kind, Token kw, Ast *expr);
 Stmt *stmt_append(Stmt *list, Stmt *item);
+Stmt *stmt_checked(ParseCtx *p, Stmt *s);
+Stmt *stmt_broken(ParseCtx *p);
 Ident *ident_append(ParseCtx *p, Ident *list, Token name);
 void parse_syntax_error(ParseCtx *p, Token at);
 void parse_too_deep(ParseCtx *p);
@@ -280,7 +290,7 @@ struct Compilation {
   size_t len;
   Program program;
   Graph graph;
-  int max_nodes;     /* expansion limit (default 1,000,000) */
+  int max_nodes;     /* expansion limit (default 100,000: far beyond what a C compiler would take) */
 };
 
 void compilation_init(Compilation *c, const char *display_name, const char *src, size_t len, FILE *diag_out);

@@ -1,9 +1,10 @@
 /* output.c — turning a compiled model into files: the generated sources, the runtime's sources
  * (embedded into nnc at build time, cmake/embed.cmake), and the atomic write of all of them.
  *
- * Nothing is written until everything has been generated in memory; each file is then written to
- * a temporary name in the target folder and renamed over the final one, and on any failure the
- * temporaries are removed, so an error never leaves a partial file behind.
+ * Nothing is written until everything has been generated in memory; then every file is written to
+ * a temporary name in the target folder, and only then are they renamed over the final ones; on
+ * any failure the folder is restored as it was (write_files), so an error never leaves a partial
+ * file, nor a mix of old and new ones, behind.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,9 +14,13 @@
 
 #include "nnc.h"
 
-static bool make_dirs(const char *dir, FILE *err) {
+/* Makes dir and its missing parents. The ones it made are listed in *made (deepest last), so
+ * that a failed build can remove them again. */
+static bool make_dirs(const char *dir, char ***made, int *n_made, FILE *err) {
   char path[4096];
   size_t len = strlen(dir);
+  *made = NULL;
+  *n_made = 0;
   if (len == 0 || len >= sizeof path) {
     fprintf(err, "nnc: error: bad output folder '%s'\n", dir);
     return false;
@@ -25,7 +30,11 @@ static bool make_dirs(const char *dir, FILE *err) {
     if (path[i] != '/' && path[i] != 0) continue;
     char saved = path[i];
     path[i] = 0;
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+    if (mkdir(path, 0777) == 0) {
+      *made = realloc(*made, sizeof **made * (size_t)(*n_made + 1));
+      if (!*made || !((*made)[*n_made] = strdup(path))) nn_die("out of memory");
+      ++*n_made;
+    } else if (errno != EEXIST) {
       fprintf(err, "nnc: error: cannot create folder '%s': %s\n", path, strerror(errno));
       return false;
     }
@@ -39,21 +48,39 @@ static bool make_dirs(const char *dir, FILE *err) {
   return true;
 }
 
+static char *path_join(const char *dir, const char *prefix, const char *name, const char *suffix) {
+  size_t len = strlen(dir) + strlen(prefix) + strlen(name) + strlen(suffix) + 32;
+  char *p = malloc(len);
+  if (!p) nn_die("out of memory");
+  snprintf(p, len, "%s/%s%s%s", dir, prefix, name, suffix);
+  return p;
+}
+
+/* All or nothing: every file is written to a temporary first; then each existing file is kept
+ * under a second name (a hard link) and the temporaries are renamed into place. If any step
+ * fails, the old files are put back, new ones removed (and folders this call made), so the
+ * folder is as it was. */
 bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err) {
-  if (!make_dirs(dir, err)) return false;
-  char **tmp = calloc((size_t)n_files, sizeof *tmp);
-  if (!tmp) nn_die("out of memory");
-  bool ok = true;
+  char **made;
+  int n_made;
+  bool ok = make_dirs(dir, &made, &n_made, err);
+  char **tmp = calloc((size_t)n_files + 1, sizeof *tmp), **final = calloc((size_t)n_files + 1, sizeof *final);
+  char **old = calloc((size_t)n_files + 1, sizeof *old);
+  bool *existed = calloc((size_t)n_files + 1, sizeof *existed), *placed = calloc((size_t)n_files + 1, sizeof *placed);
+  if (!tmp || !final || !old || !existed || !placed) nn_die("out of memory");
+  char suffix[32];
+  char old_suffix[32];
+  snprintf(suffix, sizeof suffix, ".tmp%ld", (long)getpid());
+  snprintf(old_suffix, sizeof old_suffix, ".old%ld", (long)getpid());
+  for (int i = 0; i < n_files; i++) {
+    final[i] = path_join(dir, "", files[i].name, "");
+    tmp[i] = path_join(dir, ".", files[i].name, suffix);
+    old[i] = path_join(dir, ".", files[i].name, old_suffix);
+  }
   for (int i = 0; i < n_files && ok; i++) {
-    size_t len = strlen(dir) + strlen(files[i].name) + 32;
-    tmp[i] = malloc(len);
-    if (!tmp[i]) nn_die("out of memory");
-    snprintf(tmp[i], len, "%s/.%s.tmp%ld", dir, files[i].name, (long)getpid());
     FILE *f = fopen(tmp[i], "wb");
     if (!f) {
       fprintf(err, "nnc: error: cannot write '%s': %s\n", tmp[i], strerror(errno));
-      free(tmp[i]);
-      tmp[i] = NULL;
       ok = false;
       break;
     }
@@ -65,24 +92,47 @@ bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err) 
     }
   }
   for (int i = 0; i < n_files && ok; i++) {
-    size_t len = strlen(dir) + strlen(files[i].name) + 2;
-    char *final = malloc(len);
-    if (!final) nn_die("out of memory");
-    snprintf(final, len, "%s/%s", dir, files[i].name);
-    if (rename(tmp[i], final) != 0) {
-      fprintf(err, "nnc: error: cannot write '%s': %s\n", final, strerror(errno));
+    struct stat st;
+    if (lstat(final[i], &st) != 0) continue;
+    if (!S_ISREG(st.st_mode)) {
+      fprintf(err, "nnc: error: cannot write '%s': it exists and is not a file\n", final[i]);
+      ok = false;
+    } else if (link(final[i], old[i]) != 0) {
+      fprintf(err, "nnc: error: cannot replace '%s': %s\n", final[i], strerror(errno));
       ok = false;
     } else {
-      free(tmp[i]);
-      tmp[i] = NULL;
+      existed[i] = true;
     }
-    free(final);
+  }
+  for (int i = 0; i < n_files && ok; i++) {
+    if (rename(tmp[i], final[i]) != 0) {
+      fprintf(err, "nnc: error: cannot write '%s': %s\n", final[i], strerror(errno));
+      ok = false;
+    } else {
+      placed[i] = true;
+    }
   }
   for (int i = 0; i < n_files; i++) {
-    if (tmp[i]) remove(tmp[i]);
+    if (!ok && placed[i]) {
+      if (existed[i]) rename(old[i], final[i]);
+      else remove(final[i]);
+    }
+    remove(tmp[i]);
+    if (existed[i]) remove(old[i]);
     free(tmp[i]);
+    free(final[i]);
+    free(old[i]);
   }
+  for (int i = n_made - 1; i >= 0; i--) {
+    if (!ok) rmdir(made[i]);
+    free(made[i]);
+  }
+  free(made);
   free(tmp);
+  free(final);
+  free(old);
+  free(existed);
+  free(placed);
   return ok;
 }
 

@@ -17,13 +17,21 @@
 
 #define MAX_OPEN 64   /* open brackets remembered for "is a ')' missing?" hints */
 
+typedef struct StmtStart { Token tok[2]; int n; } StmtStart;
+
 struct ParseCtx {
   Compilation *c;
   Stmt *stmts;
   bool too_deep;       /* the parser stack overflowed: stop feeding it */
+  bool complete;       /* the parser accepted the program (with its broken statements) */
   int errors_at_sep;   /* diag.n_errors at the last statement end */
   Token open[MAX_OPEN];/* the innermost open '(' '[' '{' (deeper ones are counted, not kept) */
   int n_open;
+  /* for broken statements: the first two tokens of the statement being read, of the ones whose
+     bodies ('{') enclose it, and of the statement the last SEP ended */
+  StmtStart current, outer[MAX_OPEN], ended;
+  int n_outer;
+  bool ended_with_error; /* an error was reported in the statement the last SEP ended */
 };
 
 void *nnParseAlloc(void *(*alloc)(size_t), ParseCtx *ctx);
@@ -185,6 +193,59 @@ Stmt *stmt_append(Stmt *list, Stmt *item) {
   return item;
 }
 
+/* A statement that parsed, but in which the lexer reported an error (a dropped character or
+ * number): kept as broken, since what it says is not what was written. */
+Stmt *stmt_checked(ParseCtx *p, Stmt *s) {
+  if (p->ended_with_error) s->broken = true;
+  return s;
+}
+
+/* The statement a syntax error was in, as far as its first tokens tell: `h = ...` is an assignment
+ * to h, `input x ...` declares x, `loss ...` is the loss, and so on. */
+Stmt *stmt_broken(ParseCtx *p) {
+  static const struct { int token; StmtKind kind; bool named; } starts[] = {
+      {TK_MODEL, ST_MODEL, true},   {TK_CONST, ST_CONST, true},   {TK_INPUT, ST_INPUT, true},
+      {TK_LABEL, ST_LABEL, true},   {TK_TARGET, ST_TARGET, true}, {TK_BLOCK, ST_BLOCK, true},
+      {TK_OUTPUT, ST_OUTPUT, true}, {TK_RETURN, ST_RETURN, false}, {TK_REPEAT, ST_REPEAT, false},
+      {TK_LOSS, ST_LOSS, false},    {TK_OPTIMIZER, ST_OPTIMIZER, false}};
+  const StmtStart *st = &p->ended;
+  Token first = st->n > 0 ? st->tok[0] : (Token){0};
+  Stmt *s = stmt_new(p, ST_UNKNOWN, first);
+  s->broken = true;
+  if (st->n == 2 && first.kind == TK_IDENT && st->tok[1].kind == TK_ASSIGN) {
+    s->kind = ST_ASSIGN;
+    s->name = token_text(p, first);
+    return s;
+  }
+  for (size_t i = 0; st->n > 0 && i < sizeof starts / sizeof starts[0]; i++)
+    if (first.kind == starts[i].token) {
+      s->kind = starts[i].kind;
+      if (starts[i].named && st->n == 2 && st->tok[1].kind == TK_IDENT) {
+        s->name = token_text(p, st->tok[1]);
+        s->name_loc = st->tok[1].loc;
+      }
+    }
+  return s;
+}
+
+/* Keeps the first two tokens of each statement (stmt_broken's evidence); called before the parser
+ * sees t, so that the statement a SEP ends is known when the parser reduces it. */
+static void track_statement(ParseCtx *p, Token t) {
+  if (t.kind == TK_SEP) {
+    p->ended = p->current;
+    p->current.n = 0;
+    p->ended_with_error = p->c->diag.n_errors > p->errors_at_sep;
+  } else if (t.kind == TK_LBRACE) {
+    if (p->n_outer < MAX_OPEN) p->outer[p->n_outer] = p->current;
+    p->n_outer++;
+    p->current.n = 0;
+  } else if (t.kind == TK_RBRACE) {
+    if (p->n_outer > 0 && --p->n_outer < MAX_OPEN) p->current = p->outer[p->n_outer];
+  } else if (p->current.n < 2 && t.kind != 0) {
+    p->current.tok[p->current.n++] = t;
+  }
+}
+
 /* Adds a name to a list built newest first (see the top of the file). */
 Ident *ident_append(ParseCtx *p, Ident *list, Token name) {
   Ident *id = arena_alloc(&p->c->arena, sizeof *id);
@@ -271,6 +332,7 @@ void parse_too_deep(ParseCtx *p) {
 
 void parse_done(ParseCtx *p, Stmt *stmts) {
   p->stmts = stmt_reverse(stmts);
+  p->complete = true;
 }
 
 Program parse_program(Compilation *c) {
@@ -285,6 +347,7 @@ Program parse_program(Compilation *c) {
   int errors_before = c->diag.n_errors;
   for (;;) {
     Token t = lex_next(&lx, &c->diag);
+    track_statement(&ctx, t);
     nnParse(parser, t.kind, t);
     if (ctx.too_deep) {
       bool in_body = t.kind == TK_LBRACE || (ctx.n_open > 0 && ctx.n_open <= MAX_OPEN &&
@@ -297,6 +360,6 @@ Program parse_program(Compilation *c) {
     if (t.kind == 0) break;
   }
   nnParseFree(parser, free);
-  Program prog = {ctx.stmts, c->diag.n_errors == errors_before};
+  Program prog = {ctx.stmts, c->diag.n_errors == errors_before, ctx.complete && !ctx.too_deep};
   return prog;
 }

@@ -16,6 +16,8 @@ void lex_init(Lexer *lx, const char *src, size_t len) {
   lx->src = src;
   lx->cur = src;
   lx->end = src + len;
+  /* a UTF-8 byte-order mark (as some editors write) is not part of the program */
+  if (len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0) lx->cur += 3;
 }
 
 const char *token_name(int kind) {

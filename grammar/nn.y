@@ -4,7 +4,9 @@
  * %destructor is needed: nothing here is malloc'd). Statement ends (newline, ';', or the '}' that
  * closes a body) reach the parser as one token, SEP, made by the lexer (grammar/nn.re), which also
  * drops newlines inside ( ) and [ ]. A syntax error is reported once and the parser resumes at the
- * next statement end, so independent errors in later statements are reported too.
+ * next statement end, so independent errors in later statements are reported too; the broken
+ * statement stays in the AST as what it began as (stmt_broken), so lowering can still check the
+ * others without errors that are only consequences.
  */
 %name nnParse
 %token_prefix TK_
@@ -44,8 +46,8 @@ program ::= stmts(L).                       { parse_done(ctx, L); }
 
 stmts(A) ::= .                              { A = 0; }
 stmts(A) ::= stmts(L) SEP.                  { A = L; }
-stmts(A) ::= stmts(L) stmt(S) SEP.          { A = stmt_append(L, S); }
-stmts(A) ::= stmts(L) error SEP.            { A = L; }
+stmts(A) ::= stmts(L) stmt(S) SEP.          { A = stmt_append(L, stmt_checked(ctx, S)); }
+stmts(A) ::= stmts(L) error SEP.            { A = stmt_append(L, stmt_broken(ctx)); }
 
 /* ---------------- statements ---------------- */
 /* model fashion_snn */

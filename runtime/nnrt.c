@@ -2,8 +2,10 @@
  * allocation, the last-error message and checkpoint files.
  *
  * `nnc build` copies this file next to the generated model, where it is compiled with plain
- * `cc -std=c99` and no feature macros, so it uses nothing beyond ISO C99 and libm (fsync is used
- * only when the includer has asked for POSIX). Everything is deterministic: a seed fixes the whole
+ * `cc -std=c99` and no feature macros, so it uses nothing beyond ISO C99 and libm, except on POSIX
+ * systems (which it asks for itself, whatever the compile line says): fsync for durable checkpoints
+ * and the process ids that let a save remove temporaries that killed savers left behind.
+ * Everything is deterministic: a seed fixes the whole
  * random stream, and the generator's full state is the nnrt_rng struct, which a checkpoint can
  * store as plain bytes.
  *
@@ -21,6 +23,12 @@
  * Section payloads are copied as they lie in memory (floats in host order); the format is
  * portable between hosts of the same endianness, which is every host nnc targets.
  */
+/* POSIX's declarations regardless of the user's flags (-std=c99 alone hides them): checkpoints
+   must be durable everywhere they can be. Must come before any include. */
+#if (defined(__unix__) || defined(__APPLE__)) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "nnrt.h"
 
 #include <errno.h>
@@ -32,10 +40,14 @@
 #include <string.h>
 #include <time.h>
 
-/* fsync needs POSIX; plain C99 builds skip it and rely on fflush + rename only. */
-#if defined(__unix__) && defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200112L
+/* Elsewhere (plain ISO C) a save relies on fflush and rename alone. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
-#define NNRT_HAVE_FSYNC 1
+#define NNRT_POSIX 1
 #endif
 
 #define NNRT_CKPT_VERSION 1u
@@ -276,10 +288,11 @@ static void ckpt_write_string(ckpt_writer *w, const char *s) {
 
 static const char *errno_text(int err) { return err > 0 ? strerror(err) : "I/O error"; }
 
-/* Opens a fresh temporary file PATH.tmp-NNNNNN beside PATH. C99 has neither mkstemp nor fopen's
- * "x" mode, so candidates are tried until one does not exist yet; the start of the sequence mixes
- * the clock and a counter so that concurrent savers rarely collide. The check-then-create window is
- * a race only between two processes saving to the same path at once. */
+/* Opens a fresh temporary file beside PATH: PATH.tmp-PID-N on POSIX (so that a later save can
+ * tell whether its writer is still alive), PATH.tmp-NNNNNN elsewhere. C99 has neither mkstemp nor
+ * fopen's "x" mode, so candidates are tried until one does not exist yet; the start of the sequence
+ * mixes the clock and a counter so that concurrent savers rarely collide. The check-then-create
+ * window is a race only between two processes saving to the same path at once. */
 static FILE *open_temp(const char *path, char *tmp, size_t tmp_size, int *err) {
   static unsigned counter;
   unsigned start = (unsigned)time(NULL) * 2654435761u + (unsigned)clock() + 7919u * counter++;
@@ -287,7 +300,11 @@ static FILE *open_temp(const char *path, char *tmp, size_t tmp_size, int *err) {
   *err = 0;
   for (k = 0; k < 100; k++) {
     FILE *probe, *f;
+#ifdef NNRT_POSIX
+    snprintf(tmp, tmp_size, "%s.tmp-%ld-%06u", path, (long)getpid(), (start + (unsigned)k) % 1000000u);
+#else
     snprintf(tmp, tmp_size, "%s.tmp-%06u", path, (start + (unsigned)k) % 1000000u);
+#endif
     probe = fopen(tmp, "rb");
     if (probe) {
       fclose(probe);
@@ -303,6 +320,63 @@ static FILE *open_temp(const char *path, char *tmp, size_t tmp_size, int *err) {
   return NULL;
 }
 
+#ifdef NNRT_POSIX
+/* The folder part of PATH ("." when it has none) in out; 0 if it does not fit. */
+static int folder_of(const char *path, char *out, size_t out_size) {
+  const char *slash = strrchr(path, '/');
+  size_t len = slash ? (size_t)(slash - path) : 1;
+  if (slash && len == 0) len = 1; /* "/x": the root */
+  if (len + 1 > out_size) return 0;
+  memcpy(out, slash ? path : ".", len);
+  out[len] = '\0';
+  return 1;
+}
+
+/* Removes PATH.tmp-PID-N files whose process no longer exists: a saver killed between creating
+ * its temporary and renaming it leaves one behind. A live process (or one of another user, which
+ * kill() cannot probe) keeps its file. Best effort: failures here never fail a save. */
+static void remove_stale_temps(const char *path) {
+  char folder[4096], *full;
+  const char *base = strrchr(path, '/');
+  size_t base_len;
+  DIR *d;
+  struct dirent *e;
+  base = base ? base + 1 : path;
+  base_len = strlen(base);
+  if (!folder_of(path, folder, sizeof folder) || !(d = opendir(folder))) return;
+  full = malloc(strlen(folder) + 300);
+  while (full && (e = readdir(d)) != NULL) {
+    const char *rest = e->d_name + base_len + 5;
+    char *end;
+    long pid;
+    if (strncmp(e->d_name, base, base_len) != 0 || strncmp(e->d_name + base_len, ".tmp-", 5) != 0) continue;
+    errno = 0;
+    pid = strtol(rest, &end, 10);
+    if (errno || end == rest || *end != '-' || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    sprintf(full, "%s/%s", folder, e->d_name);
+    remove(full);
+  }
+  free(full);
+  closedir(d);
+}
+
+/* Makes a rename in PATH's folder durable: the folder's own entry list is synced. A folder that
+ * cannot be opened for reading, or a file system that cannot sync folders, is not an error. */
+static int sync_folder(const char *path) {
+  char folder[4096];
+  int fd, rc, err;
+  if (!folder_of(path, folder, sizeof folder)) return 0;
+  fd = open(folder, O_RDONLY);
+  if (fd < 0) return 0;
+  rc = fsync(fd);
+  err = errno;
+  close(fd);
+  errno = err;
+  return rc == 0 || err == EINVAL || err == EROFS || err == ENOTSUP || err == EBADF ? 0 : -1;
+}
+#endif
+
 int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t model_hash,
                          const nnrt_section *sections, int n_sections) {
   ckpt_writer w;
@@ -311,7 +385,10 @@ int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t mode
   int err, i;
 
   if (ckpt_check_args(path, model_name, sections, n_sections) != 0) return -1;
-  tmp_size = strlen(path) + 32;
+#ifdef NNRT_POSIX
+  remove_stale_temps(path);
+#endif
+  tmp_size = strlen(path) + 48;
   tmp = malloc(tmp_size);
   if (!tmp) {
     nnrt_set_error("%s: out of memory", path);
@@ -340,7 +417,7 @@ int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t mode
 
   errno = 0;
   if (!w.failed && fflush(w.f) != 0) w.failed = errno ? errno : -1;
-#ifdef NNRT_HAVE_FSYNC
+#ifdef NNRT_POSIX
   /* Make the data durable before the rename makes it visible under PATH. */
   if (!w.failed && fsync(fileno(w.f)) != 0) w.failed = errno ? errno : -1;
 #endif
@@ -360,6 +437,13 @@ int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t mode
     return -1;
   }
   free(tmp);
+#ifdef NNRT_POSIX
+  /* and the rename itself: without this a crash can bring back the previous file (or none) */
+  if (sync_folder(path) != 0) {
+    nnrt_set_error("%s: cannot sync its folder: %s", path, errno_text(errno ? errno : -1));
+    return -1;
+  }
+#endif
   return 0;
 }
 

@@ -44,9 +44,10 @@ void nnrt_set_error(const char *fmt, ...)
 
 /* ---- checkpoints ----
  * A checkpoint is a list of named byte sections plus the model's name and structure hash.
- * nnrt_checkpoint_save writes PATH.tmp-NNNNNN in the same folder, flushes it (and fsyncs it when
- * compiled with POSIX enabled), and renames it over PATH, so a failed save never destroys the
- * previous file. The format is specified at the top of nnrt.c.
+ * nnrt_checkpoint_save writes PATH.tmp-PID-N in the same folder, flushes and fsyncs it, renames it
+ * over PATH and fsyncs the folder (on POSIX systems, whatever the compile flags; elsewhere the
+ * temporary is PATH.tmp-NNNNNN and only flushed), so a failed save never destroys the previous
+ * file. It first removes PATH.tmp-PID-N files whose process is gone (a saver killed mid-write). The format is specified at the top of nnrt.c.
  * nnrt_checkpoint_load reads and verifies the whole file (magic, version, checksum, model hash,
  * every section's name and size) before it copies anything, so on failure the destination
  * buffers are untouched. Both return 0 on success and -1 with nnrt_last_error() set. */

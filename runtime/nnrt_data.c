@@ -1,7 +1,8 @@
 /* nnrt_data.c — IDX and CSV dataset loaders and input standardization (see nnrt_data.h).
  *
  * Both loaders read through zlib's gz* interface, which passes plain files through unchanged and
- * inflates gzip ones, so compression is detected by content, not by name. Sizes from a header
+ * inflates gzip ones, so compression is detected by content, not by name; a gzip file must end
+ * where its last member does (gz_check_end: gzread alone ignores bytes after it). Sizes from a header
  * are checked for overflow and then only bound the read: arrays grow as data actually arrives,
  * so a header that claims billions of examples costs nothing before the file runs out.
  */
@@ -10,8 +11,10 @@
 #include "nnrt.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -77,6 +80,62 @@ static long read_some(gzFile g, const char *path, void *buf, unsigned n) {
   return got;
 }
 
+/* 1 when zlib stopped because the gzip data ended early (not at a member's end). */
+static int gz_cut_short(gzFile g) {
+  int errnum = Z_OK;
+  gzerror(g, &errnum);
+  return errnum == Z_BUF_ERROR;
+}
+
+/* gzread ignores whatever follows the last gzip member when it is not another member; a file
+ * with bytes appended after its data is corrupt, so a gzip file is walked once more with inflate
+ * itself, member by member, to the end. 0 when it ends with a member, else -1 after setting the
+ * error. Plain files (g read directly) pass at once. */
+static int gz_check_end(gzFile g, const char *path) {
+  unsigned char *in, *out;
+  z_stream z;
+  FILE *f;
+  int rc = 0, zrc = Z_OK, at_member_end = 0;
+  if (gzdirect(g)) return 0;
+  in = malloc(CHUNK);
+  out = malloc(CHUNK);
+  f = fopen(path, "rb");
+  memset(&z, 0, sizeof z);
+  if (!in || !out || !f || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    free(in);
+    free(out);
+    if (f) fclose(f);
+    return 0; /* cannot check: the data itself was read fine */
+  }
+  for (;;) {
+    if (z.avail_in == 0) {
+      z.avail_in = (uInt)fread(in, 1, CHUNK, f);
+      z.next_in = in;
+      if (z.avail_in == 0) break;
+    }
+    if (at_member_end) {
+      /* another member must start here: 1f 8b */
+      if (z.next_in[0] != 0x1f || (z.avail_in > 1 && z.next_in[1] != 0x8b)) {
+        rc = -1;
+        break;
+      }
+      inflateReset(&z);
+      at_member_end = 0;
+    }
+    z.next_out = out;
+    z.avail_out = CHUNK;
+    zrc = inflate(&z, Z_NO_FLUSH);
+    if (zrc == Z_STREAM_END) at_member_end = 1;
+    else if (zrc != Z_OK && zrc != Z_BUF_ERROR) break; /* gzread reported such data already */
+  }
+  inflateEnd(&z);
+  fclose(f);
+  free(in);
+  free(out);
+  if (rc != 0) nnrt_set_error("%s: unexpected bytes after the end of the gzip data", path);
+  return rc;
+}
+
 /* ---- IDX ----
  * An IDX file is: two zero bytes, a type byte, a dimension count byte, one big-endian u32 per
  * dimension, then the values in row-major order. The first dimension counts the examples. */
@@ -94,6 +153,10 @@ static int idx_read_header(gzFile g, const char *path, const char *what, int min
   int i;
   got = read_some(g, path, b, 4);
   if (got < 0) return -1;
+  if (got < 4 && gz_cut_short(g)) {
+    nnrt_set_error("%s: truncated gzip file: it ends before the IDX header", path);
+    return -1;
+  }
   if (got == 0) {
     nnrt_set_error("%s: empty file, not an IDX file", path);
     return -1;
@@ -253,6 +316,7 @@ int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char 
     goto fail;
   ys.keep = keep;
   if (idx_read_payload(gl, labels_path, hl.dims[0], &ys, "labels", hl.dims[0]) != 0) goto fail;
+  if (gz_check_end(gi, images_path) != 0 || gz_check_end(gl, labels_path) != 0) goto fail;
   gzclose(gi);
   gzclose(gl);
 
@@ -425,6 +489,12 @@ int nnrt_dataset_load_csv(nnrt_dataset *ds, const char *path, int target_dim, lo
                          fields[c], parse_number(fields[c], &v) ? "finite " : "");
         goto fail;
       }
+      /* values are stored as floats: a double beyond FLT_MAX would become an infinity */
+      if (fabs(v) > FLT_MAX) {
+        nnrt_set_error("%s:%ld: column %d: '%.40s' is beyond the float range (about 3.4e38)", path,
+                       r.line_no, c + 1, fields[c]);
+        goto fail;
+      }
       if (c < lead && target_dim == 0) {
         if (v < 0 || v >= INT32_MAX || v != floor(v)) {
           nnrt_set_error("%s:%ld: label '%.40s' is not a class id (an integer >= 0)", path,
@@ -447,6 +517,7 @@ int nnrt_dataset_load_csv(nnrt_dataset *ds, const char *path, int target_dim, lo
     nnrt_set_error("%s: no data rows", path);
     goto fail;
   }
+  if ((limit <= 0 || n < limit) && gz_check_end(r.g, path) != 0) goto fail;
   gzclose(r.g);
   free(r.line);
   free(fields);

@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -340,6 +341,37 @@ static int readable(const char *path) {
   return 1;
 }
 
+int nnrt_train_check_checkpoint(const char *path) {
+  struct stat st;
+  char *probe;
+  FILE *f;
+  size_t len = strlen(path) + 48;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "error: %s: is a folder; --checkpoint needs a file's path\n", path);
+    return -1;
+  }
+  /* a file beside it, as the save's temporary will be (named so that a later save removes it if
+     this process is killed before it does) */
+  if (!(probe = malloc(len))) return 0;
+#ifdef NNRT_HAVE_ISATTY /* unistd.h */
+  snprintf(probe, len, "%s.tmp-%ld-probe", path, (long)getpid());
+#else
+  snprintf(probe, len, "%s.tmp-probe", path);
+#endif
+  errno = 0;
+  f = fopen(probe, "wb");
+  if (!f) {
+    fprintf(stderr, "error: %s: cannot write the checkpoint there: %s\n", path,
+            errno ? strerror(errno) : "cannot create a file");
+    free(probe);
+    return -1;
+  }
+  fclose(f);
+  remove(probe);
+  free(probe);
+  return 0;
+}
+
 int nnrt_train_check_files(const nnrt_train_args *args) {
   int ok = 1, test;
   for (test = 0; test < 2; test++) {
@@ -361,12 +393,14 @@ int nnrt_train_check_files(const nnrt_train_args *args) {
     else ok = 0;
   }
   if (args->resume) ok &= readable(args->resume);
+  if (args->checkpoint) ok &= nnrt_train_check_checkpoint(args->checkpoint) == 0;
   return ok ? 0 : -1;
 }
 
-/* Loads one split from CSV or IDX; returns 0 or 1 after reporting. */
+/* Loads one split from CSV or IDX; returns 0 or 1 after reporting. *shown_path is the file that
+ * holds the inputs, *labels_path the one that holds the labels or targets. */
 static int load_split(const nnrt_model_api *api, const nnrt_train_args *args, int test,
-                      nnrt_dataset *ds, const char **shown_path, char **found) {
+                      nnrt_dataset *ds, const char **shown_path, const char **labels_path, char **found) {
   const char *csv = test ? args->test_csv : args->train_csv;
   long limit = test ? args->limit_test : args->limit_train;
   const char *images = test ? args->test_images : args->train_images;
@@ -374,7 +408,7 @@ static int load_split(const nnrt_model_api *api, const nnrt_train_args *args, in
   int rc;
 
   if (csv) {
-    *shown_path = csv;
+    *shown_path = *labels_path = csv;
     if (nnrt_dataset_load_csv(ds, csv, api->n_classes > 0 ? 0 : api->target_size, limit) != 0) {
       fprintf(stderr, "error: %s\n", nnrt_last_error());
       return 1;
@@ -396,13 +430,16 @@ static int load_split(const nnrt_model_api *api, const nnrt_train_args *args, in
                                                                      : "train-labels-idx1-ubyte")))
     return 1;
   *shown_path = images;
+  *labels_path = labels;
   rc = nnrt_dataset_load_idx(ds, images, labels, limit);
   if (rc != 0) fprintf(stderr, "error: %s\n", nnrt_last_error());
   return rc != 0;
 }
 
-/* Checks a loaded split against the model; returns 0 or 1 after reporting. */
-static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const char *what) {
+/* Checks a loaded split against the model; returns 0 or 1 after reporting. `what` names the file of
+ * the inputs, `labels_what` the file of the labels. */
+static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const char *what,
+                       const char *labels_what) {
   char have[64], want[64];
   long i;
   if (ds->dim != api->in_size) {
@@ -417,7 +454,7 @@ static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const 
       if (ds->labels[i] >= api->n_classes) {
         fprintf(stderr,
                 "error: %s: label %ld of example %ld is out of range for model '%s' (classes 0..%d)\n",
-                what, (long)ds->labels[i], i + 1, api->name, api->n_classes - 1);
+                labels_what, (long)ds->labels[i], i + 1, api->name, api->n_classes - 1);
         return 1;
       }
     }
@@ -517,7 +554,7 @@ static void *alloc_array(size_t count, size_t size) {
 
 static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   train_state s;
-  const char *train_name = NULL, *test_name = NULL, *ckpt;
+  const char *train_name = NULL, *test_name = NULL, *train_labels_name = NULL, *test_labels_name = NULL, *ckpt;
   int labels, epoch, start_epoch = 0, progress, saved = 0;
   long steps_per_epoch;
   char c1[32], c2[32], c3[32];
@@ -527,9 +564,10 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   labels = api->n_classes > 0;
 
   /* Data first: nothing is created or written until both splits are known to fit the model. */
-  if (load_split(api, args, 0, &s.train, &train_name, s.found) ||
-      load_split(api, args, 1, &s.test, &test_name, s.found + 2) ||
-      check_split(api, &s.train, train_name) || check_split(api, &s.test, test_name))
+  if (load_split(api, args, 0, &s.train, &train_name, &train_labels_name, s.found) ||
+      load_split(api, args, 1, &s.test, &test_name, &test_labels_name, s.found + 2) ||
+      check_split(api, &s.train, train_name, train_labels_name) ||
+      check_split(api, &s.test, test_name, test_labels_name))
     goto fail;
   if (args->standardize) {
     float mean, std;
@@ -545,6 +583,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     snprintf(s.default_ckpt, len, "%s.ckpt", api->name);
     ckpt = s.default_ckpt;
   }
+  if (nnrt_train_check_checkpoint(ckpt) != 0) goto fail; /* now, not after the first epoch */
   steps_per_epoch = (s.train.n + args->batch - 1) / args->batch;
   s.perm = alloc_array((size_t)s.train.n, sizeof(long));
   s.xb = alloc_array((size_t)args->batch, (size_t)api->in_size * sizeof(float));
@@ -633,10 +672,11 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
                     : api->train_step_target(s.model, s.xb, s.tb, n);
       if (!isfinite(loss)) {
         if (progress) fprintf(stderr, "\n");
+        /* train_step refuses (NaN) a step whose loss or any gradient is not finite */
         fprintf(stderr,
-                "error: the loss became %s at epoch %d, batch %ld of %ld; stopping (a smaller "
-                "learning rate may help)\n",
-                isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, steps_per_epoch);
+                "error: the loss or a gradient became NaN or infinite at epoch %d, batch %ld of %ld; "
+                "stopping without that step (a smaller learning rate may help)\n",
+                epoch + 1, b + 1, steps_per_epoch);
         goto fail;
       }
       loss_sum += (double)loss * n;

@@ -60,8 +60,12 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
 void nnrt_train_usage(FILE *out);
 
 /* Checks that every file the run will read can be opened (the IDX or CSV files, the checkpoint to
- * resume from), reporting each one that cannot; -1 if any. nnc calls it before compiling. */
+ * resume from) and that the checkpoint can be written, reporting each one that cannot; -1 if any.
+ * nnc calls it before compiling. */
 int nnrt_train_check_files(const nnrt_train_args *args);
+/* 0 when a checkpoint can be written at PATH (not a folder; a file can be made beside it), else
+ * -1 after an "error: PATH: ..." on stderr. Checked again before training starts. */
+int nnrt_train_check_checkpoint(const char *path);
 
 /* The whole training run; returns the process exit status (0 ok, 1 bad data or failure, 2 usage). */
 int nnrt_train_main(const nnrt_model_api *api, int argc, char **argv);

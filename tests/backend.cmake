@@ -28,6 +28,9 @@
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
+#   nonfinite_step          nonfinite.c: NaN reaches forward's output through relu; train_step
+#                           refuses (NaN, nothing changed, generator included) a step whose loss
+#                           or any gradient is not finite
 #   optim_<case>            optim.c: train_step against torch.optim's formulas computed by hand in
 #                           double, 3 steps, relative 1e-12 (sgd, momentum, nesterov, weight decay,
 #                           rmsprop, adam)
@@ -51,6 +54,22 @@
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake), its losses against
 #                           a curve recorded from an independent PyTorch run (expected_losses.py;
 #                           train_e2e_expected_losses replays it where torch is installed)
+#   model_names             model_names.cmake: models named tm, train, forward, create, nn_real, m,
+#                           ... (C library, CBLAS and nnc identifiers) build as the spec's §7 says,
+#                           train, save and load; a few through nnc train and nnc bench too
+#   build_output_atomic     scripts/build_output.cmake: a build that fails on its third file (a
+#                           folder named nnrt.c) leaves the first two as they were, and one that
+#                           fails in a folder it made removes that folder
+#   checkpoint_durable      scripts/durable_save.cmake: nnrt.c compiled as generated code is (plain
+#                           -std=c99) fsyncs the temporary and the folder, and a save removes the
+#                           temporaries of savers that are gone (durable_save.c)
+#   train_interrupt_compile scripts/interrupt.sh: Ctrl-C (SIGINT to the process group) while
+#                           nnc train runs the C compiler: exit 130, "interrupted", $TMPDIR clean
+#   setup_script            scripts/setup_script.sh: scripts/setup with stand-in tools: not root and
+#                           no sudo explained (exit 1), packages listed, apt-get waits for the lock
+#   readme_figures          README's example nnc train output agrees with its Results table
+#   docs_examples           docs/language.md: every example model passes nnc check (and build),
+#                           every error example fails as stated, the C API and options are real
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -150,6 +169,10 @@ nnc_be_model_test(init_check MODELS ${NNC_BE_SRC}/backend/init_check.nn FLAGS --
                   DRIVER ${NNC_BE_SRC}/backend/init_check.c)
 nnc_be_model_test(dropout_check MODELS ${NNC_BE_SRC}/backend/dropout_inv.nn ${NNC_BE_SRC}/backend/dropout_alpha.nn
                   FLAGS --double --debug-api DRIVER ${NNC_BE_SRC}/backend/dropout_check.c)
+
+# ---- NaN propagates, and a step with a non-finite loss or gradient is refused ----
+nnc_be_model_test(nonfinite_step MODELS ${NNC_BE_SRC}/backend/nonfinite.nn FLAGS --debug-api --no-blas
+                  DRIVER ${NNC_BE_SRC}/backend/nonfinite.c ARGS @WORK@)
 
 # ---- convolutional ops' forward values against conv_check.c's own references ----
 # case | input shape | the expression o = ... | conv_check's arguments after the shape
@@ -390,3 +413,54 @@ add_test(NAME golden_tiny_dense_c
          COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/golden/tiny_dense.nn
                  -DWORK=${NNC_BE_WORK}/golden_tiny_dense_c -P ${NNC_BE_SRC}/backend/golden.cmake)
 set_tests_properties(golden_tiny_dense_c PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- model names that are C library, CBLAS or nnc identifiers still give working C ----
+set(nnc_name_cases tm sgemm openblas blas train infer update sections forward save load steps create destroy
+    step begin_step init_params all_finite nn_real nn_expm1 matmul gemm im2col col2im nn_sum nn_dot_centered NN_HOT m x y t n batch max_batch seed out rng
+    api argc now by_value sum row mask result fixed acts TM A tm_ nnc1 NNRt2)
+string(JOIN "|" nnc_name_list ${nnc_name_cases})
+add_test(NAME model_names
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DWORK=${NNC_BE_WORK}/model_names
+                 -DDRIVER=${NNC_BE_SRC}/backend/model_names_main.c "-DNAMES=${nnc_name_list}"
+                 "-DTRAIN_NAMES=create|steps" "-DBENCH_NAMES=now" -DDATA=${NNC_BE_SRC}/data
+                 "-DBLAS_LIBS=${nnc_blas_libs_arg}" "-DCBLAS_INCLUDE=${nnc_cblas_include}"
+                 -P ${NNC_BE_SRC}/backend/model_names.cmake)
+set_tests_properties(model_names PROPERTIES TIMEOUT 300 LABELS backend ENVIRONMENT "${nnc_be_env}")
+
+# ---- nnc build replaces the output folder's files all at once or not at all ----
+add_test(NAME build_output_atomic
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/data/tiny_mlp.nn
+                 -DWORK=${NNC_BE_WORK}/build_output_atomic -P ${NNC_BE_SRC}/scripts/build_output.cmake)
+set_tests_properties(build_output_atomic PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- checkpoints are fsynced (file and folder) whatever the flags, and killed savers' leftovers go ----
+add_test(NAME checkpoint_durable
+         COMMAND ${CMAKE_COMMAND} -DCC=${CMAKE_C_COMPILER} -DSRC=${NNC_BE_REPO} -DWORK=${NNC_BE_WORK}/checkpoint_durable
+                 "-DCFLAGS=${nnc_gen_cflags_arg}" -P ${NNC_BE_SRC}/scripts/durable_save.cmake)
+set_tests_properties(checkpoint_durable PROPERTIES TIMEOUT 60 LABELS backend ENVIRONMENT "${nnc_be_env}")
+
+# ---- Ctrl-C while nnc train compiles: exit 130, no temporary folder left ----
+add_test(NAME train_interrupt_compile
+         COMMAND sh ${NNC_BE_SRC}/scripts/interrupt.sh $<TARGET_FILE:nnc> ${NNC_BE_SRC}/data/tiny_mlp.nn
+                 ${NNC_BE_SRC}/data/tiny_train.csv ${NNC_BE_SRC}/data/tiny_test.csv ${NNC_BE_WORK}/train_interrupt_compile)
+set_tests_properties(train_interrupt_compile PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- scripts/setup: a missing sudo explained, its packages listed, the dpkg lock waited for ----
+add_test(NAME setup_script COMMAND sh ${NNC_BE_SRC}/scripts/setup_script.sh ${NNC_BE_REPO} ${NNC_BE_WORK}/setup_script)
+set_tests_properties(setup_script PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- README's example output agrees with its Results table ----
+add_test(NAME readme_figures COMMAND ${CMAKE_COMMAND} -DREADME=${NNC_BE_REPO}/README.md -P ${NNC_BE_SRC}/scripts/readme_figures.cmake)
+set_tests_properties(readme_figures PROPERTIES TIMEOUT 30 LABELS backend)
+
+# ---- docs/language.md: its examples compile (or fail as stated), its API and options are real ----
+string(JOIN "|" nnc_unsupported_arg ${NNC_BACKEND_UNSUPPORTED_OPS})
+add_test(NAME docs_examples
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DDOC=${NNC_BE_REPO}/docs/language.md
+                 -DWORK=${NNC_BE_WORK}/docs_examples "-DUNSUPPORTED=${nnc_unsupported_arg}"
+                 -P ${NNC_BE_SRC}/scripts/docs_examples.cmake)
+set_tests_properties(docs_examples PROPERTIES TIMEOUT 60 LABELS backend)
+
+# ---- the same with batchnorm: a refused step leaves the running statistics too ----
+nnc_be_model_test(nonfinite_step_bn MODELS ${NNC_BE_SRC}/backend/nonfinite_bn.nn FLAGS --debug-api --no-blas
+                  DRIVER ${NNC_BE_SRC}/backend/nonfinite.c ARGS @WORK@)

@@ -30,7 +30,8 @@
  *   bad_args       train_step with n > max_batch, n = 0, a label K or -1, or NULL x: NaN; the
  *                  parameters, the step count and everything else are unchanged (a normal step
  *                  afterwards matches a model that never saw the bad calls, bit for bit);
- *                  max_batch 0 makes NAME_new return NULL
+ *                  max_batch 0 makes NAME_new return NULL; save and load with a NULL model or
+ *                  path return -1 and set nnrt_last_error() ("NAME_save: the path is NULL")
  */
 #define _POSIX_C_SOURCE 200809L /* setrlimit, opendir: the failed-save case */
 
@@ -405,6 +406,17 @@ static void case_bad_args(void) {
   float lm = step(m, 1), lr = step(ref, 1);
   CHECK(lm == lr && same_params(m, M(debug_params)(ref)),
         "the step after rejected calls differs from a model that never saw them (loss %.9g vs %.9g)", lm, lr);
+  /* NULL arguments to save and load: -1 and a message saying which */
+  const char *null_cases[4][2] = {{"save", "model"}, {"save", "path"}, {"load", "model"}, {"load", "path"}};
+  for (int k = 0; k < 4; k++) {
+    nnrt_clear_error();
+    const char *path = path_in_dir("null.ckpt");
+    int rc = k == 0 ? M(save)(NULL, path) : k == 1 ? M(save)(m, NULL) : k == 2 ? M(load)(NULL, path) : M(load)(m, NULL);
+    char want[128];
+    snprintf(want, sizeof want, "%s_%s: the %s is NULL", M_NAME, null_cases[k][0], null_cases[k][1]);
+    CHECK(rc == -1 && strcmp(nnrt_last_error(), want) == 0, "%s with a NULL %s: %d, '%s' (expected -1, '%s')",
+          null_cases[k][0], null_cases[k][1], rc, nnrt_last_error(), want);
+  }
   CHECK(M(new)(0, 1) == NULL, "%s_new(0, seed) did not return NULL", M_NAME);
   CHECK(M(new)(-3, 1) == NULL, "%s_new(-3, seed) did not return NULL", M_NAME);
   free(before);

@@ -298,6 +298,51 @@ static void test_idx_truncated_gzip(void **state) {
   snprintf(expect, sizeof expect, "%s: truncated: the header declares 50 images", f->images);
   assert_memory_equal(nnrt_last_error(), expect, strlen(expect));
   assert_empty(&ds);
+
+  /* cut inside the gzip header: not "empty file" */
+  write_file(f->images, buf, 12, 0);
+  assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, 0), -1);
+  snprintf(expect, sizeof expect, "%s: truncated gzip file: it ends before the IDX header", f->images);
+  assert_string_equal(nnrt_last_error(), expect);
+  assert_empty(&ds);
+}
+
+/* Bytes after a complete gzip stream are an error; a second gzip member is data (as gzip -d). */
+static void test_gzip_trailing_bytes(void **state) {
+  fixture *f = *state;
+  unsigned char buf[8192];
+  char expect[512];
+  uint32_t dims[3] = {50, 8, 8};
+  size_t n;
+  FILE *fp;
+  nnrt_dataset ds;
+  n = make_idx(buf, 0x08, 1, dims, 50);
+  write_file(f->labels, buf, n, 1);
+  n = make_idx(buf, 0x08, 3, dims, 3200);
+  write_file(f->images, buf, n, 1);
+  assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, 0), 0);
+  nnrt_dataset_free(&ds);
+  fp = fopen(f->labels, "ab");
+  assert_non_null(fp);
+  fputs("garbage after the stream", fp);
+  fclose(fp);
+  assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, 0), -1);
+  snprintf(expect, sizeof expect, "%s: unexpected bytes after the end of the gzip data", f->labels);
+  assert_string_equal(nnrt_last_error(), expect);
+  assert_empty(&ds);
+
+  /* a CSV file too */
+  write_file(f->csv, "0,1,2\n1,3,4\n", 12, 1);
+  assert_int_equal(nnrt_dataset_load_csv(&ds, f->csv, 0, 0), 0);
+  nnrt_dataset_free(&ds);
+  fp = fopen(f->csv, "ab");
+  assert_non_null(fp);
+  fputs("\x01\x02junk", fp);
+  fclose(fp);
+  assert_int_equal(nnrt_dataset_load_csv(&ds, f->csv, 0, 0), -1);
+  snprintf(expect, sizeof expect, "%s: unexpected bytes after the end of the gzip data", f->csv);
+  assert_string_equal(nnrt_last_error(), expect);
+  assert_empty(&ds);
 }
 
 /* ---- CSV ---- */
@@ -380,6 +425,10 @@ static void test_csv_errors(void **state) {
   expect_csv_error(f, "1,2,\n", 0, ":1: column 3 is empty");
   expect_csv_error(f, "1,nan,2\n", 0, ":1: column 2: 'nan' is not a finite number");
   expect_csv_error(f, "1,2,1e999\n", 0, ":1: column 3: '1e999' is not a finite number");
+  /* finite doubles that a float cannot hold (they used to load as infinities) */
+  expect_csv_error(f, "1,2,3\n1,1e39,2\n", 0, ":2: column 2: '1e39' is beyond the float range (about 3.4e38)");
+  expect_csv_error(f, "1,2,-1e308\n", 0, ":1: column 3: '-1e308' is beyond the float range (about 3.4e38)");
+  expect_csv_error(f, "1e39,2,3\n", 1, ":1: column 1: '1e39' is beyond the float range (about 3.4e38)");
   expect_csv_error(f, "label,a\n", 0, ": no data rows");
   expect_csv_error(f, "", 0, ": no data rows");
   expect_csv_error(f, "3\n", 0, ":1: 1 column, need a label and at least one input value");
@@ -445,6 +494,7 @@ int main(void) {
       T(test_idx_huge_headers),
       T(test_idx_missing_and_corrupt_gzip),
       T(test_idx_truncated_gzip),
+      T(test_gzip_trailing_bytes),
       T(test_csv_labels),
       T(test_csv_targets_and_gzip),
       T(test_csv_long_line),

@@ -59,8 +59,17 @@ static void print_expr(Buf *b, const Ast *e) {
 }
 
 static void print_stmts(Buf *b, const Stmt *s) {
+  static const char *kinds[] = {"model", "const", "input", "label", "target", "assign", "repeat", "block",
+                                "return", "output", "loss", "optimizer", "unknown"};
   for (; s; s = s->next) {
+    if (s->broken) {
+      /* what a syntax error left of it: its kind and name, as its first tokens tell */
+      put(b, "<broken %s%s%s>", kinds[s->kind], s->name ? " " : "", s->name ? s->name : "");
+      if (s->next) put(b, "; ");
+      continue;
+    }
     switch (s->kind) {
+    case ST_UNKNOWN: put(b, "<unknown>"); break;
     case ST_MODEL: put(b, "model %s", s->name); break;
     case ST_CONST: put(b, "const %s = ", s->name); print_expr(b, s->expr); break;
     case ST_INPUT:
@@ -236,6 +245,21 @@ static void test_long_lists_are_linear(void **state) {
   free(src);
 }
 
+/* A syntax error keeps its statement in the AST as what it began as, for lowering. */
+static void test_broken_statements_kept(void **state) {
+  (void)state;
+  Parsed *p = parse_n("model m\nh = = x\nconst k = )\ninput x : 4\nrepeat 2 { g = ) }\nloss )\nh = relu(x)\n", 78);
+  assert_false(p->prog.syntax_ok);
+  assert_true(p->prog.complete);
+  assert_string_equal(p->text, "model m; <broken assign h>; <broken const k>; <broken input x>; "
+                               "repeat 2 { <broken assign g> }; <broken loss>; h = relu(x)");
+  parsed_free(p);
+  /* a lexical error in a statement that still parses: broken too (the number was dropped) */
+  p = parse_n("h = dense(x, 99999999999999999999)\n", 35);
+  assert_string_equal(p->text, "<broken assign h>");
+  parsed_free(p);
+}
+
 static void test_error_unexpected_token(void **state) {
   (void)state;
   assert_string_equal(syntax_errors("model m\nh = dense(x 3)\n", 1),
@@ -399,6 +423,7 @@ int main(void) {
       cmocka_unit_test(test_arguments),
       cmocka_unit_test(test_separators),
       cmocka_unit_test(test_long_lists_are_linear),
+      cmocka_unit_test(test_broken_statements_kept),
       cmocka_unit_test(test_error_unexpected_token),
       cmocka_unit_test(test_error_kinds_of_token),
       cmocka_unit_test(test_error_missing_close),

@@ -88,11 +88,14 @@ static void tiny_sgd(tiny *m, const float *x, int n) {
   m->steps++;
 }
 
+static long label_steps_taken; /* by every tiny model: shows whether training started */
+
 /* Mean softmax cross-entropy; dL/dlogits = (softmax - onehot) / n. */
 static float tiny_step_label(void *model, const float *x, const int32_t *y, int n) {
   tiny *m = model;
   double loss = 0;
   int i, j;
+  label_steps_taken++;
   tiny_forward(m, x, n, m->out);
   for (i = 0; i < n; i++) {
     float *o = m->out + i * m->k, mx = o[0], sum = 0;
@@ -290,6 +293,23 @@ static unsigned char *read_all(const char *path, size_t *n) {
   *n = fread(buf, 1, 1 << 16, f);
   fclose(f);
   return buf;
+}
+
+/* Runs f(arg) with stderr going to PATH, and returns what it wrote there (NUL-terminated). */
+static char *stderr_of(const char *path, int (*f)(const void *), const void *arg, int *rc) {
+  size_t n;
+  int saved;
+  fflush(stderr);
+  saved = dup(2);
+  assert_true(saved >= 0);
+  assert_non_null(freopen(path, "w", stderr));
+  *rc = f(arg);
+  fflush(stderr);
+  assert_int_equal(dup2(saved, 2), 2);
+  close(saved);
+  char *text = (char *)read_all(path, &n);
+  text[n < (1 << 16) ? n : (1 << 16) - 1] = 0;
+  return text;
 }
 
 /* ---- argument parsing ---- */
@@ -586,6 +606,14 @@ static void test_train_regression_csv(void **state) {
   assert_false(file_exists(ck));
 }
 
+static const nnrt_model_api *two_classes_api;
+static const char *two_classes_dir, *two_classes_ckpt;
+static int train_two_classes(const void *unused) {
+  (void)unused;
+  return train(two_classes_api, "--data", two_classes_dir, "--checkpoint", two_classes_ckpt, "--quiet",
+               (const char *)NULL);
+}
+
 static void test_train_errors(void **state) {
   fixture *f = *state;
   nnrt_model_api api = tiny_api(), bad;
@@ -604,10 +632,20 @@ static void test_train_errors(void **state) {
   bad.in_size = 15;
   assert_int_equal(train(&bad, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
                    1);
-  bad = api; /* labels 0..2 but only two classes */
+  bad = api; /* labels 0..2 but only two classes: the error names the labels' file, not the images' */
   bad.n_classes = 2;
-  assert_int_equal(train(&bad, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
-                   1);
+  two_classes_api = &bad;
+  two_classes_dir = f->dir;
+  two_classes_ckpt = ck;
+  char err_path[300];
+  snprintf(err_path, sizeof err_path, "%s/stderr.txt", f->dir);
+  int rc;
+  char *text = stderr_of(err_path, train_two_classes, NULL, &rc);
+  assert_int_equal(rc, 1);
+  char want[300];
+  snprintf(want, sizeof want, "error: %s: label 2 of example", f->train_labels);
+  if (!strstr(text, want)) fail_msg("expected '%s' in:\n%s", want, text);
+  free(text);
   bad = api;
   bad.train_step_label = nan_step;
   assert_int_equal(train(&bad, "--data", f->dir, "--checkpoint", ck, "--quiet", (const char *)NULL),
@@ -617,10 +655,20 @@ static void test_train_errors(void **state) {
   bad.steps = NULL;
   assert_int_equal(train(&bad, "--data", f->dir, "--resume", ck, "--quiet", (const char *)NULL), 1);
 
-  /* The checkpoint cannot be written: training runs, then the run fails. */
+  /* A checkpoint that cannot be written fails the run before the first step, not after an epoch:
+     in a missing folder, or a path that is a folder. */
+  label_steps_taken = 0;
   assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", missing, "--quiet",
                          (const char *)NULL),
                    1);
+  assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", f->dir, "--quiet",
+                         (const char *)NULL),
+                   1);
+  assert_int_equal(label_steps_taken, 0);
+  assert_int_equal(nnrt_train_check_checkpoint(missing), -1);
+  assert_int_equal(nnrt_train_check_checkpoint(f->dir), -1);
+  assert_int_equal(nnrt_train_check_checkpoint(ck), 0);
+  assert_false(file_exists(ck)); /* the probe leaves nothing behind */
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
