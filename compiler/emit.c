@@ -561,6 +561,36 @@ static void emit_update(Emit *e) {
 
 /* ---------------- the file ---------------- */
 
+static void put_le(unsigned char *out, size_t *n, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) out[(*n)++] = (unsigned char)(v >> (8 * i));
+}
+
+/* The checkpoint's "param_table" section (format in runtime/nnrt.c): every parameter's name,
+ * block, shape and offset, which NAME_load requires to match byte for byte. */
+static void emit_param_table(Emit *e) {
+  Graph *g = e->g;
+  size_t cap = 4, n = 0;
+  for (int i = 0; i < g->n_params; i++) cap += 4 + strlen(g->params[i].name) + 8 + 4 * NN_MAX_RANK + 8;
+  unsigned char *bytes = arena_alloc(&e->c->arena, cap);
+  put_le(bytes, &n, (uint64_t)g->n_params, 4);
+  for (int i = 0; i < g->n_params; i++) {
+    const Param *p = &g->params[i];
+    size_t len = strlen(p->name);
+    put_le(bytes, &n, len, 4);
+    memcpy(bytes + n, p->name, len);
+    n += len;
+    put_le(bytes, &n, p->trainable ? 0 : 1, 4);
+    put_le(bytes, &n, (uint64_t)p->shape.rank, 4);
+    for (int k = 0; k < p->shape.rank; k++) put_le(bytes, &n, (uint64_t)p->shape.dim[k], 4);
+    put_le(bytes, &n, p->offset, 8);
+  }
+  P(e, "/* The checkpoint's parameter table: per parameter its name, block (0 params, 1 buffers), shape\n"
+       "   and offset, little-endian (runtime/nnrt.c). */\n");
+  P(e, "static const unsigned char param_table[%zu] = {", n);
+  for (size_t i = 0; i < n; i++) P(e, "%s%u,", i % 24 ? "" : "\n   ", bytes[i]);
+  P(e, "\n};\n\n");
+}
+
 static void emit_header(Emit *e, FILE *h) {
   Graph *g = e->g;
   char guard[80];
@@ -775,15 +805,17 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "  return loss;\n}\n\n");
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
-  P(&e, "#define N_SECTIONS 6\n"
+  emit_param_table(&e);
+  P(&e, "#define N_SECTIONS 7\n"
         "static void sections(const %s *m, nnrt_section *s, uint64_t *step, uint64_t *rng) {\n"
         "  nnrt_section all[N_SECTIONS] = {\n"
-        "      {\"params\", m->params, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"buffers\", m->buffers, sizeof(nn_real) * N_BUFFERS},\n"
-        "      {\"opt.m\", m->opt_m, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"opt.v\", m->opt_v, sizeof(nn_real) * N_PARAMS},\n"
-        "      {\"step\", step, sizeof *step},\n"
-        "      {\"rng\", rng, sizeof(uint64_t) * 6},\n"
+        "      {\"param_table\", (void *)param_table, sizeof param_table, 1},\n"
+        "      {\"params\", m->params, sizeof(nn_real) * N_PARAMS, 0},\n"
+        "      {\"buffers\", m->buffers, sizeof(nn_real) * N_BUFFERS, 0},\n"
+        "      {\"opt.m\", m->opt_m, sizeof(nn_real) * N_PARAMS, 0},\n"
+        "      {\"opt.v\", m->opt_v, sizeof(nn_real) * N_PARAMS, 0},\n"
+        "      {\"step\", step, sizeof *step, 0},\n"
+        "      {\"rng\", rng, sizeof(uint64_t) * 6, 0},\n"
         "  };\n"
         "  memcpy(s, all, sizeof all);\n}\n\n",
     N);

@@ -29,7 +29,7 @@
 #                           (NNC_BACKEND_UNSUPPORTED_OPS):
 #                           nnc build exits 1 with a "not supported yet" error and writes nothing
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
-#                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
+#                           bit-identical resume, wrong model, another parameter table, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
@@ -240,7 +240,7 @@ foreach(kind label target)
 endforeach()
 
 # ---- checkpoints, determinism and argument checks through the generated API ----
-set(nnc_ckpt_cases roundtrip resume wrong_model corrupt failed_save seed forward_batch forward_chunks bad_args)
+set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks bad_args)
 foreach(mode blas noblas)
   set(flags --debug-api)
   set(libs "")

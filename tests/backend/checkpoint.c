@@ -13,6 +13,8 @@
  *                  parameters and losses (and a model not resumed differs)
  *   wrong_model    ckpt_b's checkpoint into ckpt_a: -1, nnrt_last_error() is exactly
  *                  "PATH: checkpoint is for model 'ckpt_b', not 'ckpt_a'", model untouched
+ *   param_table    a valid file whose parameter table names another parameter: -1, the message
+ *                  names the entry, model untouched
  *   corrupt        truncated, one flipped byte, empty, not a checkpoint, missing: -1, the right
  *                  message, model untouched
  *   failed_save    into a missing folder: -1 and a message naming the path; over an existing
@@ -202,6 +204,32 @@ static void case_wrong_model(void) {
   CHECK(ckpt_b_load(b, pa) == -1, "ckpt_b loaded ckpt_a's checkpoint");
   M(free)(a);
   ckpt_b_free(b);
+}
+
+/* A file whose checksum and hash hold but whose parameter table names another parameter (as a
+ * tool that wrote the wrong table would make): refused, naming the entry, model untouched. */
+static void case_param_table(void) {
+  const char *good = path_in_dir("good.ckpt"), *bad = path_in_dir("bad.ckpt");
+  M_model *a = M(new)(BATCH, 4);
+  step(a, 0);
+  CHECK(M(save)(a, good) == 0, "save: %s", nnrt_last_error());
+  unsigned char *d;
+  long n = file_size(good, &d), at = -1;
+  for (long i = 0; i + 14 <= n && at < 0; i++)
+    if (memcmp(d + i, "dense.2/weight", 14) == 0) at = i;
+  CHECK(at >= 0, "no 'dense.2/weight' in the checkpoint's parameter table");
+  if (at < 0) return;
+  d[at + 13] = 'T';
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  for (long i = 0; i < n - 8; i++) h = (h ^ d[i]) * UINT64_C(0x100000001b3);
+  for (int i = 0; i < 8; i++) d[n - 8 + i] = (unsigned char)(h >> (8 * i));
+  write_bytes(bad, d, n);
+  expect_load_error(a, bad,
+                    "parameter 3 is 'dense.2/weighT' [8, 8] at params[56] in the checkpoint, but 'dense.2/weight' "
+                    "[8, 8] at params[56] in this model", 0);
+  printf("parameter table: %s\n", nnrt_last_error());
+  free(d);
+  M(free)(a);
 }
 
 static void case_corrupt(void) {
@@ -418,6 +446,7 @@ int main(int argc, char **argv) {
     void (*fn)(void);
   } cases[] = {{"roundtrip", case_roundtrip},   {"resume", case_resume},
                {"wrong_model", case_wrong_model}, {"corrupt", case_corrupt},
+               {"param_table", case_param_table},
                {"failed_save", case_failed_save}, {"seed", case_seed},
                {"forward_batch", case_forward_batch}, {"forward_chunks", case_forward_chunks},
                {"bad_args", case_bad_args}};
