@@ -559,6 +559,22 @@ static void emit_update(Emit *e) {
   P(e, "}\n\n");
 }
 
+/* The test hook that hands out the last training pass's dropout masks (the PyTorch twin's parity
+ * test replays them): the k-th dropout call in graph order, its values per example in *count. */
+static void emit_debug_dropout_mask(Emit *e) {
+  Graph *g = e->g;
+  P(e, "%s *%s_debug_dropout_mask(%s *m, int k, long *count) {\n  (void)m;\n  switch (k) {\n", e->real, e->name, e->name);
+  int k = 0;
+  for (int i = 0; i < g->n_forward; i++) {
+    const Node *n = &g->nodes[i];
+    if (n->op != OP_DROPOUT && n->op != OP_ALPHA_DROPOUT) continue;
+    if (e->plan.store[i].aux != SIZE_MAX)
+      P(e, "  case %d: *count = %lld; return m->acts + (size_t)m->max_batch * %zu;\n", k, count_of(n), e->plan.store[i].aux);
+    k++;
+  }
+  P(e, "  default: *count = 0; return NULL;\n  }\n}\n");
+}
+
 /* ---------------- the file ---------------- */
 
 static void put_le(unsigned char *out, size_t *n, uint64_t v, int bytes) {
@@ -635,9 +651,12 @@ static void emit_header(Emit *e, FILE *h) {
             "long %s_debug_n_params(void);\n"
             "%s *%s_debug_params(%s *m);\n"
             "%s *%s_debug_grads(%s *m);\n"
-            "double %s_debug_loss_grad(%s *m, const float *x, const %s, int n, int freeze_masks);\n",
+            "double %s_debug_loss_grad(%s *m, const float *x, const %s, int n, int freeze_masks);\n"
+            "/* The k-th dropout call's mask from the last training pass (NULL past the last): *count\n"
+            "   values per example, 0 where dropped, else the kept values' factor. */\n"
+            "%s *%s_debug_dropout_mask(%s *m, int k, long *count);\n",
             e->real, e->name, e->real, e->name, e->name, e->real, e->name, e->name, e->name, e->name,
-            label ? "int32_t *y" : "float *t");
+            label ? "int32_t *y" : "float *t", e->real, e->name, e->name);
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -849,6 +868,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
           "  train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
+    emit_debug_dropout_mask(&e);
   }
 }
 

@@ -4,6 +4,8 @@
  *   nnc build FILE.nn -o DIR [...]     differentiate, plan, emit C plus the runtime's sources
  *   nnc train FILE.nn [...]            build into a temporary folder, compile with the system C
  *                                      compiler, run the training driver (runtime/nnrt_train.c)
+ *   nnc bench FILE.nn [...]            the same with a timing main() (--vs torch: and the twin)
+ *   nnc export FILE.nn --torch -o DIR  the PyTorch twin (export.c, runtime/nnc_torch.py)
  *
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
@@ -34,6 +36,7 @@ static void usage(FILE *out) {
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
+        "  export FILE.nn --torch -o DIR   write the PyTorch twin: DIR/NAME.py and DIR/nnc_torch.py\n"
         "  --help                      this text\n"
         "  --version                   the version\n"
         "\n"
@@ -85,6 +88,33 @@ static const char *base_name(const char *path) {
   return strcmp(path, "-") == 0 ? "stdin.nn" : slash ? slash + 1 : path;
 }
 
+static int cmd_export(int argc, char **argv) {
+  const char *file = NULL, *dir = NULL;
+  bool torch = false;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
+      dir = argv[i];
+    } else if (strcmp(argv[i], "--torch") == 0) torch = true;
+    else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'export'", argv[i]);
+    else if (file) return usage_error("'export' takes one file (got '%s' too)", argv[i]);
+    else file = argv[i];
+  }
+  if (!file) return usage_error("%s", "'export' needs a FILE.nn");
+  if (!torch) return usage_error("%s", "'export' needs a target: --torch");
+  if (!dir) return usage_error("%s", "'export' needs an output folder: -o DIR");
+  Compilation c;
+  OutFile files[2];
+  int n_files = 0;
+  bool ok = compilation_read_file(&c, file, stderr) == 0 && compile_front(&c);
+  if (ok) {
+    generate_torch(&c, base_name(file), files, &n_files);
+    ok = write_files(dir, files, n_files, stderr);
+  }
+  compilation_free(&c);
+  return ok ? 0 : 1;
+}
+
 static int cmd_build(int argc, char **argv) {
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
@@ -113,7 +143,6 @@ static int cmd_build(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
-/* Runs argv (no shell); returns its exit status, or -1 if it could not start. */
 /* Runs args[0] with args (no shell) and returns its exit status, 128 + the signal that ended it,
  * or -1 if it could not start. Like system(), nnc ignores Ctrl-C while the child runs: the child
  * gets it and stops, and nnc goes on to remove its temporary folder. */
@@ -349,5 +378,6 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "build") == 0) return cmd_build(argc, argv);
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+  if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
   return usage_error("unknown command '%s'", cmd);
 }

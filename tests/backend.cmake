@@ -32,6 +32,13 @@
 #                           bit-identical resume, wrong model, another parameter table, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
+#   twin_parity_<model>     twin_parity.py: the exported PyTorch twin against the generated C (built
+#                           --double) on a fixed batch: forward, loss, gradients, 3 optimizer steps,
+#                           initialisers, checkpoint round trip and a torch-trained checkpoint in nnc;
+#                           models/*.nn, the spec's examples, tiny_mlp, multilabel, tests/gradcheck;
+#                           skipped (77) while nnc build cannot generate a model's ops
+#   twin_accuracy_fashion_snn  nnc train (2,000 examples, 1 epoch), then the twin's test accuracy on
+#                           Fashion-MNIST equals nnc's within 0.05 points
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -213,6 +220,31 @@ foreach(model IN LISTS nnc_compile_models)
     set_tests_properties(compile_${stem}_${m} PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
   endforeach()
 endforeach()
+
+# ---- the PyTorch twin (nnc export --torch) against the generated C: every model in models/, the
+# spec's examples, the small models above and every gradient-check model (which together cover
+# every dense op, loss and optimizer); twin_parity.py exits 77 (skipped) for models whose ops
+# nnc build cannot generate yet, so they start running once it can ----
+if(NNC_TEST_PYTHON)
+  set(nnc_twin_models ${nnc_compile_models} ${nnc_gradcheck_models})
+  list(REMOVE_DUPLICATES nnc_twin_models)
+  string(JOIN " " nnc_twin_cflags ${nnc_cblas_include} ${nnc_gen_cflags})
+  foreach(model IN LISTS nnc_twin_models)
+    get_filename_component(stem ${model} NAME_WE)
+    add_test(NAME twin_parity_${stem}
+             COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py parity --nnc $<TARGET_FILE:nnc>
+                     --cc ${CMAKE_C_COMPILER} --model ${model} --work ${NNC_BE_WORK}/twin_parity_${stem}
+                     "--cflags=${nnc_twin_cflags}")
+    set_tests_properties(twin_parity_${stem} PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77
+                         ENVIRONMENT "${nnc_be_env}")
+  endforeach()
+  # a checkpoint trained by nnc train evaluates to the same test accuracy in the twin
+  add_test(NAME twin_accuracy_fashion_snn
+           COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py accuracy --nnc $<TARGET_FILE:nnc>
+                   --model ${NNC_BE_REPO}/models/fashion_snn.nn --work ${NNC_BE_WORK}/twin_accuracy_fashion_snn)
+  set_tests_properties(twin_accuracy_fashion_snn PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77
+                       ENVIRONMENT "${nnc_be_env}" COST 50)
+endif()
 
 # ---- float kernels against double ones ----
 foreach(kind label target)
