@@ -37,6 +37,7 @@
 #                           initialisers, checkpoint round trip and a torch-trained checkpoint in nnc;
 #                           models/*.nn, the spec's examples, tiny_mlp, multilabel, tests/gradcheck;
 #                           skipped (77) while nnc build cannot generate a model's ops
+#   export_cli              nnc export and nnc bench --vs torch: exit statuses, files, missing torch
 #   twin_accuracy_fashion_snn  nnc train (2,000 examples, 1 epoch), then the twin's test accuracy on
 #                           Fashion-MNIST equals nnc's within 0.05 points
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
@@ -238,6 +239,11 @@ if(NNC_TEST_PYTHON)
     set_tests_properties(twin_parity_${stem} PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77
                          ENVIRONMENT "${nnc_be_env}")
   endforeach()
+  add_test(NAME export_cli
+           COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/data/tiny_mlp.nn
+                   -DBAD=${NNC_BE_SRC}/errors/call_unknown_function.nn -DWORK=${NNC_BE_WORK}/export_cli
+                   -P ${NNC_BE_SRC}/backend/export_cli.cmake)
+  set_tests_properties(export_cli PROPERTIES TIMEOUT 60 LABELS backend)
   # a checkpoint trained by nnc train evaluates to the same test accuracy in the twin
   add_test(NAME twin_accuracy_fashion_snn
            COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py accuracy --nnc $<TARGET_FILE:nnc>
