@@ -1,12 +1,12 @@
 /* export.c — `nnc export --torch`: the PyTorch twin of a model, as Python source.
  *
- * Works from the lowered forward Graph (blocks inlined, repeats expanded): NAME.py holds an
+ * Works from the lowered forward Graph (blocks inlined, repeats expanded): NAME_torch.py holds an
  * nn.Module whose parameters carry nnc's hierarchical names ('basic.2/conv2d.1/weight' becomes
  * the attribute path basic_2.conv2d_1.weight, and PARAMS maps one to the other), initialised by
  * the same schemes, and a straight-line forward() and loss() with one statement per node; plus the
  * torch.optim optimizer with the same settings and the model's checkpoint identity (name, hash,
  * parameter layout). What every twin shares — checkpoint conversion, nnc's generator, the
- * benchmark — is runtime/nnc_torch.py, written beside it. Numerics follow spec §4's last
+ * benchmark — is runtime/nnc_twin.py, written beside it. Numerics follow spec §4's last
  * paragraph: batchnorm's momentum becomes 1 - momentum, rmsprop's rho is torch's alpha.
  * Requires a graph with a loss and an optimizer (compile_front's output); param offsets are set here.
  */
@@ -150,7 +150,7 @@ static void emit_node(Export *x, NodeId id) {
   case OP_TANH: fprintf(o, "torch.tanh(%s)", a); break;
   case OP_SOFTMAX: fprintf(o, "torch.softmax(%s, 1)", a); break;
   case OP_DROPOUT: case OP_ALPHA_DROPOUT:
-    fprintf(o, "nnc_torch.dropout(%s, %.17g, self.training, self.dropout_masks, %d, %s)", a, n->attr.alpha,
+    fprintf(o, "nnc_twin.dropout(%s, %.17g, self.training, self.dropout_masks, %d, %s)", a, n->attr.alpha,
             x->dropout_index[id], n->op == OP_ALPHA_DROPOUT ? "True" : "False");
     break;
   case OP_RESHAPE: fprintf(o, "%s.reshape(%s.shape[0], *%s)", a, a, py_shape(ar, n->shape, true)); break;
@@ -240,14 +240,14 @@ void export_torch(Compilation *c, const char *source_name, FILE *out) {
   bool label = g->label != NO_NODE;
   fprintf(out,
           "#!/usr/bin/python3\n"
-          "\"\"\"%s.py — the PyTorch twin of %s, written by nnc %s (nnc export --torch); do not edit.\n"
+          "\"\"\"%s_torch.py — the PyTorch twin of %s, written by nnc %s (nnc export --torch); do not edit.\n"
           "\n"
           "Model is an nn.Module with nnc's layers, in nnc's order: one statement per node of nnc's lowered\n"
           "graph (blocks inlined, repeats expanded), parameters named after nnc's hierarchical names (PARAMS\n"
           "maps each to its state_dict key), the same initialisers, loss (Model.loss) and optimizer\n"
           "(make_optimizer). load_checkpoint / save_checkpoint convert between an nnc checkpoint and the\n"
-          "state_dict (and torch.optim's state). `python3 %s.py bench [...]` times it (nnc_torch.bench).\n"
-          "Needs PyTorch (Debian's python3-torch, 1.13) and nnc_torch.py, written beside this file.\n"
+          "state_dict (and torch.optim's state). `python3 %s_torch.py bench [...]` times it (nnc_twin.bench).\n"
+          "Needs PyTorch (Debian's python3-torch, 1.13) and nnc_twin.py, written beside this file.\n"
           "\"\"\"\n"
           "import os\nimport sys\nimport types\n\n"
           "if __name__ == \"__main__\" and \"--threads\" in sys.argv[:-1]:\n"
@@ -255,9 +255,9 @@ void export_torch(Compilation *c, const char *source_name, FILE *out) {
           "    os.environ[\"OPENBLAS_NUM_THREADS\"] = sys.argv[sys.argv.index(\"--threads\") + 1]\n\n"
           "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
           "import torch  # noqa: E402\nimport torch.nn.functional as F  # noqa: E402\nfrom torch import nn  # noqa: E402\n\n"
-          "import nnc_torch  # noqa: E402\n\n"
+          "import nnc_twin  # noqa: E402\n\n"
           "NAME = \"%s\"\n"
-          "HASH = 0x%016llx  # nnc's structure hash (a checkpoint of a --double build has HASH ^ nnc_torch.DOUBLE_HASH_FLIP)\n"
+          "HASH = 0x%016llx  # nnc's structure hash (a checkpoint of a --double build has HASH ^ nnc_twin.DOUBLE_HASH_FLIP)\n"
           "INPUT_SHAPE = %s\n"
           "N_CLASSES = %d  # 0: a model with a target\n"
           "TARGET_SHAPE = %s\n"
@@ -280,15 +280,15 @@ void export_torch(Compilation *c, const char *source_name, FILE *out) {
   emit_method(&x, "forward(self, x)", "The output (nnc's NAME_forward in eval mode).", g->output);
   emit_method(&x, "loss(self, x, y)", "The mean loss over the batch (what nnc's NAME_train_step minimises).", g->loss);
   fprintf(out,
-          "\ndef _this():\n    \"\"\"This module's description for nnc_torch (also when it is loaded under another name).\"\"\"\n"
+          "\ndef _this():\n    \"\"\"This module's description for nnc_twin (also when it is loaded under another name).\"\"\"\n"
           "    return types.SimpleNamespace(**globals())\n\n\n"
           "def load_checkpoint(model, path, optimizer=None):\n"
-          "    \"\"\"An nnc checkpoint into model (and optimizer); see nnc_torch.load_checkpoint.\"\"\"\n"
-          "    return nnc_torch.load_checkpoint(_this(), model, path, optimizer)\n\n\n"
+          "    \"\"\"An nnc checkpoint into model (and optimizer); see nnc_twin.load_checkpoint.\"\"\"\n"
+          "    return nnc_twin.load_checkpoint(_this(), model, path, optimizer)\n\n\n"
           "def save_checkpoint(model, path, optimizer=None, **kwargs):\n"
-          "    \"\"\"model (and optimizer) as an nnc checkpoint that %s_load accepts; see nnc_torch.save_checkpoint.\"\"\"\n"
-          "    nnc_torch.save_checkpoint(_this(), model, path, optimizer, **kwargs)\n\n\n"
+          "    \"\"\"model (and optimizer) as an nnc checkpoint that %s_load accepts; see nnc_twin.save_checkpoint.\"\"\"\n"
+          "    nnc_twin.save_checkpoint(_this(), model, path, optimizer, **kwargs)\n\n\n"
           "if __name__ == \"__main__\":\n"
-          "    sys.exit(nnc_torch.main(_this(), sys.argv[1:]))\n",
+          "    sys.exit(nnc_twin.main(_this(), sys.argv[1:]))\n",
           N);
 }

@@ -5,7 +5,7 @@
  *   nnc train FILE.nn [...]            build into a temporary folder, compile with the system C
  *                                      compiler, run the training driver (runtime/nnrt_train.c)
  *   nnc bench FILE.nn [...]            the same with a timing main() (--vs torch: and the twin)
- *   nnc export FILE.nn --torch -o DIR  the PyTorch twin (export.c, runtime/nnc_torch.py)
+ *   nnc export FILE.nn --torch -o DIR  the PyTorch twin (export.c, runtime/nnc_twin.py)
  *
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
@@ -38,7 +38,7 @@ static void usage(FILE *out) {
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
         "        [--vs torch]                and the PyTorch twin, alternating rounds (--runs of them)\n"
-        "  export FILE.nn --torch -o DIR   write the PyTorch twin: DIR/NAME.py and DIR/nnc_torch.py\n"
+        "  export FILE.nn --torch -o DIR   write the PyTorch twin: DIR/NAME_torch.py and DIR/nnc_twin.py\n"
         "  --help                      this text\n"
         "  --version                   the version\n"
         "\n"
@@ -243,11 +243,11 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
     } else {
       args[0] = binary;
       if (python) {
-        /* python DIR/NAME.py bench ... --vs BINARY */
+        /* python DIR/NAME_torch.py bench ... --vs BINARY */
         char *twin[40];
         int k = 0;
         twin[k++] = (char *)python;
-        twin[k++] = arena_printf(&c.arena, "%s/%s.py", dir, c.graph.model_name);
+        twin[k++] = arena_printf(&c.arena, "%s/%s_torch.py", dir, c.graph.model_name);
         for (int i = 1; args[i] && k < 36; i++) twin[k++] = args[i];
         twin[k++] = "--vs";
         twin[k++] = binary;

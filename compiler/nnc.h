@@ -386,7 +386,7 @@ void emit_train_main(Compilation *c, FILE *out);
 void emit_bench_main(Compilation *c, FILE *out);
 
 /* ============================== export.c ============================== */
-/* Writes the PyTorch twin NAME.py of a front-end-checked graph (with a loss and an optimizer);
+/* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);
  * source_name is the .nn file named in its docstring. */
 void export_torch(Compilation *c, const char *source_name, FILE *out);
 
@@ -398,12 +398,12 @@ typedef struct OutFile { const char *name; char *data; size_t size; } OutFile;
 /* Writes every file into dir (made if missing) through temporary files renamed into place, so a
  * failure leaves no partial file; returns false after printing why. */
 bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err);
-/* Appends the embedded runtime file `name` (e.g. "nnrt.c", "nnc_torch.py") to files. */
+/* Appends the embedded runtime file `name` (e.g. "nnrt.c", "nnc_twin.py") to files. */
 void add_embedded(Compilation *c, const char *name, OutFile *files, int *n_files);
 typedef enum Driver { DRIVER_NONE, DRIVER_TRAIN, DRIVER_BENCH } Driver;
 /* Emits the model and the runtime files `nnc build` writes, plus a main() for train or bench. */
 bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *files, int *n_files);
-/* The PyTorch twin's files, NAME.py and nnc_torch.py (export.c). */
+/* The PyTorch twin's files, NAME_torch.py and nnc_twin.py (export.c). */
 void generate_torch(Compilation *c, const char *source_name, OutFile *files, int *n_files);
 
 #endif

@@ -168,6 +168,6 @@ void generate_torch(Compilation *c, const char *source_name, OutFile *files, int
   if (!f) nn_die("open_memstream failed");
   export_torch(c, source_name, f);
   fclose(f);
-  take(c, &files[(*n_files)++], arena_printf(&c->arena, "%s.py", c->graph.model_name), buf, len);
-  add_embedded(c, "nnc_torch.py", files, n_files);
+  take(c, &files[(*n_files)++], arena_printf(&c->arena, "%s_torch.py", c->graph.model_name), buf, len);
+  add_embedded(c, "nnc_twin.py", files, n_files);
 }

@@ -18,14 +18,14 @@ file(STRINGS "${MODEL}" line REGEX "^[ \t]*model[ \t]+[A-Za-z_][A-Za-z0-9_]*" LI
 string(REGEX REPLACE "^[ \t]*model[ \t]+([A-Za-z_][A-Za-z0-9_]*).*" "\\1" name "${line}")
 
 expect_exit(0 ${NNC} export ${MODEL} --torch -o ${WORK}/twin)
-foreach(f ${name}.py nnc_torch.py)
+foreach(f ${name}_torch.py nnc_twin.py)
   if(NOT EXISTS ${WORK}/twin/${f})
     message(FATAL_ERROR "nnc export wrote no ${f}")
   endif()
 endforeach()
-file(READ ${WORK}/twin/${name}.py text)
+file(READ ${WORK}/twin/${name}_torch.py text)
 if(NOT text MATCHES "class Model\\(nn.Module\\)" OR NOT text MATCHES "PARAMS = {")
-  message(FATAL_ERROR "${name}.py has no Model class or PARAMS table")
+  message(FATAL_ERROR "${name}_torch.py has no Model class or PARAMS table")
 endif()
 
 expect_exit(1 ${NNC} export ${BAD} --torch -o ${WORK}/bad)

@@ -13,7 +13,9 @@ loaded from the initial checkpoint in float64 and handed nnc's dropout masks, mu
   3 optimizer steps: losses within 1e-6 (1 + |value|) (train_step returns float32), every parameter,
                     buffer and optimizer state within 1e-8 (1 + |value|)
 and its initialisers the same schemes (zeros and ones exactly; others' standard deviation within
-20 % of nnc's for 200 values or more). A checkpoint round trip nnc -> torch -> nnc must rewrite
+20 % of nnc's for 200 values or more). The twin's converter must refuse damaged or foreign files
+(flipped byte, cut short, another model, a renamed parameter, another format version) and leave the
+model as it was. A checkpoint round trip nnc -> torch -> nnc must rewrite
 final.ckpt byte for byte, and the twin's checkpoint after training in torch must load in nnc and
 give the twin's outputs (twin_parity.c check).
 
@@ -56,7 +58,7 @@ def load_twin(nnc, model, out_dir):
     if r.returncode != 0:
         raise SystemExit(f"FAIL: nnc export failed:\n{r.stderr}")
     name = re.search(r"^\s*model\s+(\w+)", open(model).read(), re.M).group(1)
-    spec = importlib.util.spec_from_file_location(name, os.path.join(out_dir, name + ".py"))
+    spec = importlib.util.spec_from_file_location(name, os.path.join(out_dir, name + "_torch.py"))
     twin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(twin)
     return twin
@@ -112,6 +114,40 @@ def check_init(twin, nnc_model, check):
                 check.failed += 1
 
 
+def check_rejections(twin, init, work, check):
+    """The converter refuses damaged or foreign files, with the reason, and changes nothing."""
+    data = open(init, "rb").read()
+    if len(data) > 1 << 20:  # the checksum is slow in Python: small models only
+        return
+    first = next(iter(twin.PARAMS)).encode()
+    at = data.find(first)
+    cases = [("a flipped byte", lambda b: b.__setitem__(len(b) // 2, b[len(b) // 2] ^ 0x10), False, "checksum mismatch"),
+             ("cut short", lambda b: b.__delitem__(slice(len(b) - 9, len(b) - 8)), False, "checksum mismatch"),
+             ("another model", lambda b: b.__setitem__(16, b[16] ^ 0x01), True, "checkpoint is for model"),
+             ("a renamed parameter", lambda b: b.__setitem__(at + len(first) - 1, ord("~")), True, "is not in model"),
+             ("another format version", lambda b: b.__setitem__(8, 3), True, "format version 3")]
+    model = twin.Model().double()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for what, mutate, resum, expect in cases:
+        b = bytearray(data)
+        mutate(b)
+        if resum:
+            b[-8:] = twin.nnc_twin.fnv1a(bytes(b[:-8])).to_bytes(8, "little")
+        path = os.path.join(work, "bad.ckpt")
+        open(path, "wb").write(bytes(b))
+        try:
+            twin.load_checkpoint(model, path)
+            print(f"FAIL: the twin loaded a checkpoint with {what}")
+            check.failed += 1
+        except twin.nnc_twin.CheckpointError as e:
+            if expect not in str(e):
+                print(f"FAIL: a checkpoint with {what}: '{e}', expected '{expect}'")
+                check.failed += 1
+        if any(not torch.equal(v, before[k]) for k, v in model.state_dict().items()):
+            print(f"FAIL: a refused checkpoint with {what} changed the model")
+            check.failed += 1
+
+
 def parity(args):
     work = os.path.abspath(args.work)
     shutil.rmtree(work, ignore_errors=True)
@@ -144,6 +180,7 @@ def parity(args):
     twin.load_checkpoint(model, init)
     initial = copy.deepcopy(model)  # the checkpoint's hash is slow in Python: read each file once
     check_init(twin, initial, check)
+    check_rejections(twin, init, work, check)
 
     # forward (inference) and the loss and gradients of one training pass, nnc's masks injected
     model.eval()
@@ -157,7 +194,7 @@ def parity(args):
     e_loss = check.close("loss", loss.item(), grad[0], 1e-9)
     named = dict(model.named_parameters())
     e_grad = 0.0
-    for name, block, shape, offset in twin.nnc_torch.layout(twin)[0]:
+    for name, block, shape, offset in twin.nnc_twin.layout(twin)[0]:
         if block != "params":
             continue
         p = named[twin.PARAMS[name][0]]

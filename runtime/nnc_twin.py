@@ -1,9 +1,10 @@
-"""nnc_torch.py — what every PyTorch twin written by `nnc export --torch` shares: nnc's random
+"""nnc_twin.py — what every PyTorch twin written by `nnc export --torch` shares: nnc's random
 generator, nnc checkpoints read into and written from a module's state_dict (and torch.optim's
 state), the layers whose nnc semantics torch spells differently, and the side-by-side benchmark
 behind `nnc bench --vs torch`.
 
-nnc writes this file beside NAME.py; NAME.py describes its model (PARAMS, OPTIMIZER, HASH, ...) and
+nnc writes this file beside NAME_torch.py (the suffix keeps a model named like a Python
+module, say `copy`, from shadowing it); NAME_torch.py describes its model (PARAMS, OPTIMIZER, HASH, ...) and
 passes itself as `twin` to the functions here. Needs Debian's python3-torch (1.13).
 
 Checkpoint layout (runtime/nnrt.c, format version 2), all integers little-endian:
@@ -438,7 +439,7 @@ def bench(twin, argv):
 def main(twin, argv):
     """python3 NAME.py bench [...]: see bench()."""
     if not argv or argv[0] != "bench":
-        print(f"usage: python3 {twin.NAME}.py bench [--batch N] [--steps N] [--rounds N] [--threads N] "
+        print(f"usage: python3 {twin.NAME}_torch.py bench [--batch N] [--steps N] [--rounds N] [--threads N] "
               "[--vs BINARY]", file=sys.stderr)
         return 2
     return bench(twin, argv[1:])
