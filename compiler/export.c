@@ -53,7 +53,10 @@ static void emit_init(Export *x) {
   FILE *o = x->out;
   fprintf(o, "    def __init__(self):\n        super().__init__()\n");
   /* every scope once, parents first: "basic_2", then "basic_2.conv2d_1" */
-  const char **made = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_params * NN_MAX_RANK + 1));
+  size_t n_scopes = 1; /* at most one per '/' of every name */
+  for (int i = 0; i < g->n_params; i++)
+    for (const char *s = g->params[i].name; *s; s++) n_scopes += *s == '/';
+  const char **made = arena_alloc(a, sizeof(char *) * n_scopes);
   int n_made = 0;
   for (int i = 0; i < g->n_params; i++) {
     const char *path = attr_path(a, g->params[i].name);

@@ -35,8 +35,13 @@
 #   twin_parity_<model>     twin_parity.py: the exported PyTorch twin against the generated C (built
 #                           --double) on a fixed batch: forward, loss, gradients, 3 optimizer steps,
 #                           initialisers, checkpoint round trip and a torch-trained checkpoint in nnc;
-#                           models/*.nn, the spec's examples, tiny_mlp, multilabel, tests/gradcheck;
+#                           models/*.nn, the spec's examples, tiny_mlp, multilabel, tests/gradcheck,
+#                           tests/twin;
 #                           skipped (77) while nnc build cannot generate a model's ops
+#   twin_reference_<model>  twin_parity.py reference: the twin alone: parameter and buffer counts as
+#                           nnc check's, glorot bounds with k^2 fans, a Python checkpoint round trip,
+#                           and for tests/twin/*.nn (conv2d, pools, batchnorm) forward, loss and running
+#                           statistics against loops written from spec §4
 #   export_cli              nnc export and nnc bench --vs torch: exit statuses, files, missing torch
 #   twin_accuracy_fashion_snn  nnc train (2,000 examples, 1 epoch), then the twin's test accuracy on
 #                           Fashion-MNIST equals nnc's within 0.05 points
@@ -227,7 +232,8 @@ endforeach()
 # every dense op, loss and optimizer); twin_parity.py exits 77 (skipped) for models whose ops
 # nnc build cannot generate yet, so they start running once it can ----
 if(NNC_TEST_PYTHON)
-  set(nnc_twin_models ${nnc_compile_models} ${nnc_gradcheck_models})
+  file(GLOB nnc_twin_only_models CONFIGURE_DEPENDS ${NNC_BE_SRC}/twin/*.nn)
+  set(nnc_twin_models ${nnc_compile_models} ${nnc_gradcheck_models} ${nnc_twin_only_models})
   list(REMOVE_DUPLICATES nnc_twin_models)
   string(JOIN " " nnc_twin_cflags ${nnc_cblas_include} ${nnc_gen_cflags})
   foreach(model IN LISTS nnc_twin_models)
@@ -238,6 +244,15 @@ if(NNC_TEST_PYTHON)
                      "--cflags=${nnc_twin_cflags}")
     set_tests_properties(twin_parity_${stem} PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77
                          ENVIRONMENT "${nnc_be_env}")
+  endforeach()
+  # the twin on its own, against nnc check and loops written from spec §4 (convolutions, pooling and
+  # batchnorm are checked this way while nnc build cannot generate them)
+  foreach(model IN LISTS nnc_compile_models nnc_twin_only_models)
+    get_filename_component(stem ${model} NAME_WE)
+    add_test(NAME twin_reference_${stem}
+             COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py reference --nnc $<TARGET_FILE:nnc>
+                     --model ${model} --work ${NNC_BE_WORK}/twin_reference_${stem})
+    set_tests_properties(twin_reference_${stem} PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77)
   endforeach()
   add_test(NAME export_cli
            COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/data/tiny_mlp.nn

@@ -3,6 +3,7 @@
 
   twin_parity.py parity   --nnc NNC --cc CC --model M.nn --work DIR [--cflags "..."]
   twin_parity.py accuracy --nnc NNC --model M.nn --work DIR [--data DIR]
+  twin_parity.py reference --nnc NNC --model M.nn --work DIR
 
 parity: builds M with `nnc build --double --debug-api` against twin_parity.c (run through
 run_model.cmake), which dumps a fixed batch of 5, the initial checkpoint, the forward outputs, the
@@ -22,6 +23,9 @@ give the twin's outputs (twin_parity.c check).
 accuracy: `nnc train M --limit-train 2000 --epochs 1` on Fashion-MNIST, then the twin evaluates
 the float32 checkpoint on the 10,000 test images (standardized as nnc train does): the accuracy must
 match nnc's within 0.05 points, and the checkpoint must round-trip byte for byte.
+
+reference: the twin on its own (see reference()); for convolutions, pooling and batchnorm, which
+`nnc build` cannot generate yet, it is the check of their export against spec §4.
 
 Exit 77 (CTest SKIP_RETURN_CODE) when the model uses ops `nnc build` cannot generate yet, or when
 torch is missing outside CI; in CI (CI=true) a missing torch fails.
@@ -71,21 +75,22 @@ def read(path, fmt):
 
 
 class Checker:
-    def __init__(self):
+    def __init__(self, other="nnc"):
         self.failed = 0
+        self.other = other  # what the twin is compared with
 
     def close(self, what, got, want, tol):
         """got (torch) against want (nnc), elementwise |got - want| <= tol (1 + |want|)."""
         got = torch.as_tensor(got, dtype=torch.float64).reshape(-1)
         want = torch.as_tensor(want, dtype=torch.float64).reshape(-1)
         if got.shape != want.shape:
-            print(f"FAIL: {what}: {got.numel()} values in torch, {want.numel()} in nnc")
+            print(f"FAIL: {what}: {got.numel()} values in torch, {want.numel()} in {self.other}")
             self.failed += 1
             return 0.0
         err = ((got - want).abs() / (1 + want.abs())).max().item() if got.numel() else 0.0
         if not err <= tol:
             i = int(((got - want).abs() / (1 + want.abs())).argmax())
-            print(f"FAIL: {what}: torch {got[i].item():.12g}, nnc {want[i].item():.12g} (error {err:.3g} > {tol:g})")
+            print(f"FAIL: {what}: torch {got[i].item():.12g}, {self.other} {want[i].item():.12g} (error {err:.3g} > {tol:g})")
             self.failed += 1
         return err
 
@@ -253,6 +258,147 @@ def parity(args):
     return 1 if check.failed else 0
 
 
+# ---- reference: the twin on its own, against nnc check and against loops written from spec §4 ----
+
+
+def ref_conv(x, w, b, stride, pad):
+    n, c, h, wd = x.shape
+    f, _, k, _ = w.shape
+    xp = torch.zeros(n, c, h + 2 * pad, wd + 2 * pad, dtype=x.dtype)
+    xp[:, :, pad : pad + h, pad : pad + wd] = x
+    oh, ow = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+    out = torch.zeros(n, f, oh, ow, dtype=x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * stride : i * stride + k, j * stride : j * stride + k]
+            out[:, :, i, j] = torch.einsum("nckl,fckl->nf", patch, w)
+    return out if b is None else out + b.view(1, -1, 1, 1)
+
+
+def ref_pool(x, k, stride, reduce):
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1  # no padding, rounded down
+    out = torch.zeros(n, c, oh, ow, dtype=x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, :, i * stride : i * stride + k, j * stride : j * stride + k].reshape(n, c, -1)
+            out[:, :, i, j] = patch.max(2).values if reduce == "max" else patch.mean(2)
+    return out
+
+
+def ref_batchnorm(x, gamma, beta, mean, var, momentum, eps, training):
+    """Spec §4: batch statistics in training (the biased variance normalizes), then
+    running = momentum * running + (1 - momentum) * batch with the unbiased variance."""
+    dims = (0,) if x.dim() == 2 else (0, 2, 3)
+    shape = (1, -1) if x.dim() == 2 else (1, -1, 1, 1)
+    if training:
+        count = x.numel() // x.shape[1]
+        m = x.mean(dims)
+        v = ((x - m.view(shape)) ** 2).mean(dims)
+        mean, var = momentum * mean + (1 - momentum) * m, momentum * var + (1 - momentum) * v * count / (count - 1)
+        m_use, v_use = m, v
+    else:
+        m_use, v_use = mean, var
+    y = (x - m_use.view(shape)) / torch.sqrt(v_use.view(shape) + eps) * gamma.view(shape) + beta.view(shape)
+    return y, mean, var
+
+
+def ref_xent(z, y):
+    return (torch.logsumexp(z, 1) - z[torch.arange(z.shape[0]), y]).mean()
+
+
+def ref_twin_conv(p, x, training):
+    h = torch.relu(ref_conv(x, p["conv2d.1/weight"], p["conv2d.1/bias"], 2, 1))
+    a, b = ref_pool(h, 2, 2, "max"), ref_pool(h, 3, 1, "avg")
+    c, rm, rv = ref_batchnorm(ref_conv(x, p["conv2d.2/weight"], None, 3, 0), p["batchnorm.1/weight"], p["batchnorm.1/bias"],
+                              p["batchnorm.1/running_mean"], p["batchnorm.1/running_var"], 0.7, 1e-5, training)
+    z = (a + b).reshape(x.shape[0], -1) @ p["dense.1/weight"].t() + p["dense.1/bias"]
+    z = z + c.mean((2, 3)) @ p["dense.2/weight"].t() + p["dense.2/bias"]
+    return z, {"batchnorm.1/running_mean": rm, "batchnorm.1/running_var": rv}
+
+
+def ref_twin_bn(p, x, training):
+    h, rm, rv = ref_batchnorm(x, p["batchnorm.1/weight"], p["batchnorm.1/bias"], p["batchnorm.1/running_mean"],
+                              p["batchnorm.1/running_var"], 0.8, 0.01, training)
+    return h @ p["dense.1/weight"].t() + p["dense.1/bias"], {"batchnorm.1/running_mean": rm, "batchnorm.1/running_var": rv}
+
+
+REFERENCES = {"twin_conv": ref_twin_conv, "twin_bn": ref_twin_bn}
+
+
+def reference(args):
+    """The twin alone: its parameter and buffer counts against `nnc check`, a training step, the
+    initialisers' bounds, a checkpoint written and read back in Python (byte-identical when
+    rewritten; models up to 300,000 values), and for the models in REFERENCES its forward, loss and batchnorm statistics against
+    loops written from spec §4 (within 1e-12)."""
+    work = os.path.abspath(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    torch.set_default_dtype(torch.float64)
+    twin = load_twin(args.nnc, args.model, os.path.join(work, "twin"))
+    check = Checker("reference")
+    summary = run([args.nnc, "check", args.model]).stdout
+    m = re.search(r"total: \d+ layers?, ([\d,]+) parameters?[^+\n]*(?:\+ ([\d,]+) buffer values)?", summary)
+    want = (int(m.group(1).replace(",", "")), int((m.group(2) or "0").replace(",", "")))
+    torch.manual_seed(5)
+    model = twin.Model()
+    got = (sum(p.numel() for p in model.parameters()), sum(b.numel() for b in model.buffers()))
+    if got != want:
+        print(f"FAIL: the twin has {got[0]:,} parameters and {got[1]:,} buffer values, nnc check says {want[0]:,} and {want[1]:,}")
+        check.failed += 1
+    # glorot_uniform's bound includes k^2 in both fans for convolutions (spec §4)
+    state = model.state_dict()
+    for name, (key, block, shape) in twin.PARAMS.items():
+        if len(shape) == 4 and "init=" not in open(args.model).read():
+            bound = math.sqrt(6 / ((shape[0] + shape[1]) * shape[2] * shape[3]))
+            top = state[key].abs().max().item()
+            if not 0.5 * bound < top <= bound:
+                print(f"FAIL: {name}: largest |w| {top:.4g}, glorot_uniform bound {bound:.4g}")
+                check.failed += 1
+    n = 4
+    x = torch.randn(n, *twin.INPUT_SHAPE)
+    y = torch.arange(n) % twin.N_CLASSES if twin.N_CLASSES else torch.rand(n, *twin.TARGET_SHAPE)
+    with torch.no_grad():  # running statistics that are not the initial ones
+        for name, (key, block, shape) in twin.PARAMS.items():
+            if block == "buffers":
+                state[key].copy_(torch.rand(shape) + 0.5)
+    ref = REFERENCES.get(twin.NAME)
+    if ref:
+        p = {name: state[key].detach().clone() for name, (key, _, _) in twin.PARAMS.items()}
+        model.eval()
+        with torch.no_grad():
+            check.close("forward (inference) against the reference", model(x), ref(p, x, False)[0], 1e-12)
+        model.train()
+        z, stats = ref(p, x, True)
+        check.close("loss (training) against the reference", model.loss(x, y).item(), ref_xent(z, y).item(), 1e-12)
+        for name, value in stats.items():
+            check.close(f"{name} after a training pass against the reference", state[twin.PARAMS[name][0]], value, 1e-12)
+    opt = twin.make_optimizer(model)
+    model.train()
+    opt.zero_grad()
+    model.loss(x, y).backward()
+    opt.step()
+    if got[0] + got[1] > 300_000:  # the Python checksum is slow; the parity test covers these
+        print(f"{twin.NAME}: {got[0]:,} parameters + {got[1]:,} buffer values as nnc check")
+        return 1 if check.failed else 0
+    path, again = os.path.join(work, "twin.ckpt"), os.path.join(work, "again.ckpt")
+    twin.save_checkpoint(model, path, opt, dtype=torch.float64)
+    other = twin.Model()
+    other_opt = twin.make_optimizer(other)
+    info = twin.load_checkpoint(other, path, other_opt)
+    for key, value in model.state_dict().items():
+        if not torch.equal(value, other.state_dict()[key]):
+            print(f"FAIL: {key} changed through a checkpoint")
+            check.failed += 1
+    twin.save_checkpoint(other, again, other_opt, step=info["step"], rng=info["rng"], dtype=info["dtype"])
+    if open(path, "rb").read() != open(again, "rb").read():
+        print("FAIL: a checkpoint read and written again is not byte-identical")
+        check.failed += 1
+    print(f"{twin.NAME}: {got[0]:,} parameters + {got[1]:,} buffer values as nnc check; "
+          f"{'reference forward, loss and statistics checked; ' if ref else ''}checkpoint round trip in Python")
+    return 1 if check.failed else 0
+
+
 def idx(path):
     with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
         data = f.read()
@@ -310,7 +456,7 @@ def accuracy(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("parity", "accuracy"))
+    ap.add_argument("mode", choices=("parity", "accuracy", "reference"))
     ap.add_argument("--nnc", required=True)
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--model", required=True)
@@ -318,7 +464,7 @@ def main():
     ap.add_argument("--cflags", default="")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     args = ap.parse_args()
-    return parity(args) if args.mode == "parity" else accuracy(args)
+    return {"parity": parity, "accuracy": accuracy, "reference": reference}[args.mode](args)
 
 
 if __name__ == "__main__":
