@@ -55,7 +55,7 @@ typedef struct nnrt_section {
   void *data;
   size_t bytes;
   int verify;       /* load: the file's bytes must equal data (the parameter table); never copied into */
-} nnrt_section;
+} nnrt_section;     /* zero it before setting fields one by one: verify must be 0 for ordinary sections */
 
 int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t model_hash,
                          const nnrt_section *sections, int n_sections);
