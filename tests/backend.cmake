@@ -235,7 +235,7 @@ if(NNC_TEST_PYTHON)
   file(GLOB nnc_twin_only_models CONFIGURE_DEPENDS ${NNC_BE_SRC}/twin/*.nn)
   set(nnc_twin_models ${nnc_compile_models} ${nnc_gradcheck_models} ${nnc_twin_only_models})
   list(REMOVE_DUPLICATES nnc_twin_models)
-  string(JOIN " " nnc_twin_cflags ${nnc_cblas_include} ${nnc_gen_cflags})
+  string(JOIN "|" nnc_twin_cflags ${nnc_cblas_include} ${nnc_gen_cflags})  # run_model.cmake splits at |
   foreach(model IN LISTS nnc_twin_models)
     get_filename_component(stem ${model} NAME_WE)
     add_test(NAME twin_parity_${stem}

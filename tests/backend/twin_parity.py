@@ -461,7 +461,7 @@ def main():
     ap.add_argument("--cc", default="cc")
     ap.add_argument("--model", required=True)
     ap.add_argument("--work", required=True)
-    ap.add_argument("--cflags", default="")
+    ap.add_argument("--cflags", default="", help="extra C flags for twin_parity.c, separated by |")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     args = ap.parse_args()
     return {"parity": parity, "accuracy": accuracy, "reference": reference}[args.mode](args)
