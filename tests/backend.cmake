@@ -33,7 +33,7 @@
 #                           forward in batches and chunks, rejected train_step arguments
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake)
 #   twin_parity_<model>     twin_parity.py: the exported PyTorch twin against the generated C (built
-#                           --double) on a fixed batch: forward, loss, gradients, 3 optimizer steps,
+#                           --double, its driver at -O2) on a fixed batch: forward, loss, gradients, 3 optimizer steps,
 #                           initialisers, checkpoint round trip and a torch-trained checkpoint in nnc;
 #                           models/*.nn, the spec's examples, tiny_mlp, multilabel, tests/gradcheck,
 #                           tests/twin;
@@ -235,14 +235,15 @@ if(NNC_TEST_PYTHON)
   file(GLOB nnc_twin_only_models CONFIGURE_DEPENDS ${NNC_BE_SRC}/twin/*.nn)
   set(nnc_twin_models ${nnc_compile_models} ${nnc_gradcheck_models} ${nnc_twin_only_models})
   list(REMOVE_DUPLICATES nnc_twin_models)
-  string(JOIN "|" nnc_twin_cflags ${nnc_cblas_include} ${nnc_gen_cflags})  # run_model.cmake splits at |
+  # -O2 (after run_model.cmake's -O0): resnet20 in double otherwise takes minutes; run_model.cmake splits at |
+  string(JOIN "|" nnc_twin_cflags -O2 ${nnc_cblas_include} ${nnc_gen_cflags})
   foreach(model IN LISTS nnc_twin_models)
     get_filename_component(stem ${model} NAME_WE)
     add_test(NAME twin_parity_${stem}
              COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py parity --nnc $<TARGET_FILE:nnc>
                      --cc ${CMAKE_C_COMPILER} --model ${model} --work ${NNC_BE_WORK}/twin_parity_${stem}
                      "--cflags=${nnc_twin_cflags}")
-    set_tests_properties(twin_parity_${stem} PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77
+    set_tests_properties(twin_parity_${stem} PROPERTIES TIMEOUT 900 LABELS backend SKIP_RETURN_CODE 77
                          ENVIRONMENT "${nnc_be_env}")
   endforeach()
   # the twin on its own, against nnc check and loops written from spec §4 (convolutions, pooling and
