@@ -876,7 +876,53 @@ static void emit_update(Emit *e) {
   P(e, "}\n\n");
 }
 
+/* The test hook that hands out the last training pass's dropout masks (the PyTorch twin's parity
+ * test replays them): the k-th dropout call in graph order, its values per example in *count. */
+static void emit_debug_dropout_mask(Emit *e) {
+  Graph *g = e->g;
+  P(e, "%s *%s_debug_dropout_mask(%s *m, int k, long *count) {\n  (void)m;\n  switch (k) {\n", e->real, e->name, e->name);
+  int k = 0;
+  for (int i = 0; i < g->n_forward; i++) {
+    const Node *n = &g->nodes[i];
+    if (n->op != OP_DROPOUT && n->op != OP_ALPHA_DROPOUT) continue;
+    if (e->plan.store[i].aux != SIZE_MAX)
+      P(e, "  case %d: *count = %lld; return m->acts + (size_t)m->max_batch * %zu;\n", k, count_of(n), e->plan.store[i].aux);
+    k++;
+  }
+  P(e, "  default: *count = 0; return NULL;\n  }\n}\n");
+}
+
 /* ---------------- the file ---------------- */
+
+static void put_le(unsigned char *out, size_t *n, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) out[(*n)++] = (unsigned char)(v >> (8 * i));
+}
+
+/* The checkpoint's "param_table" section (format in runtime/nnrt.c): every parameter's name,
+ * block, shape and offset, which NAME_load requires to match byte for byte. */
+static void emit_param_table(Emit *e) {
+  Graph *g = e->g;
+  size_t cap = 4, n = 0;
+  for (int i = 0; i < g->n_params; i++) cap += 4 + strlen(g->params[i].name) + 8 + 4 * NN_MAX_RANK + 8;
+  unsigned char *bytes = arena_alloc(&e->c->arena, cap);
+  put_le(bytes, &n, (uint64_t)g->n_params, 4);
+  for (int i = 0; i < g->n_params; i++) {
+    const Param *p = &g->params[i];
+    size_t len = strlen(p->name);
+    put_le(bytes, &n, len, 4);
+    memcpy(bytes + n, p->name, len);
+    n += len;
+    put_le(bytes, &n, p->trainable ? 0 : 1, 4);
+    put_le(bytes, &n, (uint64_t)p->shape.rank, 4);
+    for (int k = 0; k < p->shape.rank; k++) put_le(bytes, &n, (uint64_t)p->shape.dim[k], 4);
+    put_le(bytes, &n, p->offset, 8);
+  }
+  P(e, "/* The checkpoint's parameter table: per parameter its name, block (0 params, 1 buffers), shape\n"
+       "   and offset, little-endian (runtime/nnrt.c). */\n");
+  P(e, "static const unsigned char nnc_param_table[%zu] = {", n);
+  for (size_t i = 0; i < n; i++) P(e, "%s%u,", i % 24 ? "" : "\n   ", bytes[i]);
+  P(e, "\n};\n\n");
+}
 
 static void emit_header(Emit *e, FILE *h) {
   Graph *g = e->g;
@@ -921,9 +967,12 @@ static void emit_header(Emit *e, FILE *h) {
             "%s *%s_debug_grads(%s *m);\n"
             "double %s_debug_loss_grad(%s *m, const float *x, const %s, int n, int freeze_masks);\n"
             "/* Inference on n <= max_batch examples in nnc_real precision (NULL for a bad n). */\n"
-            "const %s *%s_debug_forward(%s *m, const float *x, int n);\n",
+            "const %s *%s_debug_forward(%s *m, const float *x, int n);\n"
+            "/* The k-th dropout call's mask from the last training pass (NULL past the last): *count\n"
+            "   values per example, 0 where dropped, else the kept values' factor. */\n"
+            "%s *%s_debug_dropout_mask(%s *m, int k, long *count);\n",
             e->real, e->name, e->real, e->name, e->name, e->real, e->name, e->name, e->name, e->name,
-            label ? "int32_t *y" : "float *t", e->real, e->name, e->name);
+            label ? "int32_t *y" : "float *t", e->real, e->name, e->name, e->real, e->name, e->name);
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -1259,15 +1308,17 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "  return (float)m->fixed[%zu];\n}\n\n", e.plan.store[g->loss].offset);
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
-  P(&e, "#define NNC_N_SECTIONS 6\n"
+  emit_param_table(&e);
+  P(&e, "#define NNC_N_SECTIONS 7\n"
         "static void nnc_sections(const struct %s *m, nnrt_section *s, uint64_t *step, uint64_t *rng) {\n"
         "  nnrt_section all[NNC_N_SECTIONS] = {\n"
-        "      {\"params\", m->params, sizeof(nnc_real) * NNC_N_PARAMS},\n"
-        "      {\"buffers\", m->buffers, sizeof(nnc_real) * NNC_N_BUFFERS},\n"
-        "      {\"opt.m\", m->opt_m, sizeof(nnc_real) * NNC_N_PARAMS},\n"
-        "      {\"opt.v\", m->opt_v, sizeof(nnc_real) * NNC_N_PARAMS},\n"
-        "      {\"step\", step, sizeof *step},\n"
-        "      {\"rng\", rng, sizeof(uint64_t) * 6},\n"
+        "      {\"param_table\", (void *)nnc_param_table, sizeof nnc_param_table, 1},\n"
+        "      {\"params\", m->params, sizeof(nnc_real) * NNC_N_PARAMS, 0},\n"
+        "      {\"buffers\", m->buffers, sizeof(nnc_real) * NNC_N_BUFFERS, 0},\n"
+        "      {\"opt.m\", m->opt_m, sizeof(nnc_real) * NNC_N_PARAMS, 0},\n"
+        "      {\"opt.v\", m->opt_v, sizeof(nnc_real) * NNC_N_PARAMS, 0},\n"
+        "      {\"step\", step, sizeof *step, 0},\n"
+        "      {\"rng\", rng, sizeof(uint64_t) * 6, 0},\n"
         "  };\n"
         "  memcpy(s, all, sizeof all);\n}\n\n",
     e.tag);
@@ -1304,6 +1355,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     P(&e, "const %s *%s_debug_forward(%s *m, const float *x, int n) {\n"
           "  return m && x && n >= 1 && n <= m->max_batch ? nnc_infer(m, x, NULL, n) : NULL;\n}\n",
       e.real, N, N);
+    emit_debug_dropout_mask(&e);
   }
 }
 
@@ -1364,7 +1416,8 @@ void emit_bench_main(Compilation *c, FILE *out) {
           "#define _POSIX_C_SOURCE 200809L\n"
           "#include <stdio.h>\n#include <stdlib.h>\n#include <time.h>\n\n"
           "#include \"nnrt.h\"\n#include \"%s.h\"\n\n"
-          "#ifdef NNRT_OPENBLAS\nextern void openblas_set_num_threads(int);\n#endif\n\n"
+          "#ifdef NNRT_OPENBLAS\nextern void openblas_set_num_threads(int);\nextern int openblas_get_num_threads(void);\n"
+          "extern char *openblas_get_corename(void);\n#endif\n\n"
           "static double nnc_now(void) {\n  struct timespec ts;\n  clock_gettime(CLOCK_MONOTONIC, &ts);\n"
           "  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;\n}\n\n"
           "static int nnc_by_value(const void *a, const void *b) {\n"
@@ -1396,6 +1449,9 @@ void emit_bench_main(Compilation *c, FILE *out) {
   fprintf(out,
           "  printf(\"model %s: batch %%d, %%d thread%%s, median of %%d runs of %%d steps\\n\", batch, threads,\n"
           "         threads == 1 ? \"\" : \"s\", runs, steps);\n"
+          "#ifdef NNRT_OPENBLAS\n"
+          "  printf(\"blas: OpenBLAS %%s, %%d thread(s)\\n\", openblas_get_corename(), openblas_get_num_threads());\n"
+          "#endif\n"
           "  for (int phase = 0; phase < 2; phase++) {\n"
           "    for (int w = 0; w < 3; w++) phase ? %s_forward(m, x, batch, out) : (void)%s_train_step(m, x, y, batch);\n"
           "    for (int r = 0; r < runs; r++) {\n"

@@ -4,10 +4,13 @@
  *   nnc build FILE.nn -o DIR [...]     differentiate, plan, emit C plus the runtime's sources
  *   nnc train FILE.nn [...]            build into a temporary folder, compile with the system C
  *                                      compiler, run the training driver (runtime/nnrt_train.c)
+ *   nnc bench FILE.nn [...]            the same with a timing main() (--vs torch: and the twin)
+ *   nnc export FILE.nn --torch -o DIR  the PyTorch twin (export.c, runtime/nnc_twin.py)
  *
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,9 @@ static void usage(FILE *out) {
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
+        "        [--vs torch]          and the PyTorch twin, side by side (--runs alternating rounds)\n"
+        "  export FILE.nn --torch -o DIR\n"
+        "                              write the PyTorch twin: DIR/NAME_torch.py and DIR/nnc_twin.py\n"
         "  --help                      this text ('nnc COMMAND --help' for one command)\n"
         "  --version                   the version\n"
         "\n"
@@ -143,6 +149,33 @@ static const char *base_name(const char *path) {
   return strcmp(path, "-") == 0 ? "stdin.nn" : slash ? slash + 1 : path;
 }
 
+static int cmd_export(int argc, char **argv) {
+  const char *file = NULL, *dir = NULL;
+  bool torch = false;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
+      dir = argv[i];
+    } else if (strcmp(argv[i], "--torch") == 0) torch = true;
+    else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'export'", argv[i]);
+    else if (file) return usage_error("'export' takes one file (got '%s' too)", argv[i]);
+    else file = argv[i];
+  }
+  if (!file) return usage_error("%s", "'export' needs a FILE.nn");
+  if (!torch) return usage_error("%s", "'export' needs a target: --torch");
+  if (!dir) return usage_error("%s", "'export' needs an output folder: -o DIR");
+  Compilation c;
+  OutFile files[2];
+  int n_files = 0;
+  bool ok = compilation_read_file(&c, file, stderr) == 0 && compile_front(&c);
+  if (ok) {
+    generate_torch(&c, base_name(file), files, &n_files);
+    ok = write_files(dir, files, n_files, stderr);
+  }
+  compilation_free(&c);
+  return ok ? 0 : 1;
+}
+
 static int cmd_build(int argc, char **argv) {
   if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
@@ -224,8 +257,10 @@ static void remove_tree(const char *dir, const OutFile *files, int n_files, cons
 
 /* Generates the model with a driver main() into build_dir (a temporary folder when NULL),
  * compiles it with cc, and runs it with args[1..]; returns the driver's exit status. */
+/* With a python, the bench driver is the PyTorch twin's (written beside the binary), which runs
+ * the binary itself, alternating with the twin: args then holds its arguments after the binary. */
 static int compile_and_run(const char *file, const EmitOptions *opt, Driver driver, const char *build_dir,
-                           const char *cc, char **args) {
+                           const char *cc, char **args, const char *python) {
   Compilation c;
   OutFile files[16];
   int n_files = 0;
@@ -233,6 +268,7 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
     compilation_free(&c);
     return 1;
   }
+  if (python) generate_torch(&c, opt->source_name, files, &n_files);
   char path[4096];
   const char *dir = build_dir;
   if (!dir) {
@@ -279,7 +315,21 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
       build_dir = dir;
     } else {
       args[0] = binary;
-      status = run(args);
+      if (python) {
+        /* python DIR/NAME_torch.py bench ... --vs BINARY */
+        char *twin[40];
+        int k = 0;
+        twin[k++] = (char *)python;
+        twin[k++] = arena_printf(&c.arena, "%s/%s_torch.py", dir, c.graph.model_name);
+        for (int i = 1; args[i] && k < 36; i++) twin[k++] = args[i];
+        twin[k++] = "--vs";
+        twin[k++] = binary;
+        twin[k] = NULL;
+        setenv("PYTHONDONTWRITEBYTECODE", "1", 1); /* no __pycache__ left in the folder */
+        status = run(twin);
+      } else {
+        status = run(args);
+      }
       if (status < 0) {
         fprintf(stderr, "nnc: error: cannot run %s\n", binary);
         status = 1;
@@ -353,7 +403,7 @@ static int cmd_train(int argc, char **argv) {
   }
   opt.source_name = base_name(file);
   set_blas_threads(targs.threads);
-  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass);
+  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass, NULL);
   free(pass);
   return status;
 }
@@ -367,9 +417,26 @@ static bool parse_positive(const char *s, int max, int *out) {
   return true;
 }
 
+/* The Python that runs the PyTorch twin: $NNC_PYTHON, else Debian's /usr/bin/python3 (which
+ * python3-torch installs into), else python3 from PATH. NULL, after saying why, without torch. */
+static const char *torch_python(void) {
+  const char *python = getenv("NNC_PYTHON");
+  if (!python || !*python) python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  char *probe[] = {(char *)python, "-c", "import torch", NULL};
+  int saved = dup(2), null = open("/dev/null", O_WRONLY);
+  if (null >= 0) dup2(null, 2); /* the probe's own traceback would only confuse */
+  int rc = run(probe);
+  if (saved >= 0) dup2(saved, 2), close(saved);
+  if (null >= 0) close(null);
+  if (rc == 0) return python;
+  fprintf(stderr, "nnc: error: --vs torch needs PyTorch, but %s cannot import torch "
+                  "(Debian: apt-get install python3-torch; or set NNC_PYTHON)\n", python);
+  return NULL;
+}
+
 static int cmd_bench(int argc, char **argv) {
   if (command_help(argc, argv, bench_help)) return 0;
-  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC");
+  const char *file = NULL, *build_dir = NULL, *cc = getenv("CC"), *vs = NULL;
   EmitOptions opt = {true, false, false, NULL};
   int batch = 128, steps = 50, runs = 5, threads = 1;
   for (int i = 2; i < argc; i++) {
@@ -387,6 +454,11 @@ static int cmd_bench(int argc, char **argv) {
       i++;
     }
     if (matched) continue;
+    if (strcmp(argv[i], "--vs") == 0) {
+      if (i + 1 >= argc || strcmp(argv[i + 1], "torch") != 0) return usage_error("%s", "'--vs' takes 'torch'");
+      vs = argv[++i];
+      continue;
+    }
     if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'bench'", argv[i]);
     if (file) return usage_error("'bench' takes one file (got '%s' too)", argv[i]);
     file = argv[i];
@@ -399,8 +471,11 @@ static int cmd_bench(int argc, char **argv) {
   snprintf(nums[2], 16, "%d", runs);
   snprintf(nums[3], 16, "%d", threads);
   char *args[] = {NULL, nums[0], nums[1], nums[2], nums[3], NULL};
+  char *twin_args[] = {NULL, "bench", "--batch", nums[0], "--steps", nums[1], "--rounds", nums[2], "--threads", nums[3], NULL};
+  const char *python = vs ? torch_python() : NULL;
+  if (vs && !python) return 1;
   set_blas_threads(threads);
-  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", args);
+  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python);
 }
 
 int main(int argc, char **argv) {
@@ -421,7 +496,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "build") == 0) return cmd_build(argc, argv);
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
-  static const char *commands[] = {"check", "build", "train", "bench", "help"};
+  if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
+  static const char *commands[] = {"check", "build", "train", "bench", "export", "help"};
   const char *nearest = NULL;
   int best = 3;
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

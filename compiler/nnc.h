@@ -380,6 +380,9 @@ struct Plan {
 /* Decides which function computes each node, how element-wise nodes fuse, and where every node
  * lives: batched values share the activation arena by liveness. */
 Plan plan_build(Compilation *c, bool copy_input);
+/* Each parameter's offset into its block (trainable ones in the parameter block, the rest in the
+ * buffer block, each in creation order) and the blocks' sizes, in values. */
+void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers);
 
 /* ============================== fuse.c ============================== */
 /* Fusion groups for one function: in_fn marks its nodes, result is the value it returns. Needs
@@ -403,6 +406,11 @@ void emit_train_main(Compilation *c, FILE *out);
 /* The main() of `nnc bench`: times train_step and forward on random data. */
 void emit_bench_main(Compilation *c, FILE *out);
 
+/* ============================== export.c ============================== */
+/* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);
+ * source_name is the .nn file named in its docstring. */
+void export_torch(Compilation *c, const char *source_name, FILE *out);
+
 /* ============================== output.c ============================== */
 typedef struct EmbeddedFile { const char *name; const unsigned char *data; size_t size; } EmbeddedFile;
 extern const EmbeddedFile runtime_files[]; /* runtime/ sources, embedded at build time */
@@ -411,8 +419,12 @@ typedef struct OutFile { const char *name; char *data; size_t size; } OutFile;
 /* Writes every file into dir (made if missing) through temporary files renamed into place, so a
  * failure leaves no partial file; returns false after printing why. */
 bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err);
+/* Appends the embedded runtime file `name` (e.g. "nnrt.c", "nnc_twin.py") to files. */
+void add_embedded(Compilation *c, const char *name, OutFile *files, int *n_files);
 typedef enum Driver { DRIVER_NONE, DRIVER_TRAIN, DRIVER_BENCH } Driver;
 /* Emits the model and the runtime files `nnc build` writes, plus a main() for train or bench. */
 bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *files, int *n_files);
+/* The PyTorch twin's files, NAME_torch.py and nnc_twin.py (export.c). */
+void generate_torch(Compilation *c, const char *source_name, OutFile *files, int *n_files);
 
 #endif

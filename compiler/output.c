@@ -136,7 +136,7 @@ bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err) 
   return ok;
 }
 
-static void add_embedded(Compilation *c, const char *name, OutFile *files, int *n_files) {
+void add_embedded(Compilation *c, const char *name, OutFile *files, int *n_files) {
   for (const EmbeddedFile *f = runtime_files; f->name; f++)
     if (strcmp(f->name, name) == 0) {
       OutFile *o = &files[(*n_files)++];
@@ -190,4 +190,15 @@ bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *fi
     add_embedded(c, "nnrt_train.c", files, n_files);
   }
   return true;
+}
+
+void generate_torch(Compilation *c, const char *source_name, OutFile *files, int *n_files) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) nn_die("open_memstream failed");
+  export_torch(c, source_name, f);
+  fclose(f);
+  take(c, &files[(*n_files)++], arena_printf(&c->arena, "%s_torch.py", c->graph.model_name), buf, len);
+  add_embedded(c, "nnc_twin.py", files, n_files);
 }

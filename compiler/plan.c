@@ -117,6 +117,16 @@ static size_t place_batched(Compilation *c, Plan *p, bool infer_only) {
   return arena_size;
 }
 
+void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers) {
+  *n_params = *n_buffers = 0;
+  for (int i = 0; i < g->n_params; i++) {
+    Param *pa = &g->params[i];
+    size_t *used = pa->trainable ? n_params : n_buffers;
+    pa->offset = *used;
+    *used += pa->size;
+  }
+}
+
 Plan plan_build(Compilation *c, bool copy_input) {
   Graph *g = &c->graph;
   int n = g->n_nodes;
@@ -134,20 +144,7 @@ Plan plan_build(Compilation *c, bool copy_input) {
     if (g->param_grad && g->param_grad[i] != NO_NODE) p.in_train[g->param_grad[i]] = true;
   mark_inputs(g, p.in_train);
 
-  for (int i = 0; i < g->n_params; i++) {
-    Param *pa = &g->params[i];
-    if (pa->trainable) {
-      pa->offset = p.n_params;
-      p.n_params += pa->size;
-    }
-  }
-  for (int i = 0; i < g->n_params; i++) {
-    Param *pa = &g->params[i];
-    if (!pa->trainable) {
-      pa->offset = p.n_buffers;
-      p.n_buffers += pa->size;
-    }
-  }
+  plan_param_offsets(g, &p.n_params, &p.n_buffers);
 
   /* A parameter's final gradient is computed straight into the gradient block. */
   if (g->param_grad)

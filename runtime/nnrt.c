@@ -20,6 +20,15 @@
  *     sections   per section: u32 name length, name bytes, u64 byte count, the bytes
  *     checksum   u64      FNV-1a-64 of every byte before it
  *
+ * Generated models write a "param_table" section first (version 2 on): what each parameter is and
+ * where it lies, so that tools map a checkpoint by name, not by order, and NAME_load refuses a
+ * file laid out differently:
+ *
+ *     count      u32
+ *     entries    per parameter, in creation order: u32 name length, the hierarchical name
+ *                ("basic.2/conv2d.1/weight"), u32 block (0: the "params" section, 1: "buffers"),
+ *                u32 rank, rank u32 dimensions, u64 offset (in values, into its block)
+ *
  * Section payloads are copied as they lie in memory (floats in host order); the format is
  * portable between hosts of the same endianness, which is every host nnc targets.
  */
@@ -50,7 +59,7 @@
 #define NNRT_POSIX 1
 #endif
 
-#define NNRT_CKPT_VERSION 1u
+#define NNRT_CKPT_VERSION 2u
 #define NNRT_ALIGN 64
 
 static const unsigned char ckpt_magic[8] = {'N', 'N', 'C', 'K', 'P', 'T', 0, 1};
@@ -574,6 +583,68 @@ static int header_mismatch(const char *path, ckpt_reader *r, const char *model_n
   return 0;
 }
 
+/* One entry of a parameter table (format at the top), decoded; 0 when the bytes run out. */
+typedef struct table_entry {
+  const char *name;
+  size_t name_len;
+  uint32_t block, rank, dim[8];
+  uint64_t offset;
+} table_entry;
+
+static int take_entry(ckpt_reader *r, table_entry *e) {
+  uint32_t k;
+  if (!take_string(r, &e->name, &e->name_len) || !take_u32(r, &e->block) || !take_u32(r, &e->rank) || e->rank > 8)
+    return 0;
+  for (k = 0; k < e->rank; k++)
+    if (!take_u32(r, &e->dim[k])) return 0;
+  return take_u64(r, &e->offset);
+}
+
+/* "'dense.1/weight' [256, 784] at params[0]" */
+static void describe_entry(char *out, size_t size, const table_entry *e) {
+  char quoted[128];
+  size_t used;
+  uint32_t k;
+  quote_name(quoted, sizeof quoted, e->name, e->name_len);
+  used = (size_t)snprintf(out, size, "'%s' [", quoted);
+  for (k = 0; k < e->rank && used < size; k++)
+    used += (size_t)snprintf(out + used, size - used, "%s%" PRIu32, k ? ", " : "", e->dim[k]);
+  if (used < size)
+    snprintf(out + used, size - used, "] at %s[%" PRIu64 "]", e->block == 0 ? "params" : e->block == 1 ? "buffers" : "?",
+             e->offset);
+}
+
+/* Says how the file's parameter table differs from the model's: the first entry that does. */
+static void table_mismatch(const char *path, const unsigned char *file, size_t file_bytes, const void *model,
+                           size_t model_bytes) {
+  ckpt_reader a, b;
+  uint32_t n_file, n_model, i;
+  table_entry ea, eb;
+  char da[256], db[256];
+  a.p = file, a.n = file_bytes, a.pos = 0;
+  b.p = (const unsigned char *)model, b.n = model_bytes, b.pos = 0;
+  if (!take_u32(&a, &n_file) || !take_u32(&b, &n_model)) {
+    nnrt_set_error("%s: malformed parameter table", path);
+    return;
+  }
+  for (i = 0; i < n_file && i < n_model; i++) {
+    if (!take_entry(&a, &ea) || !take_entry(&b, &eb)) {
+      nnrt_set_error("%s: malformed parameter table", path);
+      return;
+    }
+    describe_entry(da, sizeof da, &ea);
+    describe_entry(db, sizeof db, &eb);
+    if (strcmp(da, db) != 0) {
+      nnrt_set_error("%s: parameter %" PRIu32 " is %s in the checkpoint, but %s in this model", path, i + 1, da, db);
+      return;
+    }
+  }
+  if (n_file != n_model)
+    nnrt_set_error("%s: checkpoint lists %" PRIu32 " parameters, this model has %" PRIu32, path, n_file, n_model);
+  else
+    nnrt_set_error("%s: malformed parameter table", path);
+}
+
 /* Verifies buf (the whole file) against what the caller expects; on success copies the
  * sections out. Sets the error and returns -1 on any mismatch, before any copy. */
 static int ckpt_verify_and_copy(const char *path, const unsigned char *buf, size_t n, int over,
@@ -655,6 +726,15 @@ static int ckpt_verify_and_copy(const char *path, const unsigned char *buf, size
       return -1;
     }
     if (!take_u64(&r, &bytes)) goto malformed;
+    if (sections[i].verify) {
+      const unsigned char *table = bytes <= r.n - r.pos ? take(&r, (size_t)bytes) : NULL;
+      if (!table) goto malformed;
+      if (bytes != (uint64_t)sections[i].bytes || memcmp(table, sections[i].data, sections[i].bytes) != 0) {
+        table_mismatch(path, table, (size_t)bytes, sections[i].data, sections[i].bytes);
+        return -1;
+      }
+      continue;
+    }
     if (bytes != (uint64_t)sections[i].bytes) {
       nnrt_set_error("%s: section '%s' has %" PRIu64 " bytes, expected %zu", path,
                      sections[i].name, bytes, sections[i].bytes);
@@ -672,7 +752,8 @@ static int ckpt_verify_and_copy(const char *path, const unsigned char *buf, size
   for (i = 0; i < n_sections; i++) {
     take_string(&r, &name, &len);
     take(&r, 8);
-    if (sections[i].bytes) memcpy(sections[i].data, take(&r, sections[i].bytes), sections[i].bytes);
+    if (sections[i].verify) take(&r, sections[i].bytes);
+    else if (sections[i].bytes) memcpy(sections[i].data, take(&r, sections[i].bytes), sections[i].bytes);
   }
   return 0;
 

@@ -49,13 +49,14 @@ void nnrt_set_error(const char *fmt, ...)
  * temporary is PATH.tmp-NNNNNN and only flushed), so a failed save never destroys the previous
  * file. It first removes PATH.tmp-PID-N files whose process is gone (a saver killed mid-write). The format is specified at the top of nnrt.c.
  * nnrt_checkpoint_load reads and verifies the whole file (magic, version, checksum, model hash,
- * every section's name and size) before it copies anything, so on failure the destination
- * buffers are untouched. Both return 0 on success and -1 with nnrt_last_error() set. */
+ * every section's name and size, and the contents of `verify` sections) before it copies anything,
+ * so on failure the destination buffers are untouched. Both return 0 on success and -1 with nnrt_last_error() set. */
 typedef struct nnrt_section {
   const char *name; /* e.g. "params", "opt.m", "rng" */
   void *data;
   size_t bytes;
-} nnrt_section;
+  int verify;       /* load: the file's bytes must equal data (the parameter table); never copied into */
+} nnrt_section;     /* zero it before setting fields one by one: verify must be 0 for ordinary sections */
 
 int nnrt_checkpoint_save(const char *path, const char *model_name, uint64_t model_hash,
                          const nnrt_section *sections, int n_sections);

@@ -49,7 +49,7 @@
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
-#                           bit-identical resume, wrong model, corrupt files, failed saves, seeds,
+#                           bit-identical resume, wrong model, another parameter table, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake), its losses against
 #                           a curve recorded from an independent PyTorch run (expected_losses.py;
@@ -70,6 +70,19 @@
 #   readme_figures          README's example nnc train output agrees with its Results table
 #   docs_examples           docs/language.md: every example model passes nnc check (and build),
 #                           every error example fails as stated, the C API and options are real
+#   twin_parity_<model>     twin_parity.py: the exported PyTorch twin against the generated C (built
+#                           --double, its driver at -O2) on a fixed batch: forward, loss, gradients, 3 optimizer steps,
+#                           initialisers, checkpoint round trip and a torch-trained checkpoint in nnc;
+#                           models/*.nn, the spec's examples, tiny_mlp, multilabel, tests/gradcheck,
+#                           tests/twin;
+#                           skipped (77) while nnc build cannot generate a model's ops
+#   twin_reference_<model>  twin_parity.py reference: the twin alone: parameter and buffer counts as
+#                           nnc check's, glorot bounds with k^2 fans, a Python checkpoint round trip,
+#                           and for tests/twin/*.nn (conv2d, pools, batchnorm) forward, loss and running
+#                           statistics against loops written from spec §4
+#   export_cli              nnc export and nnc bench --vs torch: exit statuses, files, missing torch
+#   twin_accuracy_fashion_snn  nnc train (2,000 examples, 1 epoch), then the twin's test accuracy on
+#                           Fashion-MNIST equals nnc's within 0.05 points
 #   golden_tiny_dense_c     nnc build tests/golden/tiny_dense.nn against tiny_dense.c.expected and
 #                           tiny_dense.h.expected (UPDATE_GOLDEN=1 ctest -R golden_ regenerates;
 #                           golden.cmake). tiny.nn there is the front end's (IR) and has convolutions.
@@ -337,6 +350,47 @@ foreach(model IN LISTS nnc_compile_models)
   endforeach()
 endforeach()
 
+# ---- the PyTorch twin (nnc export --torch) against the generated C: every model in models/, the
+# spec's examples, the small models above and every gradient-check model (which together cover
+# every dense op, loss and optimizer); twin_parity.py exits 77 (skipped) for models whose ops
+# nnc build cannot generate yet, so they start running once it can ----
+if(NNC_TEST_PYTHON)
+  file(GLOB nnc_twin_only_models CONFIGURE_DEPENDS ${NNC_BE_SRC}/twin/*.nn)
+  set(nnc_twin_models ${nnc_compile_models} ${nnc_gradcheck_models} ${nnc_twin_only_models})
+  list(REMOVE_DUPLICATES nnc_twin_models)
+  # -O2 (after run_model.cmake's -O0): resnet20 in double otherwise takes minutes; run_model.cmake splits at |
+  string(JOIN "|" nnc_twin_cflags -O2 ${nnc_cblas_include} ${nnc_gen_cflags})
+  foreach(model IN LISTS nnc_twin_models)
+    get_filename_component(stem ${model} NAME_WE)
+    add_test(NAME twin_parity_${stem}
+             COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py parity --nnc $<TARGET_FILE:nnc>
+                     --cc ${CMAKE_C_COMPILER} --model ${model} --work ${NNC_BE_WORK}/twin_parity_${stem}
+                     "--cflags=${nnc_twin_cflags}")
+    set_tests_properties(twin_parity_${stem} PROPERTIES TIMEOUT 900 LABELS backend SKIP_RETURN_CODE 77
+                         ENVIRONMENT "${nnc_be_env}")
+  endforeach()
+  # the twin on its own, against nnc check and loops written from spec §4 (convolutions, pooling and
+  # batchnorm are checked this way while nnc build cannot generate them)
+  foreach(model IN LISTS nnc_compile_models nnc_twin_only_models)
+    get_filename_component(stem ${model} NAME_WE)
+    add_test(NAME twin_reference_${stem}
+             COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py reference --nnc $<TARGET_FILE:nnc>
+                     --model ${model} --work ${NNC_BE_WORK}/twin_reference_${stem})
+    set_tests_properties(twin_reference_${stem} PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77)
+  endforeach()
+  add_test(NAME export_cli
+           COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_BE_SRC}/data/tiny_mlp.nn
+                   -DBAD=${NNC_BE_SRC}/errors/call_unknown_function.nn -DWORK=${NNC_BE_WORK}/export_cli
+                   -P ${NNC_BE_SRC}/backend/export_cli.cmake)
+  set_tests_properties(export_cli PROPERTIES TIMEOUT 60 LABELS backend)
+  # a checkpoint trained by nnc train evaluates to the same test accuracy in the twin
+  add_test(NAME twin_accuracy_fashion_snn
+           COMMAND ${NNC_TEST_PYTHON} ${NNC_BE_SRC}/backend/twin_parity.py accuracy --nnc $<TARGET_FILE:nnc>
+                   --model ${NNC_BE_REPO}/models/fashion_snn.nn --work ${NNC_BE_WORK}/twin_accuracy_fashion_snn)
+  set_tests_properties(twin_accuracy_fashion_snn PROPERTIES TIMEOUT 300 LABELS backend SKIP_RETURN_CODE 77
+                       ENVIRONMENT "${nnc_be_env}" COST 50)
+endif()
+
 # ---- float kernels against double ones ----
 foreach(kind label target)
   set(template ${NNC_BE_SRC}/backend/precision.nn.in)
@@ -363,7 +417,7 @@ foreach(kind label target)
 endforeach()
 
 # ---- checkpoints, determinism and argument checks through the generated API ----
-set(nnc_ckpt_cases roundtrip resume wrong_model corrupt failed_save seed forward_batch forward_chunks bad_args)
+set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks bad_args)
 foreach(mode blas noblas)
   set(flags --debug-api)
   set(libs "")

@@ -14,6 +14,8 @@
  *                  parameters and losses (and a model not resumed differs)
  *   wrong_model    ckpt_b's checkpoint into ckpt_a: -1, nnrt_last_error() is exactly
  *                  "PATH: checkpoint is for model 'ckpt_b', not 'ckpt_a'", model untouched
+ *   param_table    a valid file whose parameter table names another parameter: -1, the message
+ *                  names the entry, model untouched
  *   corrupt        truncated, one flipped byte, empty, not a checkpoint, missing: -1, the right
  *                  message, model untouched
  *   failed_save    into a missing folder: -1 and a message naming the path; over an existing
@@ -209,6 +211,43 @@ static void case_wrong_model(void) {
   CHECK(ckpt_b_load(b, pa) == -1, "ckpt_b loaded ckpt_a's checkpoint");
   M(free)(a);
   ckpt_b_free(b);
+}
+
+/* A file whose checksum and hash hold but whose parameter table names another parameter (as a
+ * tool that wrote the wrong table would make): refused, naming the entry, model untouched. On
+ * ckpt_b (dense.1/weight [3, 6] at params[0], dense.1/bias [3] at params[18]), whose layout the
+ * message pins. */
+static void case_param_table(void) {
+  const char *good = path_in_dir("good.ckpt"), *bad = path_in_dir("bad.ckpt");
+  ckpt_b *b = ckpt_b_new(BATCH, 4), *other = ckpt_b_new(BATCH, 9);
+  ckpt_b_train_step(b, xs, ys, BATCH);
+  CHECK(ckpt_b_save(b, good) == 0, "save: %s", nnrt_last_error());
+  unsigned char *d;
+  long n = file_size(good, &d), at = -1;
+  for (long i = 0; i + 12 <= n && at < 0; i++)
+    if (memcmp(d + i, "dense.1/bias", 12) == 0) at = i;
+  CHECK(at >= 0, "no 'dense.1/bias' in the checkpoint's parameter table");
+  if (at < 0) return;
+  d[at + 11] = 'T';
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  for (long i = 0; i < n - 8; i++) h = (h ^ d[i]) * UINT64_C(0x100000001b3);
+  for (int i = 0; i < 8; i++) d[n - 8 + i] = (unsigned char)(h >> (8 * i));
+  write_bytes(bad, d, n);
+  float before[3 * 6 + 3];
+  memcpy(before, ckpt_b_debug_params(other), sizeof before);
+  nnrt_clear_error();
+  CHECK(ckpt_b_load(other, bad) == -1, "ckpt_b loaded a checkpoint with another parameter table");
+  char want[1024];
+  snprintf(want, sizeof want,
+           "%s: parameter 2 is 'dense.1/biaT' [3] at params[18] in the checkpoint, but 'dense.1/bias' [3] at "
+           "params[18] in this model", bad);
+  CHECK(strcmp(nnrt_last_error(), want) == 0, "message '%s', expected '%s'", nnrt_last_error(), want);
+  CHECK(memcmp(before, ckpt_b_debug_params(other), sizeof before) == 0, "a refused load changed the parameters");
+  CHECK(ckpt_b_load(other, good) == 0, "the unchanged file: %s", nnrt_last_error());
+  printf("parameter table: %s\n", want);
+  free(d);
+  ckpt_b_free(b);
+  ckpt_b_free(other);
 }
 
 static void case_corrupt(void) {
@@ -436,6 +475,7 @@ int main(int argc, char **argv) {
     void (*fn)(void);
   } cases[] = {{"roundtrip", case_roundtrip},   {"resume", case_resume},
                {"wrong_model", case_wrong_model}, {"corrupt", case_corrupt},
+               {"param_table", case_param_table},
                {"failed_save", case_failed_save}, {"seed", case_seed},
                {"forward_batch", case_forward_batch}, {"forward_chunks", case_forward_chunks},
                {"bad_args", case_bad_args}};

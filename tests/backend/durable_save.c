@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
   touch(dir, "ck.tmp-abc");
 
   float values[4] = {1, 2, 3, 4};
-  nnrt_section s = {"params", values, sizeof values};
+  nnrt_section s = {"params", values, sizeof values, 0};
   char path[4096];
   snprintf(path, sizeof path, "%s/ck", dir);
   if (nnrt_checkpoint_save(path, "m", 1, &s, 1) != 0) {

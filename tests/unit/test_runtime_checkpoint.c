@@ -42,6 +42,7 @@ typedef struct toy {
 } toy;
 
 static void toy_sections(toy *t, nnrt_section s[4]) {
+  memset(s, 0, sizeof(nnrt_section) * 4);
   s[0].name = "params", s[0].data = t->params, s[0].bytes = sizeof t->params;
   s[1].name = "opt.m", s[1].data = t->opt_m, s[1].bytes = sizeof t->opt_m;
   s[2].name = "step", s[2].data = &t->step, s[2].bytes = sizeof t->step;
@@ -154,7 +155,7 @@ static void test_round_trip(void **state) {
   /* The layout is the documented one. */
   bytes = read_all(f->path, &n);
   assert_int_equal(n, toy_file_size());
-  assert_memory_equal(bytes, "NNCKPT\0\1\1\0\0\0\3\0\0\0toy", 19);
+  assert_memory_equal(bytes, "NNCKPT\0\1\2\0\0\0\3\0\0\0toy", 19);
   assert_int_equal(bytes[19], 0x00);
   assert_int_equal(bytes[26], 0x12); /* the hash, little-endian */
   free(bytes);
@@ -272,7 +273,7 @@ static void test_wrong_sections(void **state) {
 static void test_too_large(void **state) {
   fixture *f = *state;
   static float big[20000];
-  nnrt_section s[1];
+  nnrt_section s[1] = {{0}};
   char expect[512];
   s[0].name = "params", s[0].data = big, s[0].bytes = sizeof big;
   assert_int_equal(nnrt_checkpoint_save(f->path, "toy", HASH, s, 1), 0);
@@ -293,11 +294,11 @@ static void test_other_version(void **state) {
   char expect[512];
   save_toy(f->path, "toy", HASH, 1);
   bytes = read_all(f->path, &n);
-  bytes[8] = 2;
+  bytes[8] = 3;
   for (i = 0; i < n - 8; i++) h = (h ^ bytes[i]) * UINT64_C(0x100000001b3);
   for (i = 0; i < 8; i++) bytes[n - 8 + i] = (unsigned char)(h >> (8 * i));
   write_all(f->path, bytes, n);
-  snprintf(expect, sizeof expect, "%s: checkpoint format version 2, this runtime reads version 1",
+  snprintf(expect, sizeof expect, "%s: checkpoint format version 3, this runtime reads version 2",
            f->path);
   expect_load_error(f->path, expect);
   free(bytes);
@@ -331,7 +332,7 @@ static void test_failed_write_keeps_previous(void **state) {
   fixture *f = *state;
   static float big[1 << 16];
   struct rlimit old, small;
-  nnrt_section s[1];
+  nnrt_section s[1] = {{0}};
   toy t;
   nnrt_section ts[4];
   int rc;
@@ -432,12 +433,94 @@ static void test_read_only_folder(void **state) {
 
 static void test_bad_arguments(void **state) {
   fixture *f = *state;
-  nnrt_section s[1];
+  nnrt_section s[1] = {{0}};
   s[0].name = "params", s[0].data = NULL, s[0].bytes = 4;
   assert_int_equal(nnrt_checkpoint_save(f->path, "toy", HASH, s, 1), -1);
   assert_int_equal(nnrt_checkpoint_save(f->path, NULL, HASH, s, 0), -1);
   assert_int_equal(nnrt_checkpoint_save(f->path, "toy", HASH, NULL, 2), -1);
   assert_int_equal(count_files(f->dir), 0);
+}
+
+/* A parameter table as generated code writes it (format in nnrt.c): u32 count, then per entry
+ * name, block, rank, dims and offset. */
+static size_t put_entry(unsigned char *p, const char *name, uint32_t block, uint32_t rows, uint32_t cols,
+                        uint64_t offset) {
+  size_t n = 0, len = strlen(name);
+  uint32_t words[4];
+  int i;
+  words[0] = (uint32_t)len;
+  memcpy(p, words, 4), n += 4;
+  memcpy(p + n, name, len), n += len;
+  words[0] = block, words[1] = 2, words[2] = rows, words[3] = cols;
+  memcpy(p + n, words, 16), n += 16;
+  for (i = 0; i < 8; i++) p[n++] = (unsigned char)(offset >> (8 * i));
+  return n;
+}
+
+static size_t make_table(unsigned char *p, const char *second_name, uint32_t second_cols) {
+  uint32_t count = 2;
+  size_t n = 4;
+  memcpy(p, &count, 4);
+  n += put_entry(p + n, "dense.1/weight", 0, 4, 5, 0);
+  n += put_entry(p + n, second_name, 0, 1, second_cols, 20);
+  return n;
+}
+
+/* A "verify" section is compared, not copied: a file whose parameter table differs is refused,
+ * naming the first entry that differs (or the counts), before any buffer is touched. */
+static void test_parameter_table(void **state) {
+  fixture *f = *state;
+  unsigned char want[256], other[256];
+  char expect[512];
+  toy t;
+  nnrt_section s[5];
+  size_t n_want = make_table(want, "dense.1/bias", 4), n_other;
+  toy_fill(&t, 3);
+  toy_sections(&t, s + 1);
+  s[0].name = "param_table", s[0].data = want, s[0].bytes = n_want, s[0].verify = 1;
+  assert_int_equal(nnrt_checkpoint_save(f->path, "toy", HASH, s, 5), 0);
+  {
+    toy u;
+    memset(&u, 0xAB, sizeof u);
+    toy_sections(&u, s + 1);
+    assert_int_equal(nnrt_checkpoint_load(f->path, "toy", HASH, s, 5), 0);
+    assert_memory_equal(u.params, t.params, sizeof t.params);
+    memcpy(other, want, n_want);
+    assert_int_equal(nnrt_checkpoint_load(f->path, "toy", HASH, s, 5), 0);
+    assert_memory_equal(other, want, n_want); /* the table itself is never written to */
+  }
+  /* another name, then another shape, of the second parameter */
+  for (int k = 0; k < 2; k++) {
+    toy u;
+    n_other = make_table(other, k == 0 ? "dense.1/bias_" : "dense.1/bias", k == 0 ? 4 : 3);
+    s[0].data = other, s[0].bytes = n_other;
+    toy_sections(&t, s + 1);
+    assert_int_equal(nnrt_checkpoint_save(f->path, "toy", HASH, s, 5), 0);
+    memset(&u, 0xAB, sizeof u);
+    toy_sections(&u, s + 1);
+    s[0].data = want, s[0].bytes = n_want;
+    assert_int_equal(nnrt_checkpoint_load(f->path, "toy", HASH, s, 5), -1);
+    snprintf(expect, sizeof expect,
+             "%s: parameter 2 is 'dense.1/bias%s' [1, %d] at params[20] in the checkpoint, but 'dense.1/bias' [1, 4] "
+             "at params[20] in this model",
+             f->path, k == 0 ? "_" : "", k == 0 ? 4 : 3);
+    assert_string_equal(nnrt_last_error(), expect);
+    for (size_t i = 0; i < sizeof u.params; i++) assert_int_equal(((unsigned char *)u.params)[i], 0xAB);
+  }
+  /* one parameter fewer */
+  {
+    uint32_t one = 1;
+    n_other = make_table(other, "dense.1/bias", 4);
+    memcpy(other, &one, 4);
+    n_other = 4 + 4 + strlen("dense.1/weight") + 16 + 8;
+    s[0].data = other, s[0].bytes = n_other;
+    toy_sections(&t, s + 1);
+    assert_int_equal(nnrt_checkpoint_save(f->path, "toy", HASH, s, 5), 0);
+    s[0].data = want, s[0].bytes = n_want;
+    assert_int_equal(nnrt_checkpoint_load(f->path, "toy", HASH, s, 5), -1);
+    snprintf(expect, sizeof expect, "%s: checkpoint lists 1 parameters, this model has 2", f->path);
+    assert_string_equal(nnrt_last_error(), expect);
+  }
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -463,6 +546,7 @@ int main(int argc, char **argv) {
       T(test_failed_write_keeps_previous),
       T(test_failed_rename),
       T(test_bad_arguments),
+      T(test_parameter_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,7 @@ static float tiny_step_target(void *model, const float *x, const float *t, int n
 }
 
 static void tiny_sections(const tiny *m, nnrt_section s[2]) {
+  memset(s, 0, sizeof(nnrt_section) * 2);
   s[0].name = "params", s[0].data = (void *)m->params;
   s[0].bytes = sizeof(float) * (size_t)(m->k * IN + m->k);
   s[1].name = "step", s[1].data = (void *)&m->steps, s[1].bytes = sizeof m->steps;
