@@ -236,6 +236,7 @@ nnc_be_model_test(dispatch_clones MODELS ${NNC_BE_SRC}/backend/dispatch.nn FLAGS
 nnc_be_model_test(dispatch_plain MODELS ${NNC_BE_SRC}/backend/dispatch.nn FLAGS --no-blas --debug-api
                   DRIVER ${NNC_BE_SRC}/backend/dispatch_check.c ARGS ${NNC_BE_WORK}/dispatch_plain.out CFLAGS -O2)
 set_tests_properties(dispatch_clones dispatch_plain PROPERTIES FIXTURES_SETUP dispatch_outputs)
+set_tests_properties(dispatch_clones PROPERTIES TIMEOUT 600) # three clones at -O3 compile slowly
 add_test(NAME dispatch_identical
          COMMAND ${CMAKE_COMMAND} -E compare_files ${NNC_BE_WORK}/dispatch_clones.out ${NNC_BE_WORK}/dispatch_plain.out)
 set_tests_properties(dispatch_identical PROPERTIES LABELS backend FIXTURES_REQUIRED dispatch_outputs)
