@@ -1,6 +1,7 @@
 """torch_resblock.py — tests/gradcheck/resblock.nn in PyTorch, written by hand, against nnc's numbers.
 
-usage: torch_resblock.py DUMP   (DUMP written by resblock_dump.c; prints SKIPPED: without torch)
+usage: torch_resblock.py DUMP   (DUMP written by resblock_dump.c; prints SKIPPED: without torch,
+       fails instead under NNC_REQUIRE_TORCH=1)
 
 The twin takes nnc's initial parameters in creation order, then checks, in float64: forward() in
 inference (running statistics), the training loss and every parameter gradient (batch
@@ -9,12 +10,16 @@ momentum 1 - 0.9 as spec §4 says) the parameters and forward() again, which now
 updated running statistics (unbiased variance). Relative tolerance 1e-9 (forward() returns
 floats: 1e-6 there).
 """
+import os
 import sys
 
 try:
     import torch
     import torch.nn.functional as F
 except ImportError:
+    if os.environ.get("NNC_REQUIRE_TORCH") == "1":  # CI: a missing torch is a failure, not a skip
+        print("FAIL: torch is not installed and NNC_REQUIRE_TORCH=1")
+        sys.exit(1)
     print("SKIPPED: torch is not installed")
     sys.exit(0)
 
