@@ -113,6 +113,19 @@ static void source_comment(Emit *e, const Node *n, const char *what) {
 
 /* ---------------- kernels ---------------- */
 
+/* A product on the generated code's side: cblas_sgemm, or the plain nnc_gemm() helper (--no-blas and
+ * --double). Row-major C[M,N] = op(A) op(B) + beta C. */
+static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char *M, const char *N, const char *K,
+                      const char *A, const char *lda, const char *B, const char *ldb, const char *beta,
+                      const char *C, const char *ldc) {
+  if (e->opt->blas)
+    P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
+      ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
+  else
+    P(e, "%snnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+      ldc);
+}
+
 static void emit_matmul(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   const Node *a = &e->g->nodes[n->in[0]], *b = &e->g->nodes[n->in[1]];
@@ -122,13 +135,8 @@ static void emit_matmul(Emit *e, NodeId id) {
   const char *lda = dim_expr(e, a->shape.dim[1]), *ldb = dim_expr(e, b->shape.dim[1]);
   P(e, "  /* %s[%s,%s] = %s%s · %s%s */\n", ref(e, id), M, N, ref(e, n->in[0]), ta ? "^T" : "", ref(e, n->in[1]),
     tb ? "^T" : "");
-  if (e->opt->blas)
-    P(e, "  cblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, 0.0f, %s, %s);\n",
-      ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, ref(e, n->in[0]), lda,
-      ref(e, n->in[1]), ldb, ref(e, id), N);
-  else
-    P(e, "  nnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]),
-      ldb, ref(e, id), N);
+  emit_gemm(e, "  ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, e->opt->blas ? "0.0f" : "0", ref(e, id),
+            N);
 }
 
 /* The value of element-wise node n given its operands' values (each a plain name, so naming
@@ -354,19 +362,6 @@ static void emit_loss_bwd(Emit *e, NodeId id) {
 }
 
 /* ---------------- the convolutional family ---------------- */
-
-/* A product on the generated code's side: cblas_sgemm, or the plain nnc_gemm() helper (--no-blas and
- * --double). Row-major C[M,N] = op(A) op(B) + beta C. */
-static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char *M, const char *N, const char *K,
-                      const char *A, const char *lda, const char *B, const char *ldb, const char *beta,
-                      const char *C, const char *ldc) {
-  if (e->opt->blas)
-    P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
-      ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
-  else
-    P(e, "%snnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
-      ldc);
-}
 
 bool conv2d_is_pointwise(const Node *conv) {
   return conv->attr.kernel == 1 && conv->attr.stride == 1 && conv->attr.pad == 0;
