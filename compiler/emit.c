@@ -367,6 +367,30 @@ bool conv2d_is_pointwise(const Node *conv) {
   return conv->attr.kernel == 1 && conv->attr.stride == 1 && conv->attr.pad == 0;
 }
 
+bool conv2d_is_3x3_same(const Node *conv) {
+  return conv->attr.kernel == 3 && conv->attr.stride == 1 && conv->attr.pad == 1;
+}
+
+/* compiler/kernels/conv3x3.c's nnc_c3_grid, nnc_c3_plane and nnc_c3_packed: the packed weights, Ci
+ * zero-bordered planes and a 4-channel output block, for one call of nnc_c3_conv */
+size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
+  size_t grid = (size_t)(H * (W + 1) + 7) / 8 * 8, plane = grid + 2 * (size_t)(W + 1) + 2;
+  return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * plane + 4 * grid;
+}
+
+/* Examples per call of nnc_c3_weight_grad: enough for some 768 grid positions, so that small
+ * images' sums are not dominated by the final sums across lanes. */
+int conv3x3_weight_group(int H, int W) {
+  int grid = (H * (W + 1) + 7) / 8 * 8;
+  return (768 + grid - 1) / grid;
+}
+
+/* its scratch: the group's x planes and dy grids */
+size_t conv3x3_weight_scratch(int C, int H, int W, int F) {
+  size_t grid = (size_t)(H * (W + 1) + 7) / 8 * 8, plane = grid + 2 * (size_t)(W + 1) + 2;
+  return (size_t)conv3x3_weight_group(H, W) * ((size_t)C * plane + (size_t)F * grid);
+}
+
 int conv2d_group(const Node *conv) {
   if (conv2d_is_pointwise(conv)) return 1;
   int positions = conv->shape.dim[2] * conv->shape.dim[3];
@@ -378,10 +402,11 @@ typedef struct ConvDims {
   int C, H, W, F, k, s, p, OH, OW;
   long long in, out, unfolded_rows, positions; /* per example: C H W, F OH OW, C k k, OH OW */
   bool pointwise;    /* 1x1, stride 1, no padding: x itself is the unfolded matrix */
+  bool direct;       /* 3x3 "same", float: compiler/kernels/conv3x3.c where the CPU allows */
   int group;         /* examples per product (conv2d_group) */
 } ConvDims;
 
-static ConvDims conv_dims(const Graph *g, const Node *conv) {
+static ConvDims conv_dims(const Graph *g, const Node *conv, bool double_precision) {
   const Node *x = &g->nodes[conv->in[0]];
   ConvDims d;
   d.C = x->shape.dim[1], d.H = x->shape.dim[2], d.W = x->shape.dim[3];
@@ -393,6 +418,7 @@ static ConvDims conv_dims(const Graph *g, const Node *conv) {
   d.positions = (long long)d.OH * d.OW;
   d.pointwise = conv2d_is_pointwise(conv);
   d.group = conv2d_group(conv);
+  d.direct = conv2d_is_3x3_same(conv) && !double_precision;
   return d;
 }
 
@@ -430,15 +456,41 @@ static void emit_regroup(Emit *e, const ConvDims *d, const char *y, bool to_mode
   P(e, "          %s = %s;\n", to_model ? model : group, to_model ? group : model);
 }
 
+/* The direct kernel of compiler/kernels/conv3x3.c for a 3x3 "same" convolution (float builds, on
+ * CPUs with AVX2 and FMA): out[b] = conv(in[b]) with w packed as it is or, for the input gradient,
+ * transposed and flipped. Opens the else branch that the unfolding path fills; emit_direct_end
+ * closes it. */
+static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const char *in, const char *w, const char *out) {
+  if (!d->direct) return false;
+  int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
+  P(e, "#ifdef NNC_C3\n"
+       "  if (nnc_c3_usable()) {\n"
+       "    float *packed = m->fixed + %zu;\n"
+       "    nnc_c3_pack(packed, %s, %d, %d, %d);\n"
+       "    for (int b = 0; b < n; b++)\n"
+       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, packed + nnc_c3_packed(%d, %d));\n"
+       "  } else\n"
+       "#endif\n"
+       "  {\n",
+    e->plan.fixed, w, d->F, d->C, data_grad, out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H,
+    d->W, Fo, Fo, Ci);
+  return true;
+}
+
+static void emit_direct_end(Emit *e, bool direct) {
+  if (direct) P(e, "  }\n");
+}
+
 /* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), for groups of examples at once */
 static void emit_conv2d(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
-  ConvDims d = conv_dims(e->g, n);
+  ConvDims d = conv_dims(e->g, n, e->opt->double_precision);
   const char *x = ref(e, n->in[0]), *w = ref(e, n->in[1]), *y = ref(e, id);
   const char *zero = e->opt->blas ? "0.0f" : "0";
   P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d, %d example%s a product */\n",
     y, d.F, d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p, d.group,
     d.group > 1 ? "s" : "");
+  bool direct = emit_direct_begin(e, &d, false, x, w, y);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
@@ -452,16 +504,18 @@ static void emit_conv2d(Emit *e, NodeId id) {
     if (d.group > 1) emit_regroup(e, &d, y, true);
   }
   P(e, "  }\n");
+  emit_direct_end(e, direct);
 }
 
 /* dx[b] = fold(w^T (C k k x F) · dy[b] (F x OH OW)): the unfolded gradient summed back onto the
  * positions it was read from */
 static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
-  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
+  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd], e->opt->double_precision);
   const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
   const char *zero = e->opt->blas ? "0.0f" : "0";
   P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
+  bool direct = emit_direct_begin(e, &d, true, dy, w, dx);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
@@ -477,14 +531,35 @@ static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
       dx, d.in, d.positions, d.C, d.H, d.W, d.k, d.s, d.p, d.OH, d.OW);
   }
   P(e, "  }\n");
+  emit_direct_end(e, direct);
 }
 
 /* dw (F x C k k) = Σ_b dy[b] (F x OH OW) · unfold(x[b])^T */
 static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
-  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd]);
+  ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd], e->opt->double_precision);
   const char *dy = ref(e, n->in[0]), *x = ref(e, n->in[1]), *dw = ref(e, id);
   P(e, "  /* %s = Σ_b %s[b] · unfold(%s[b])^T */\n", dw, dy, x);
+  if (d.direct) {
+    int group = conv3x3_weight_group(d.H, d.W);
+    P(e, "#ifdef NNC_C3\n"
+         "  if (nnc_c3_usable()) {\n"
+         "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)%d * nnc_c3_grid(%d, %d);\n"
+         "    float *xp = m->fixed + %zu, *dyg = xp + %d * planes;\n"
+         "    for (int b0 = 0; b0 < n; b0 += %d) {\n"
+         "      const int g = n - b0 < %d ? n - b0 : %d;\n"
+         "      for (int j = 0; j < g; j++) {\n"
+         "        nnc_c3_layout(xp + j * planes, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, 0);\n"
+         "        nnc_c3_layout(dyg + j * grids, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, 1);\n"
+         "      }\n"
+         "      nnc_c3_weight_grad(%s, dyg, xp, %d, %d, %d, %d, g, b0 > 0);\n"
+         "    }\n"
+         "  } else\n"
+         "#endif\n"
+         "  {\n",
+      d.C, d.H, d.W, d.F, d.H, d.W, e->plan.fixed, group, group, group, group, x, d.in, d.C, d.H, d.W, dy, d.out, d.F,
+      d.H, d.W, dw, d.C, d.H, d.W, d.F);
+  }
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", false, true, num(e, d.F), num(e, d.unfolded_rows), num(e, d.positions),
@@ -499,6 +574,7 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
               e->opt->blas ? "b0 ? 1.0f : 0.0f" : "b0 ? 1 : 0", dw, num(e, d.unfolded_rows));
   }
   P(e, "  }\n");
+  emit_direct_end(e, d.direct);
 }
 
 /* Per channel c of x [B, C, S...]: the loop heads over the batch and positions of one channel. */
@@ -1197,7 +1273,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
-  bool use_sum = false, use_dot = false;
+  bool use_sum = false, use_dot = false, use_direct = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
@@ -1208,6 +1284,8 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     bool unfolds = conv && !conv2d_is_pointwise(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
     use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
     use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
+    use_direct |= conv && !opt->double_precision &&
+                  conv2d_is_3x3_same(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
     bool bn_image_stats = op == OP_BATCHNORM && e.plan.in_train[i] && g->nodes[i].shape.rank > 2;
     use_sum |= bn_image_stats || op == OP_GLOBAL_AVG_POOL ||
                (op == OP_BIAS_GRAD && count_of(&g->nodes[g->nodes[i].in[0]]) != count_of(&g->nodes[i]));
@@ -1255,6 +1333,10 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
   if (use_unfold) P(&e, "%s", im2col_helper);
   if (use_fold) P(&e, "%s", col2im_helper);
+  if (use_direct) {
+    const EmbeddedFile *k = embedded_file("conv3x3.c");
+    P(&e, "%.*s\n", (int)k->size, (const char *)k->data);
+  }
   if (use_dot) P(&e, "%s", dot_centered_helper);
   if (use_sum) P(&e, "%s", sum_helper);
 

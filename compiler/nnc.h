@@ -279,6 +279,12 @@ bool conv2d_is_pointwise(const Node *conv); /* 1x1, stride 1, no padding: no unf
  * CONV_GROUP_COLUMNS columns (fewer, larger products: less of BLAS's per-call packing) (emit.c) */
 #define CONV_GROUP_COLUMNS 1024
 int conv2d_group(const Node *conv);
+/* 3x3, stride 1, padding 1: float builds run compiler/kernels/conv3x3.c where the CPU has AVX2+FMA */
+bool conv2d_is_3x3_same(const Node *conv);
+/* the scratch (elements) of one such call: Ci input planes, Fo output channels (emit.c) */
+size_t conv3x3_scratch(int Ci, int H, int W, int Fo);
+int conv3x3_weight_group(int H, int W); /* examples per weight-gradient call */
+size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratch */
 bool ir_verify(const Graph *g, FILE *err); /* false (and a report) on an internal inconsistency */
 
 /* ============================== compilation ============================== */
@@ -373,13 +379,14 @@ struct Plan {
   size_t n_params, n_buffers; /* elements */
   size_t batched_per_example, fixed; /* activation arena sizes */
   size_t infer_per_example; /* what infer() alone would need of the arena (reported by nnc check) */
-  size_t scratch;    /* elements of the convolutions' shared unfolding buffer (im2col), after fixed */
+  size_t scratch;    /* elements of the convolutions' shared scratch (im2col, direct kernels), after fixed */
   Fusion fuse_train, fuse_infer; /* fuse.c's groups for train() and infer() */
 };
 
 /* Decides which function computes each node, how element-wise nodes fuse, and where every node
  * lives: batched values share the activation arena by liveness. */
-Plan plan_build(Compilation *c, bool copy_input);
+/* double_precision: nnc_real is double (the float inputs are copied; no float-only kernels). */
+Plan plan_build(Compilation *c, bool double_precision);
 /* Each parameter's offset into its block (trainable ones in the parameter block, the rest in the
  * buffer block, each in creation order) and the blocks' sizes, in values. */
 void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers);
@@ -413,7 +420,8 @@ void export_torch(Compilation *c, const char *source_name, FILE *out);
 
 /* ============================== output.c ============================== */
 typedef struct EmbeddedFile { const char *name; const unsigned char *data; size_t size; } EmbeddedFile;
-extern const EmbeddedFile runtime_files[]; /* runtime/ sources, embedded at build time */
+extern const EmbeddedFile runtime_files[]; /* runtime/ sources and kernels, embedded at build time */
+const EmbeddedFile *embedded_file(const char *name); /* dies when name is not embedded */
 
 typedef struct OutFile { const char *name; char *data; size_t size; } OutFile;
 /* Writes every file into dir (made if missing) through temporary files renamed into place, so a

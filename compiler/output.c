@@ -136,17 +136,19 @@ bool write_files(const char *dir, const OutFile *files, int n_files, FILE *err) 
   return ok;
 }
 
-void add_embedded(Compilation *c, const char *name, OutFile *files, int *n_files) {
+const EmbeddedFile *embedded_file(const char *name) {
   for (const EmbeddedFile *f = runtime_files; f->name; f++)
-    if (strcmp(f->name, name) == 0) {
-      OutFile *o = &files[(*n_files)++];
-      o->name = f->name;
-      o->size = f->size;
-      o->data = arena_alloc(&c->arena, f->size + 1);
-      memcpy(o->data, f->data, f->size);
-      return;
-    }
+    if (strcmp(f->name, name) == 0) return f;
   nn_die("runtime file %s is not embedded", name);
+}
+
+void add_embedded(Compilation *c, const char *name, OutFile *files, int *n_files) {
+  const EmbeddedFile *f = embedded_file(name);
+  OutFile *o = &files[(*n_files)++];
+  o->name = f->name;
+  o->size = f->size;
+  o->data = arena_alloc(&c->arena, f->size + 1);
+  memcpy(o->data, f->data, f->size);
 }
 
 /* Moves a memstream's buffer into the arena. */

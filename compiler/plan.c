@@ -127,7 +127,7 @@ void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers) {
   }
 }
 
-Plan plan_build(Compilation *c, bool copy_input) {
+Plan plan_build(Compilation *c, bool double_precision) {
   Graph *g = &c->graph;
   int n = g->n_nodes;
   Plan p;
@@ -165,7 +165,7 @@ Plan plan_build(Compilation *c, bool copy_input) {
     switch (nd->op) {
     case OP_INPUT:
     case OP_TARGET:
-      if (!copy_input) {
+      if (!double_precision) {
         st->kind = STORE_USER;
         continue;
       }
@@ -205,7 +205,15 @@ Plan plan_build(Compilation *c, bool copy_input) {
       size_t group = (size_t)conv2d_group(conv), positions = (size_t)(conv->shape.dim[2] * conv->shape.dim[3]);
       size_t unfolded_rows = (size_t)shape_count(g->nodes[conv->in[1]].shape) / (size_t)conv->shape.dim[1];
       size_t need = group * positions * (unfolded_rows + (group > 1 ? (size_t)conv->shape.dim[1] : 0));
-      if (!conv2d_is_pointwise(conv) && need > p.scratch) p.scratch = need;
+      if (conv2d_is_pointwise(conv)) need = 0;
+      if (conv2d_is_3x3_same(conv) && !double_precision) {
+        int C = g->nodes[conv->in[0]].shape.dim[1], H = conv->shape.dim[2], W = conv->shape.dim[3], F = conv->shape.dim[1];
+        size_t direct = nd->op == OP_CONV2D        ? conv3x3_scratch(C, H, W, F)
+                        : nd->op == OP_CONV2D_BWD_DATA ? conv3x3_scratch(F, H, W, C)
+                                                       : conv3x3_weight_scratch(C, H, W, F);
+        if (direct > need) need = direct;
+      }
+      if (need > p.scratch) p.scratch = need;
     }
   }
   p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss);

@@ -393,10 +393,12 @@ if(NNC_TEST_PYTHON)
 endif()
 
 # ---- float kernels against double ones ----
-foreach(kind label target)
+foreach(kind label target conv)
   set(template ${NNC_BE_SRC}/backend/precision.nn.in)
   if(kind STREQUAL "target")
     set(template ${NNC_BE_SRC}/backend/precision_target.nn.in)
+  elseif(kind STREQUAL "conv")
+    set(template ${NNC_BE_SRC}/backend/precision_conv.nn.in)
   endif()
   foreach(NAME prec_f prec_d)
     configure_file(${template} ${NNC_BE_WORK}/precision_${kind}/${NAME}.nn @ONLY)
@@ -416,6 +418,11 @@ foreach(kind label target)
                     FLAGS ${flags} MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                     LIBS ${libs})
 endforeach()
+# the convolutions' portable path too (im2col + gemm, what CPUs without AVX2 and FMA run)
+nnc_be_model_test(precision_conv_portable
+                  MODELS ${NNC_BE_WORK}/precision_conv/prec_f.nn ${NNC_BE_WORK}/precision_conv/prec_d.nn
+                  FLAGS --debug-api MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
+                  LIBS ${BLAS_LIBRARIES} CFLAGS -DNNC_NO_SIMD)
 
 # ---- checkpoints, determinism and argument checks through the generated API ----
 set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks bad_args)

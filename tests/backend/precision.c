@@ -8,6 +8,7 @@
  * test copies the float model's parameters into the double one, then requires
  *
  *   forward (8 examples, inputs in [-4, 4]):  |out_f - out_d| <= 1e-5 * max(1, |out_d|)
+ *   the gradients of one pass:  |g_f - g_d| <= 1e-5 * the largest |g_d|
  *   one train_step (dropout masks: the same generator stream in both):
  *     the losses within 1e-5 relative, every parameter within 1e-5 * max(1, |p|)
  *
@@ -71,6 +72,25 @@ int main(void) {
     }
   }
   printf("forward: worst difference %.3g (bound %g)\n", worst, TOL);
+
+  /* the gradients themselves (the step below scales them by the learning rate), relative to the
+     largest; the masks of this pass are drawn alike in both */
+  double gf_loss = M(debug_loss_grad)(f, x, y, N, 0), gd_loss = prec_d_debug_loss_grad(d, x, y, N, 0);
+  const float *gf = M(debug_grads)(f);
+  const double *gd = prec_d_debug_grads(d);
+  double largest = 0;
+  for (long i = 0; i < n; i++) largest = fmax(largest, fabs(gd[i]));
+  worst = 0;
+  for (long i = 0; i < n; i++) {
+    double err = fabs((double)gf[i] - gd[i]) / fmax(largest, 1e-3);
+    worst = fmax(worst, err);
+    if (!(err <= TOL)) {
+      if (reported++ < 10) fprintf(stderr, "FAIL: gradient %ld: float %.9g, double %.9g\n", i, gf[i], gd[i]);
+      failed = 1;
+    }
+  }
+  printf("gradients (loss %.9g vs %.9g): worst difference %.3g of the largest, %.3g (bound %g)\n", gf_loss, gd_loss,
+         worst, largest, TOL);
 
   float lf = M(train_step)(f, x, y, N), ld = prec_d_train_step(d, x, y, N);
   printf("train_step: loss %.9g (float) vs %.9g (double)\n", lf, ld);

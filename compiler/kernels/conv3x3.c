@@ -1,0 +1,180 @@
+/* Direct 3x3 convolution, stride 1, padding 1 (the "same" 3x3 layers of ResNets), for x86-64 CPUs
+ * with AVX2 and FMA, chosen at run time (nnc_c3_usable). nnc copies this file into generated code
+ * that has such layers; the plain build keeps im2col + gemm for other CPUs and compilers.
+ *
+ * No unfolding: each input plane is copied once into a zero-bordered plane of width Wp = W + 1
+ * (one zero column serves as the right border of a row and the left one of the next), and the
+ * outputs are computed on that grid, q = oh Wp + ow (the extra column is computed and dropped), so
+ * that tap (u, v) of every output in a run reads the contiguous run xp[q + u Wp + v]: no bounds
+ * tests, no gathers. A register block is 4 output channels x 24 positions (12 accumulators), the
+ * grid's last 8 or 16 positions 4 x 8 at a time; weights are packed so that the 4 channels' values
+ * of one tap are adjacent (nnc_c3_pack). The same kernel computes the input gradient of such a layer,
+ * a 3x3 "same" convolution of dy with the transposed, flipped weights.
+ *
+ * Scratch (floats): nnc_c3_conv needs Ci planes of nnc_c3_plane(H, W), then 4 nnc_c3_grid(H, W) for
+ * the output block, and the packed weights (nnc_c3_packed(Fo, Ci)) apart; nnc_c3_weight_grad reads
+ * the layouts of its examples from the caller. compiler/emit.c sizes them with the same formulas
+ * (conv3x3_scratch). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(NNC_NO_SIMD) && \
+    (defined(__clang__) || __GNUC__ >= 5)
+#include <immintrin.h>
+#define NNC_C3 1
+/* unused: a model may need only some of these */
+#define NNC_C3_FN __attribute__((unused)) static
+
+NNC_C3_FN int nnc_c3_grid(int H, int W) { return (H * (W + 1) + 7) / 8 * 8; }
+/* the last run reads up to 2 rows and 2 columns past the grid */
+NNC_C3_FN int nnc_c3_plane(int H, int W) { return nnc_c3_grid(H, W) + 2 * (W + 1) + 2; }
+NNC_C3_FN size_t nnc_c3_packed(int Fo, int Ci) { return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9; }
+
+NNC_C3_FN int nnc_c3_usable(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+/* wp [Fo/4][Ci][9 taps][4] from w [F][C][3][3]: as it is (Fo = F, Ci = C), or, for the input
+ * gradient, transposed and flipped (Fo = C, Ci = F: tap (u, v) of channel c's filter over dy[f] is
+ * w[f][c][2 - u][2 - v]); channels past Fo are zero */
+NNC_C3_FN void nnc_c3_pack(float *wp, const float *w, int F, int C, int data_grad) {
+  const int Fo = data_grad ? C : F, Ci = data_grad ? F : C;
+  for (int o = 0; o < (Fo + 3) / 4 * 4; o++)
+    for (int i = 0; i < Ci; i++)
+      for (int t = 0; t < 9; t++) {
+        float v = 0;
+        if (o < Fo) v = data_grad ? w[((size_t)i * C + o) * 9 + 8 - t] : w[((size_t)o * C + i) * 9 + t];
+        wp[(((size_t)(o / 4) * Ci + i) * 9 + t) * 4 + o % 4] = v;
+      }
+}
+
+/* to[0..n) = from[0..n), 8 at a time: rows are short, where memcpy's call and rep movs cost most */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const float *from, int n) {
+  int j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
+  for (; j < n; j++) to[j] = from[j];
+}
+
+/* The zero-padded grid layout of one example's planes: xp[c] as nnc_c3_conv reads them, or, with
+ * on_grid, dy[c] placed on the output grid (position oh Wp + ow; zero in the extra column and past
+ * the grid), as nnc_c3_weight_grad reads them. */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_layout(float *to, const float *from, int C, int H, int W, int on_grid) {
+  const int Wp = W + 1, grid = nnc_c3_grid(H, W), plane = on_grid ? grid : nnc_c3_plane(H, W), first = on_grid ? 0 : Wp;
+  for (int c = 0; c < C; c++) {
+    float *p = to + (size_t)c * plane;
+    const float *s = from + (size_t)c * H * W;
+    for (int i = 0; i < first; i++) p[i] = 0;
+    for (int h = 0; h < H; h++) {
+      float *row = p + first + (size_t)h * Wp;
+      const float *in = s + (size_t)h * W;
+      if (on_grid) {
+        nnc_c3_copy(row, in, W);
+        row[W] = 0;
+      } else { /* the zero column that is this row's left border and the right one of the row above */
+        row[0] = 0;
+        nnc_c3_copy(row + 1, in, W);
+      }
+    }
+    for (int i = first + H * Wp; i < plane; i++) p[i] = 0;
+  }
+}
+
+/* y [Fo][H][W] = the 3x3 same convolution of x [Ci][H][W] with the packed weights wp */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const float *x, const float *wp, int Ci,
+                                                            int H, int W, int Fo, float *scratch) {
+  const int Wp = W + 1, grid = nnc_c3_grid(H, W), plane = nnc_c3_plane(H, W);
+  float *xp = scratch, *out = scratch + (size_t)Ci * plane;
+  nnc_c3_layout(xp, x, Ci, H, W, 0);
+  for (int f0 = 0; f0 < Fo; f0 += 4) {
+    const float *wb = wp + (size_t)f0 * Ci * 9;
+    int q0 = 0;
+    for (; q0 + 24 <= grid; q0 += 24) {
+      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+      __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+      for (int c = 0; c < Ci; c++) {
+        const float *xc = xp + (size_t)c * plane + q0, *wc = wb + (size_t)c * 36;
+#define NNC_C3_TAP(t, shift)                                                                                  \
+  {                                                                                                           \
+    const float *s = xc + (shift);                                                                            \
+    const __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 8), x2 = _mm256_loadu_ps(s + 16);         \
+    __m256 w = _mm256_broadcast_ss(wc + 4 * (t));                                                             \
+    a00 = _mm256_fmadd_ps(w, x0, a00), a01 = _mm256_fmadd_ps(w, x1, a01), a02 = _mm256_fmadd_ps(w, x2, a02); \
+    w = _mm256_broadcast_ss(wc + 4 * (t) + 1);                                                                \
+    a10 = _mm256_fmadd_ps(w, x0, a10), a11 = _mm256_fmadd_ps(w, x1, a11), a12 = _mm256_fmadd_ps(w, x2, a12); \
+    w = _mm256_broadcast_ss(wc + 4 * (t) + 2);                                                                \
+    a20 = _mm256_fmadd_ps(w, x0, a20), a21 = _mm256_fmadd_ps(w, x1, a21), a22 = _mm256_fmadd_ps(w, x2, a22); \
+    w = _mm256_broadcast_ss(wc + 4 * (t) + 3);                                                                \
+    a30 = _mm256_fmadd_ps(w, x0, a30), a31 = _mm256_fmadd_ps(w, x1, a31), a32 = _mm256_fmadd_ps(w, x2, a32); \
+  }
+        NNC_C3_TAP(0, 0) NNC_C3_TAP(1, 1) NNC_C3_TAP(2, 2)
+        NNC_C3_TAP(3, Wp) NNC_C3_TAP(4, Wp + 1) NNC_C3_TAP(5, Wp + 2)
+        NNC_C3_TAP(6, 2 * Wp) NNC_C3_TAP(7, 2 * Wp + 1) NNC_C3_TAP(8, 2 * Wp + 2)
+#undef NNC_C3_TAP
+      }
+      float *o = out + q0;
+      _mm256_storeu_ps(o, a00), _mm256_storeu_ps(o + 8, a01), _mm256_storeu_ps(o + 16, a02);
+      o += grid;
+      _mm256_storeu_ps(o, a10), _mm256_storeu_ps(o + 8, a11), _mm256_storeu_ps(o + 16, a12);
+      o += grid;
+      _mm256_storeu_ps(o, a20), _mm256_storeu_ps(o + 8, a21), _mm256_storeu_ps(o + 16, a22);
+      o += grid;
+      _mm256_storeu_ps(o, a30), _mm256_storeu_ps(o + 8, a31), _mm256_storeu_ps(o + 16, a32);
+    }
+    const int shift[9] = {0, 1, 2, Wp, Wp + 1, Wp + 2, 2 * Wp, 2 * Wp + 1, 2 * Wp + 2};
+    for (; q0 < grid; q0 += 8) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int c = 0; c < Ci; c++) {
+        const float *xc = xp + (size_t)c * plane + q0, *wc = wb + (size_t)c * 36;
+        for (int t = 0; t < 9; t++) {
+          const __m256 x0 = _mm256_loadu_ps(xc + shift[t]);
+          a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t), x0, a0);
+          a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t + 1), x0, a1);
+          a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t + 2), x0, a2);
+          a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t + 3), x0, a3);
+        }
+      }
+      _mm256_storeu_ps(out + q0, a0), _mm256_storeu_ps(out + grid + q0, a1);
+      _mm256_storeu_ps(out + 2 * grid + q0, a2), _mm256_storeu_ps(out + 3 * grid + q0, a3);
+    }
+    for (int f = f0; f < f0 + 4 && f < Fo; f++) /* drop the grid's extra columns */
+      for (int h = 0; h < H; h++) nnc_c3_copy(y + ((size_t)f * H + h) * W, out + (size_t)(f - f0) * grid + (size_t)h * Wp, W);
+  }
+}
+
+/* dw [F][C][3][3] (+)= the weight gradient of a 3x3 same convolution over n examples: dw[f][c][u][v]
+ * = the sum over examples and positions q of dy[f][q] xp[c][q + u Wp + v], both in the grid layout
+ * (nnc_c3_layout: xp [n][C] planes without on_grid, dyg [n][F] grids with it). A register block is
+ * 4 output channels x the 3 taps of one kernel row, summed in 8 lanes along the grids of all n
+ * examples, then across the lanes; accumulate adds the result to dw. */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_weight_grad(float *dw, const float *dyg, const float *xp, int C,
+                                                                   int H, int W, int F, int n, int accumulate) {
+  const int Wp = W + 1, grid = nnc_c3_grid(H, W), plane = nnc_c3_plane(H, W);
+  for (int f0 = 0; f0 < F; f0 += 4) {
+    const int nf = F - f0 < 4 ? F - f0 : 4;
+    for (int c = 0; c < C; c++)
+      for (int u = 0; u < 3; u++) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        for (int e = 0; e < n; e++) {
+          const float *xr = xp + ((size_t)e * C + c) * plane + (size_t)u * Wp;
+          const float *d0 = dyg + ((size_t)e * F + f0) * grid; /* channels past F repeat the last one */
+          const float *d1 = d0 + (nf > 1 ? grid : 0), *d2 = d0 + (nf > 2 ? 2 * grid : 0), *d3 = d0 + (nf > 3 ? 3 * grid : 0);
+          for (int q = 0; q < grid; q += 8) {
+            const __m256 x0 = _mm256_loadu_ps(xr + q), x1 = _mm256_loadu_ps(xr + q + 1), x2 = _mm256_loadu_ps(xr + q + 2);
+            __m256 d = _mm256_loadu_ps(d0 + q);
+            a00 = _mm256_fmadd_ps(d, x0, a00), a01 = _mm256_fmadd_ps(d, x1, a01), a02 = _mm256_fmadd_ps(d, x2, a02);
+            d = _mm256_loadu_ps(d1 + q);
+            a10 = _mm256_fmadd_ps(d, x0, a10), a11 = _mm256_fmadd_ps(d, x1, a11), a12 = _mm256_fmadd_ps(d, x2, a12);
+            d = _mm256_loadu_ps(d2 + q);
+            a20 = _mm256_fmadd_ps(d, x0, a20), a21 = _mm256_fmadd_ps(d, x1, a21), a22 = _mm256_fmadd_ps(d, x2, a22);
+            d = _mm256_loadu_ps(d3 + q);
+            a30 = _mm256_fmadd_ps(d, x0, a30), a31 = _mm256_fmadd_ps(d, x1, a31), a32 = _mm256_fmadd_ps(d, x2, a32);
+          }
+        }
+        __m256 sums[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
+        for (int k = 0; k < 3 * nf; k++) {
+          float lane[8];
+          _mm256_storeu_ps(lane, sums[k]);
+          const float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+          float *to = dw + (((size_t)(f0 + k / 3) * C + c) * 3 + u) * 3 + k % 3;
+          *to = accumulate ? *to + sum : sum;
+        }
+      }
+  }
+}
+#endif

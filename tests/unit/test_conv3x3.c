@@ -1,0 +1,139 @@
+/* test_conv3x3.c — compiler/kernels/conv3x3.c (the direct 3x3 "same" convolution that generated
+ * code runs on CPUs with AVX2 and FMA) against naive loops in double written here: the forward
+ * value, the input gradient (transposed, flipped weights) and the weight gradient over several
+ * examples, for every small shape where the kernel's blocking has an edge (channel counts not a
+ * multiple of 4, grids not a multiple of 24 or 8, one-pixel and one-row images). Buffers are
+ * exactly as large as compiler/emit.c's conv3x3_scratch() says, so the sanitizer build catches a
+ * read past them. Exits 77 (skipped) on a CPU without AVX2 and FMA. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nnc.h"
+#include "../../compiler/kernels/conv3x3.c"
+
+#ifdef NNC_C3
+static float uniform(void) {
+  static uint64_t state = 0x9e3779b97f4a7c15ULL;
+  state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (float)((double)(state >> 11) / 4503599627370496.0 - 1.0);
+}
+
+static float *random_floats(size_t n) {
+  float *v = malloc(sizeof(float) * n);
+  assert_non_null(v);
+  for (size_t i = 0; i < n; i++) v[i] = uniform();
+  return v;
+}
+
+/* |got - want| <= 1e-5 max(1, |want|), the first failure reported with its place */
+static void expect_near(const char *what, float got, double want, int C, int F, int H, int W, size_t at) {
+  if (fabs(got - want) <= 1e-5 * fmax(1, fabs(want))) return;
+  fail_msg("%s, C %d F %d H %d W %d, value %zu: %.9g, expected %.9g", what, C, F, H, W, at, got, want);
+}
+
+static double tap(const float *plane, int H, int W, int h, int w) {
+  return h >= 0 && h < H && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0;
+}
+
+/* one shape: y = conv(x, w) and dx = conv^T(dy, w) for one example, dw over n examples */
+static void check_shape(int C, int F, int H, int W, int n) {
+  const size_t in = (size_t)C * H * W, out = (size_t)F * H * W;
+  float *x = random_floats(n * in), *dy = random_floats(n * out), *w = random_floats((size_t)F * C * 9);
+  float *y = malloc(sizeof(float) * out), *dx = malloc(sizeof(float) * in), *dw = malloc(sizeof(float) * F * C * 9);
+  /* the emitter's size for each call, holding the packed weights first as generated code does */
+  const size_t fwd = conv3x3_scratch(C, H, W, F), bwd = conv3x3_scratch(F, H, W, C);
+  assert_int_equal(fwd, nnc_c3_packed(F, C) + (size_t)C * nnc_c3_plane(H, W) + 4 * (size_t)nnc_c3_grid(H, W));
+  float *scratch = malloc(sizeof(float) * (fwd > bwd ? fwd : bwd));
+  assert_true(y && dx && dw && scratch);
+
+  nnc_c3_pack(scratch, w, F, C, 0);
+  nnc_c3_conv(y, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C));
+  for (int f = 0; f < F; f++)
+    for (int i = 0; i < H; i++)
+      for (int j = 0; j < W; j++) {
+        double want = 0;
+        for (int c = 0; c < C; c++)
+          for (int u = 0; u < 3; u++)
+            for (int v = 0; v < 3; v++) want += w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(x + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+        expect_near("forward", y[((size_t)f * H + i) * W + j], want, C, F, H, W, ((size_t)f * H + i) * W + j);
+      }
+
+  nnc_c3_pack(scratch, w, F, C, 1);
+  nnc_c3_conv(dx, dy, scratch, F, H, W, C, scratch + nnc_c3_packed(C, F));
+  for (int c = 0; c < C; c++)
+    for (int h = 0; h < H; h++)
+      for (int k = 0; k < W; k++) {
+        double want = 0; /* dx[c][h][k] = sum of w[f][c][u][v] dy[f][h - u + 1][k - v + 1] */
+        for (int f = 0; f < F; f++)
+          for (int u = 0; u < 3; u++)
+            for (int v = 0; v < 3; v++) want += w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(dy + (size_t)f * H * W, H, W, h - u + 1, k - v + 1);
+        expect_near("input gradient", dx[((size_t)c * H + h) * W + k], want, C, F, H, W, ((size_t)c * H + h) * W + k);
+      }
+
+  /* the weight gradient: two calls, the second accumulating, as generated code does for groups */
+  const size_t planes = (size_t)C * nnc_c3_plane(H, W), grids = (size_t)F * nnc_c3_grid(H, W);
+  float *xp = malloc(sizeof(float) * n * planes), *dyg = malloc(sizeof(float) * n * grids);
+  assert_true(xp && dyg);
+  for (int e = 0; e < n; e++) {
+    nnc_c3_layout(xp + e * planes, x + e * in, C, H, W, 0);
+    nnc_c3_layout(dyg + e * grids, dy + e * out, F, H, W, 1);
+  }
+  const int first = n / 2;
+  nnc_c3_weight_grad(dw, dyg, xp, C, H, W, F, first, 0);
+  nnc_c3_weight_grad(dw, dyg + first * grids, xp + first * planes, C, H, W, F, n - first, first > 0);
+  for (int f = 0; f < F; f++)
+    for (int c = 0; c < C; c++)
+      for (int u = 0; u < 3; u++)
+        for (int v = 0; v < 3; v++) {
+          double want = 0;
+          for (int e = 0; e < n; e++)
+            for (int i = 0; i < H; i++)
+              for (int j = 0; j < W; j++)
+                want += dy[e * out + ((size_t)f * H + i) * W + j] * tap(x + e * in + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+          size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
+          expect_near("weight gradient", dw[at], want, C, F, H, W, at);
+        }
+  free(x), free(dy), free(w), free(y), free(dx), free(dw), free(scratch), free(xp), free(dyg);
+}
+
+static void small_shapes(void **state) {
+  (void)state;
+  static const int channels[] = {1, 3, 4, 5, 9};
+  for (size_t a = 0; a < sizeof channels / sizeof *channels; a++)
+    for (size_t b = 0; b < sizeof channels / sizeof *channels; b++)
+      for (int H = 1; H <= 9; H += 2)
+        for (int W = 1; W <= 17; W += 4) check_shape(channels[a], channels[b], H, W, 1 + (H + W) % 3);
+}
+
+/* resnet20's layers on 28x28 images: grids of 816, 216 and 56 positions */
+static void resnet_shapes(void **state) {
+  (void)state;
+  check_shape(1, 16, 28, 28, 2);
+  check_shape(16, 16, 28, 28, 1);
+  check_shape(32, 32, 14, 14, 2);
+  check_shape(64, 64, 7, 7, 3);
+}
+#endif
+
+int main(void) {
+#ifdef NNC_C3
+  if (!nnc_c3_usable()) {
+    puts("this CPU has no AVX2 and FMA: the kernel is not used here");
+    return 77;
+  }
+  const struct CMUnitTest tests[] = {cmocka_unit_test(small_shapes), cmocka_unit_test(resnet_shapes)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+#else
+  puts("the kernel is not compiled for this compiler and CPU");
+  return 77;
+#endif
+}
