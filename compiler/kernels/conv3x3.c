@@ -45,9 +45,13 @@ NNC_C3_FN void nnc_c3_pack(float *wp, const float *w, int F, int C, int data_gra
 
 /* to[0..n) = from[0..n), 8 at a time: rows are short, where memcpy's call and rep movs cost most */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const float *from, int n) {
+  static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   int j = 0;
   for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
-  for (; j < n; j++) to[j] = from[j];
+  if (j < n) { /* the first n - j lanes, without touching memory past them */
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 - (n - j)));
+    _mm256_maskstore_ps(to + j, mask, _mm256_maskload_ps(from + j, mask));
+  }
 }
 
 /* The zero-padded grid layout of one example's planes: xp[c] as nnc_c3_conv reads them, or, with
