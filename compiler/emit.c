@@ -35,6 +35,7 @@ typedef struct Emit {
   const char *tag;    /* the struct's tag, nnc_NAME (a tag like `tm` would clash with <time.h>) */
   const char *real;   /* "float" or "double" */
   const char *fsuf;   /* "f" for float literals and libm calls, "" for double */
+  bool *folded;       /* nodes computed by an earlier kernel of the function being emitted */
 } Emit;
 
 static void P(Emit *e, const char *fmt, ...) NN_PRINTF(2, 3);
@@ -460,29 +461,74 @@ static void emit_regroup(Emit *e, const ConvDims *d, const char *y, bool to_mode
  * CPUs with AVX2 and FMA): out[b] = conv(in[b]) with w packed as it is or, for the input gradient,
  * transposed and flipped. Opens the else branch that the unfolding path fills; emit_direct_end
  * closes it. */
-static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const char *in, const char *w, const char *out) {
+static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const char *in, const char *w, const char *out,
+                              const Node *bias_add, const Node *bn) {
   if (!d->direct) return false;
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
   P(e, "#ifdef NNC_C3\n"
        "  if (nnc_c3_usable()) {\n"
-       "    float *packed = m->fixed + %zu;\n"
-       "    nnc_c3_pack(packed, %s, %d, %d, %d);\n"
-       "    for (int b = 0; b < n; b++)\n"
-       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, packed + nnc_c3_packed(%d, %d));\n"
+       "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_packed(%d, %d);\n"
+       "    nnc_c3_pack(packed, %s, %d, %d, %d);\n",
+    e->plan.fixed, Fo, Ci, w, d->F, d->C, data_grad);
+  const char *epilogue = "NULL, NULL";
+  if (bn) { /* inference: y = (conv + bias - mean) gamma / sqrt(var + eps) + beta, per channel */
+    P(e, "    float *scale = scratch, *shift = scale + %d;\n"
+         "    scratch = shift + %d;\n"
+         "    for (int f = 0; f < %d; f++) {\n"
+         "      scale[f] = %s[f] / sqrtf(%s[f] + %.9gf);\n"
+         "      shift[f] = %s[f] + (%s%s - %s[f]) * scale[f];\n"
+         "    }\n",
+      d->F, d->F, d->F, ref(e, bn->in[1]), ref(e, bn->in[4]), bn->attr.eps, ref(e, bn->in[2]),
+      bias_add ? ref(e, bias_add->in[1]) : "0", bias_add ? "[f]" : "", ref(e, bn->in[3]));
+    epilogue = "scale, shift";
+  }
+  P(e, "    for (int b = 0; b < n; b++)\n"
+       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s);\n"
        "  } else\n"
        "#endif\n"
        "  {\n",
-    e->plan.fixed, w, d->F, d->C, data_grad, out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H,
-    d->W, Fo, Fo, Ci);
+    out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, epilogue);
   return true;
+}
+
+/* The one node of the function being emitted that reads id, if it is the only reader. */
+static const Node *sole_reader(Emit *e, NodeId id, const bool *in_fn) {
+  const Node *found = NULL;
+  for (int i = 0; i < e->g->n_nodes; i++) {
+    if (!in_fn[i]) continue;
+    const Node *n = &e->g->nodes[i];
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] == id) {
+        if (found) return NULL;
+        found = n;
+      }
+  }
+  return found;
+}
+
+/* In inference, conv2d -> [bias_add ->] batchnorm is one kernel when the convolution is direct:
+ * the batchnorm node, or NULL. */
+static const Node *foldable_batchnorm(Emit *e, NodeId conv, const Node **bias_add) {
+  const bool *in_fn = e->plan.in_infer;
+  const Node *next = sole_reader(e, conv, in_fn);
+  *bias_add = NULL;
+  if (next && next->op == OP_BIAS_ADD && next->in[0] == conv) {
+    *bias_add = next;
+    next = sole_reader(e, (NodeId)(next - e->g->nodes), in_fn);
+  }
+  if (!next || next->op != OP_BATCHNORM) return NULL;
+  return next;
 }
 
 static void emit_direct_end(Emit *e, bool direct) {
   if (direct) P(e, "  }\n");
 }
 
+static void emit_batchnorm(Emit *e, NodeId id, bool training);
+static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu);
+
 /* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), for groups of examples at once */
-static void emit_conv2d(Emit *e, NodeId id) {
+static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   ConvDims d = conv_dims(e->g, n, e->opt->double_precision);
   const char *x = ref(e, n->in[0]), *w = ref(e, n->in[1]), *y = ref(e, id);
@@ -490,7 +536,9 @@ static void emit_conv2d(Emit *e, NodeId id) {
   P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d, %d example%s a product */\n",
     y, d.F, d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p, d.group,
     d.group > 1 ? "s" : "");
-  bool direct = emit_direct_begin(e, &d, false, x, w, y);
+  const Node *bias_add = NULL, *bn = NULL;
+  if (!training && d.direct) bn = foldable_batchnorm(e, id, &bias_add);
+  bool direct = emit_direct_begin(e, &d, false, x, w, bn ? ref(e, (NodeId)(bn - e->g->nodes)) : y, bias_add, bn);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
@@ -504,6 +552,15 @@ static void emit_conv2d(Emit *e, NodeId id) {
     if (d.group > 1) emit_regroup(e, &d, y, true);
   }
   P(e, "  }\n");
+  if (bn) { /* the portable path runs them as they are */
+    if (bias_add) {
+      NodeId b = (NodeId)(bias_add - e->g->nodes);
+      emit_ew_group(e, b, fu);
+      e->folded[b] = true;
+    }
+    emit_batchnorm(e, (NodeId)(bn - e->g->nodes), false);
+    e->folded[bn - e->g->nodes] = true;
+  }
   emit_direct_end(e, direct);
 }
 
@@ -515,7 +572,7 @@ static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
   const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
   const char *zero = e->opt->blas ? "0.0f" : "0";
   P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
-  bool direct = emit_direct_begin(e, &d, true, dy, w, dx);
+  bool direct = emit_direct_begin(e, &d, true, dy, w, dx, NULL, NULL);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
@@ -729,7 +786,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   const char *y = ref(e, id);
   const char *a = n->n_in > 0 ? ref(e, n->in[0]) : NULL;
-  if (fu->inlined[id]) return; /* computed in its user's loop */
+  if (fu->inlined[id] || e->folded[id]) return; /* computed in its user's loop or an earlier kernel */
   switch (n->op) {
   case OP_INPUT: case OP_LABEL: case OP_TARGET: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
     return; /* storage only */
@@ -751,7 +808,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
     P(e, "  {\n    const nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[n->attr.fwd].aux);
     P(e, "    for (size_t i = 0; i < %s; i++) %s[i] = %s[i] * mask[i];\n  }\n", elems(e, n), y, a);
     break;
-  case OP_CONV2D: emit_conv2d(e, id); break;
+  case OP_CONV2D: emit_conv2d(e, id, training, fu); break;
   case OP_CONV2D_BWD_DATA: emit_conv2d_bwd_data(e, id); break;
   case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(e, id); break;
   case OP_BATCHNORM: emit_batchnorm(e, id, training); break;
@@ -824,6 +881,7 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
+  memset(e->folded, 0, sizeof(bool) * (size_t)g->n_nodes);
   for (int i = 0; i < g->n_nodes; i++)
     if (in_fn[i]) emit_node(e, (NodeId)i, training, &fu);
   if (!training) {
@@ -1254,6 +1312,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   e.real = opt->double_precision ? "double" : "float";
   e.fsuf = opt->double_precision ? "" : "f";
   e.plan = plan_build(c, opt->double_precision);
+  e.folded = arena_alloc(&c->arena, sizeof(bool) * (size_t)(g->n_nodes + 1));
   bool label = g->label != NO_NODE;
   const char *y_type = label ? "int32_t" : "float";
   uint64_t hash = model_hash(g) ^ (opt->double_precision ? 0x9e3779b97f4a7c15ull : 0);

@@ -208,7 +208,7 @@ Plan plan_build(Compilation *c, bool double_precision) {
       if (conv2d_is_pointwise(conv)) need = 0;
       if (conv2d_is_3x3_same(conv) && !double_precision) {
         int C = g->nodes[conv->in[0]].shape.dim[1], H = conv->shape.dim[2], W = conv->shape.dim[3], F = conv->shape.dim[1];
-        size_t direct = nd->op == OP_CONV2D        ? conv3x3_scratch(C, H, W, F)
+        size_t direct = nd->op == OP_CONV2D        ? conv3x3_scratch(C, H, W, F) + 2 * (size_t)F /* batchnorm folded */
                         : nd->op == OP_CONV2D_BWD_DATA ? conv3x3_scratch(F, H, W, C)
                                                        : conv3x3_weight_scratch(C, H, W, F);
         if (direct > need) need = direct;

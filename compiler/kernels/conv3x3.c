@@ -54,6 +54,20 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const 
   }
 }
 
+/* to[0..n) = from[0..n) * scale + shift: the epilogue of a convolution followed by a per-channel
+ * affine map (inference's batchnorm, with the convolution's bias folded in) */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_affine(float *to, const float *from, int n, float scale,
+                                                              float shift) {
+  static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift);
+  int j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(from + j), a), b));
+  if (j < n) {
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 - (n - j)));
+    _mm256_maskstore_ps(to + j, mask, _mm256_add_ps(_mm256_mul_ps(_mm256_maskload_ps(from + j, mask), a), b));
+  }
+}
+
 /* The zero-padded grid layout of one example's planes: xp[c] as nnc_c3_conv reads them, or, with
  * on_grid, dy[c] placed on the output grid (position oh Wp + ow; zero in the extra column and past
  * the grid), as nnc_c3_weight_grad reads them. */
@@ -78,9 +92,11 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_layout(float *to, cons
   }
 }
 
-/* y [Fo][H][W] = the 3x3 same convolution of x [Ci][H][W] with the packed weights wp */
+/* y [Fo][H][W] = the 3x3 same convolution of x [Ci][H][W] with the packed weights wp; with scale
+ * (not NULL), y[f] = conv[f] scale[f] + shift[f] */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const float *x, const float *wp, int Ci,
-                                                            int H, int W, int Fo, float *scratch) {
+                                                            int H, int W, int Fo, float *scratch, const float *scale,
+                                                            const float *shift) {
   const int Wp = W + 1, grid = nnc_c3_grid(H, W), plane = nnc_c3_plane(H, W);
   float *xp = scratch, *out = scratch + (size_t)Ci * plane;
   nnc_c3_layout(xp, x, Ci, H, W, 0);
@@ -119,13 +135,13 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const f
       o += grid;
       _mm256_storeu_ps(o, a30), _mm256_storeu_ps(o + 8, a31), _mm256_storeu_ps(o + 16, a32);
     }
-    const int shift[9] = {0, 1, 2, Wp, Wp + 1, Wp + 2, 2 * Wp, 2 * Wp + 1, 2 * Wp + 2};
+    const int tap_at[9] = {0, 1, 2, Wp, Wp + 1, Wp + 2, 2 * Wp, 2 * Wp + 1, 2 * Wp + 2};
     for (; q0 < grid; q0 += 8) {
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
       for (int c = 0; c < Ci; c++) {
         const float *xc = xp + (size_t)c * plane + q0, *wc = wb + (size_t)c * 36;
         for (int t = 0; t < 9; t++) {
-          const __m256 x0 = _mm256_loadu_ps(xc + shift[t]);
+          const __m256 x0 = _mm256_loadu_ps(xc + tap_at[t]);
           a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t), x0, a0);
           a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t + 1), x0, a1);
           a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wc + 4 * t + 2), x0, a2);
@@ -136,7 +152,12 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const f
       _mm256_storeu_ps(out + 2 * grid + q0, a2), _mm256_storeu_ps(out + 3 * grid + q0, a3);
     }
     for (int f = f0; f < f0 + 4 && f < Fo; f++) /* drop the grid's extra columns */
-      for (int h = 0; h < H; h++) nnc_c3_copy(y + ((size_t)f * H + h) * W, out + (size_t)(f - f0) * grid + (size_t)h * Wp, W);
+      for (int h = 0; h < H; h++) {
+        float *to = y + ((size_t)f * H + h) * W;
+        const float *from = out + (size_t)(f - f0) * grid + (size_t)h * Wp;
+        if (scale) nnc_c3_affine(to, from, W, scale[f], shift[f]);
+        else nnc_c3_copy(to, from, W);
+      }
   }
 }
 

@@ -11,6 +11,7 @@
  *   the gradients of one pass:  |g_f - g_d| <= 1e-5 * the largest |g_d|
  *   one train_step (dropout masks: the same generator stream in both):
  *     the losses within 1e-5 relative, every parameter within 1e-5 * max(1, |p|)
+ *   forward again after the step (batchnorm's running statistics no longer at their start)
  *
  * float rounding accounts for about 1e-6 here (some 10 ulps through the dense layers); an
  * approximation folded away by the compiler fails. The kernels' accuracy to the ulp is checked
@@ -108,6 +109,20 @@ int main(void) {
     }
   }
   printf("parameters after one step: worst difference %.3g (bound %g)\n", worst, TOL);
+
+  /* forward again: batchnorm's running statistics have moved from their initial values */
+  M(forward)(f, x, N, of);
+  prec_d_forward(d, x, N, od);
+  worst = 0;
+  for (int i = 0; i < N * M_OUT_SIZE; i++) {
+    double err = fabs((double)of[i] - od[i]) / fmax(1.0, fabs(od[i]));
+    worst = fmax(worst, err);
+    if (!(err <= TOL)) {
+      if (reported++ < 10) fprintf(stderr, "FAIL: forward output %d after the step: float %.9g, double %.9g\n", i, of[i], od[i]);
+      failed = 1;
+    }
+  }
+  printf("forward after the step: worst difference %.3g (bound %g)\n", worst, TOL);
   M(free)(f);
   prec_d_free(d);
   return failed;

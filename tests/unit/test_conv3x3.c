@@ -34,9 +34,10 @@ static float *random_floats(size_t n) {
   return v;
 }
 
-/* |got - want| <= 1e-5 max(1, |want|), the first failure reported with its place */
-static void expect_near(const char *what, float got, double want, int C, int F, int H, int W, size_t at) {
-  if (fabs(got - want) <= 1e-5 * fmax(1, fabs(want))) return;
+/* |got - want| <= 1e-6 (1 + magnitude), magnitude being the sum of the terms' absolute values (a
+ * float sum of n terms may be off by some sqrt(n) ulp of it); the first failure is reported */
+static void expect_near(const char *what, float got, double want, double magnitude, int C, int F, int H, int W, size_t at) {
+  if (fabs(got - want) <= 1e-6 * (1 + magnitude)) return;
   fail_msg("%s, C %d F %d H %d W %d, value %zu: %.9g, expected %.9g", what, C, F, H, W, at, got, want);
 }
 
@@ -56,27 +57,44 @@ static void check_shape(int C, int F, int H, int W, int n) {
   assert_true(y && dx && dw && scratch);
 
   nnc_c3_pack(scratch, w, F, C, 0);
-  nnc_c3_conv(y, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C));
+  nnc_c3_conv(y, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), NULL, NULL);
   for (int f = 0; f < F; f++)
     for (int i = 0; i < H; i++)
       for (int j = 0; j < W; j++) {
-        double want = 0;
+        double want = 0, size = 0;
         for (int c = 0; c < C; c++)
           for (int u = 0; u < 3; u++)
-            for (int v = 0; v < 3; v++) want += w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(x + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
-        expect_near("forward", y[((size_t)f * H + i) * W + j], want, C, F, H, W, ((size_t)f * H + i) * W + j);
+            for (int v = 0; v < 3; v++) {
+              double term = w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(x + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+              want += term, size += fabs(term);
+            }
+        expect_near("forward", y[((size_t)f * H + i) * W + j], want, size, C, F, H, W, ((size_t)f * H + i) * W + j);
       }
 
+  /* the affine epilogue: y[f] scale[f] + shift[f] */
+  float *scale = random_floats((size_t)F), *shift = random_floats((size_t)F), *z = malloc(sizeof(float) * out);
+  assert_non_null(z);
+  nnc_c3_pack(scratch, w, F, C, 0);
+  nnc_c3_conv(z, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), scale, shift);
+  for (size_t i = 0; i < out; i++) {
+    size_t f = i / ((size_t)H * W);
+    expect_near("affine epilogue", z[i], (double)y[i] * scale[f] + shift[f], fabs(y[i] * scale[f]), C, F, H, W, i);
+  }
+  free(scale), free(shift), free(z);
+
   nnc_c3_pack(scratch, w, F, C, 1);
-  nnc_c3_conv(dx, dy, scratch, F, H, W, C, scratch + nnc_c3_packed(C, F));
+  nnc_c3_conv(dx, dy, scratch, F, H, W, C, scratch + nnc_c3_packed(C, F), NULL, NULL);
   for (int c = 0; c < C; c++)
     for (int h = 0; h < H; h++)
       for (int k = 0; k < W; k++) {
-        double want = 0; /* dx[c][h][k] = sum of w[f][c][u][v] dy[f][h - u + 1][k - v + 1] */
+        double want = 0, size = 0; /* dx[c][h][k] = sum of w[f][c][u][v] dy[f][h - u + 1][k - v + 1] */
         for (int f = 0; f < F; f++)
           for (int u = 0; u < 3; u++)
-            for (int v = 0; v < 3; v++) want += w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(dy + (size_t)f * H * W, H, W, h - u + 1, k - v + 1);
-        expect_near("input gradient", dx[((size_t)c * H + h) * W + k], want, C, F, H, W, ((size_t)c * H + h) * W + k);
+            for (int v = 0; v < 3; v++) {
+              double term = w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(dy + (size_t)f * H * W, H, W, h - u + 1, k - v + 1);
+              want += term, size += fabs(term);
+            }
+        expect_near("input gradient", dx[((size_t)c * H + h) * W + k], want, size, C, F, H, W, ((size_t)c * H + h) * W + k);
       }
 
   /* the weight gradient: two calls, the second accumulating, as generated code does for groups */
@@ -94,13 +112,15 @@ static void check_shape(int C, int F, int H, int W, int n) {
     for (int c = 0; c < C; c++)
       for (int u = 0; u < 3; u++)
         for (int v = 0; v < 3; v++) {
-          double want = 0;
+          double want = 0, size = 0;
           for (int e = 0; e < n; e++)
             for (int i = 0; i < H; i++)
-              for (int j = 0; j < W; j++)
-                want += dy[e * out + ((size_t)f * H + i) * W + j] * tap(x + e * in + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+              for (int j = 0; j < W; j++) {
+                double term = dy[e * out + ((size_t)f * H + i) * W + j] * tap(x + e * in + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+                want += term, size += fabs(term);
+              }
           size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
-          expect_near("weight gradient", dw[at], want, C, F, H, W, at);
+          expect_near("weight gradient", dw[at], want, size, C, F, H, W, at);
         }
   free(x), free(dy), free(w), free(y), free(dx), free(dw), free(scratch), free(xp), free(dyg);
 }
