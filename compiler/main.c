@@ -29,6 +29,7 @@ static void usage(FILE *out) {
         "        [--no-blas]           plain loops instead of cblas_sgemm (link with -lm only)\n"
         "        [--double]            compute in double precision (implies --no-blas)\n"
         "        [--debug-api]         also emit NAME_debug_* hooks (gradient checks)\n"
+        "        [--stats]             also emit per-layer statistics (NAME_stats_record, NAME_stats)\n"
         "        [--dump-ir]           print the IR after differentiation\n"
         "  train FILE.nn [options]     build, compile and train (see 'nnc train --help')\n"
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
@@ -60,13 +61,14 @@ static const char *check_help =
     "(name, op, output shape, parameters, forward FLOPs per example) and the totals.\n"
     "  --dump-ir   print the IR instead of the summary\n";
 static const char *build_help =
-    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--dump-ir]\n\n"
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--stats] [--dump-ir]\n\n"
     "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
     "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
     "  -o DIR        the output folder (made if missing)\n"
     "  --no-blas     plain loops instead of cblas_sgemm\n"
     "  --double      compute in double precision (implies --no-blas)\n"
     "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
+    "  --stats       also emit per-layer statistics: NAME_stats_record() and NAME_stats() (spec §8)\n"
     "  --dump-ir     print the IR after differentiation\n";
 static const char *bench_help =
     "usage: nnc bench FILE.nn [--batch N] [--steps N] [--runs N] [--threads N] [--build-dir DIR] [--cc CC]\n"
@@ -180,7 +182,7 @@ static int cmd_build(int argc, char **argv) {
   if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "-o") == 0) {
       if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
@@ -188,6 +190,7 @@ static int cmd_build(int argc, char **argv) {
     } else if (strcmp(argv[i], "--no-blas") == 0) opt.blas = false;
     else if (strcmp(argv[i], "--double") == 0) opt.double_precision = true, opt.blas = false;
     else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
+    else if (strcmp(argv[i], "--stats") == 0) opt.stats = true;
     else if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
     else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
@@ -371,7 +374,7 @@ static void set_blas_threads(int threads) {
 
 static int cmd_train(int argc, char **argv) {
   const char *build_dir = NULL, *cc = getenv("CC");
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
     fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
     nnrt_train_usage(stdout);
@@ -402,6 +405,7 @@ static int cmd_train(int argc, char **argv) {
     return 1;
   }
   opt.source_name = base_name(file);
+  opt.stats = targs.stats != NULL;
   set_blas_threads(targs.threads);
   int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass, NULL);
   free(pass);
@@ -437,7 +441,7 @@ static const char *torch_python(void) {
 static int cmd_bench(int argc, char **argv) {
   if (command_help(argc, argv, bench_help)) return 0;
   const char *file = NULL, *build_dir = NULL, *cc = getenv("CC"), *vs = NULL;
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   int batch = 128, steps = 50, runs = 5, threads = 1;
   for (int i = 2; i < argc; i++) {
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);

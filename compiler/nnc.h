@@ -395,6 +395,7 @@ typedef struct EmitOptions {
   bool double_precision; /* nn_real = double (gradient checks); implies !blas */
   bool debug_api;    /* also emit NAME_debug_* entry points (tests) */
   const char *source_name; /* the .nn file named in comments */
+  bool stats;        /* --stats: per-layer statistics on the steps that ask for them (stats.c) */
 } EmitOptions;
 
 uint64_t model_hash(const Graph *g);
@@ -402,9 +403,21 @@ uint64_t model_hash(const Graph *g);
  * checks that first). */
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
 /* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
-void emit_train_main(Compilation *c, FILE *out);
+void emit_train_main(Compilation *c, FILE *out, bool stats); /* stats: and the --stats glue */
 /* The main() of `nnc bench`: times train_step and forward on random data. */
 void emit_bench_main(Compilation *c, FILE *out);
+
+/* ============================== stats.c ============================== */
+/* The layers (summary rows) whose output (grad false) or output's gradient (grad true) node id is;
+ * at most max of them into layers; returns how many. */
+int stats_layers_of(const Graph *g, NodeId id, bool grad, int *layers, int max);
+void stats_emit_header(FILE *h, const Graph *g, const char *name, const char *upper);
+void stats_emit_fields(FILE *out, const Graph *g);  /* inside the model's struct */
+void stats_emit_helpers(FILE *out);                 /* nnc_stats_act(), nnc_stats_grad() */
+/* After the kernel that stored node id (at ref, count elements): its statistics' pass. */
+void stats_emit_pass(FILE *out, const Graph *g, NodeId id, const char *ref, const char *count);
+void stats_emit_api(FILE *out, const Graph *g, const char *name, const char *tag);
+void stats_emit_train_glue(FILE *out, const Graph *g, const char *upper);
 
 /* ============================== export.c ============================== */
 /* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);
