@@ -179,8 +179,8 @@ static bool emit_ew_stats(Emit *e, NodeId id, const char *indent, const char *v,
   bool any = false;
   for (int k = 0; k < n_act; k++, any = true) {
     if (declare) P(e, "%sdouble nnc_sum%d = 0, nnc_sq%d = 0, nnc_zeros%d = 0;\n", indent, layers[k], layers[k], layers[k]);
-    else if (!indent) P(e, "    m->nnc_stats_acc[%d] += nnc_sum%d;\n    m->nnc_stats_acc[%d] += nnc_sq%d;\n"
-                           "    m->nnc_stats_acc[%d] += nnc_zeros%d;\n",
+    else if (!indent) P(e, "  m->nnc_stats_acc[%d] += nnc_sum%d;\n  m->nnc_stats_acc[%d] += nnc_sq%d;\n"
+                           "  m->nnc_stats_acc[%d] += nnc_zeros%d;\n",
                         4 * layers[k], layers[k], 4 * layers[k] + 1, layers[k], 4 * layers[k] + 2, layers[k]);
     else P(e, "%snnc_sum%d += %s;\n%snnc_sq%d += (double)%s * %s;\n%snnc_zeros%d += %s == 0;\n", indent, layers[k], v,
            indent, layers[k], v, v, indent, layers[k], v);
@@ -188,7 +188,7 @@ static bool emit_ew_stats(Emit *e, NodeId id, const char *indent, const char *v,
   int n_grad = stats_layers_of(e->g, id, true, layers, 64);
   for (int k = 0; k < n_grad; k++, any = true) {
     if (declare) P(e, "%sdouble nnc_gsq%d = 0;\n", indent, layers[k]);
-    else if (!indent) P(e, "    m->nnc_stats_acc[%d] += nnc_gsq%d;\n", 4 * layers[k] + 3, layers[k]);
+    else if (!indent) P(e, "  m->nnc_stats_acc[%d] += nnc_gsq%d;\n", 4 * layers[k] + 3, layers[k]);
     else P(e, "%snnc_gsq%d += (double)%s * %s;\n", indent, layers[k], v, v);
   }
   return any;
@@ -217,7 +217,8 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats) {
     recorded |= stats_layers_of(g, members[k], false, layers, 64) + stats_layers_of(g, members[k], true, layers, 64) > 0;
   if (recorded) {
     P(e, "  if (m->stats_on) {\n");
-    for (int k = 0; k < n_members; k++) emit_ew_stats(e, members[k], "    ", NULL, true);
+    /* the loop keeps its usual indentation, and so do these lines (-Wmisleading-indentation) */
+    for (int k = 0; k < n_members; k++) emit_ew_stats(e, members[k], "  ", NULL, true);
     emit_ew_loop(e, root, fu, members, n_members, true);
     for (int k = 0; k < n_members; k++) emit_ew_stats(e, members[k], NULL, NULL, false);
     P(e, "  } else\n");

@@ -65,13 +65,13 @@ void stats_emit_fields(FILE *out, const Graph *g) {
 }
 
 void stats_emit_helpers(FILE *out) {
-  fputs("/* --stats: the accumulators of a value computed outside an element-wise loop */\n"
-        "static void nnc_stats_act(double *acc, const nnc_real *v, size_t count) {\n"
+  fputs("/* --stats: the accumulators of a value computed outside an element-wise loop (inline: a model\n   may not need both) */\n"
+        "static inline void nnc_stats_act(double *acc, const nnc_real *v, size_t count) {\n"
         "  double sum = 0, sq = 0, zeros = 0;\n"
         "  for (size_t i = 0; i < count; i++) {\n"
         "    sum += v[i];\n    sq += (double)v[i] * v[i];\n    zeros += v[i] == 0;\n  }\n"
         "  acc[0] += sum;\n  acc[1] += sq;\n  acc[2] += zeros;\n}\n\n"
-        "static void nnc_stats_grad(double *acc, const nnc_real *v, size_t count) {\n"
+        "static inline void nnc_stats_grad(double *acc, const nnc_real *v, size_t count) {\n"
         "  double sq = 0;\n"
         "  for (size_t i = 0; i < count; i++) sq += (double)v[i] * v[i];\n"
         "  acc[3] += sq;\n}\n\n",

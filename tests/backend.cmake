@@ -519,3 +519,10 @@ set_tests_properties(docs_examples PROPERTIES TIMEOUT 60 LABELS backend)
 # ---- the same with batchnorm: a refused step leaves the running statistics too ----
 nnc_be_model_test(nonfinite_step_bn MODELS ${NNC_BE_SRC}/backend/nonfinite_bn.nn FLAGS --debug-api --no-blas
                   DRIVER ${NNC_BE_SRC}/backend/nonfinite.c ARGS @WORK@)
+
+# ---- nnc build/train --stats (tests/stats/): the statistics against values computed apart ----
+nnc_be_model_test(stats_check
+                  MODELS ${NNC_BE_REPO}/tests/stats/stats_full.nn ${NNC_BE_REPO}/tests/stats/stats_cut_h1.nn
+                         ${NNC_BE_REPO}/tests/stats/stats_cut_a1.nn ${NNC_BE_REPO}/tests/stats/stats_cut_r.nn
+                  FLAGS --no-blas MODEL_FLAGS "--no-blas,--stats,--debug-api" - - -
+                  DRIVER ${NNC_BE_REPO}/tests/stats/stats_check.c)
