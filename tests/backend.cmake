@@ -526,3 +526,7 @@ nnc_be_model_test(stats_check
                          ${NNC_BE_REPO}/tests/stats/stats_cut_a1.nn ${NNC_BE_REPO}/tests/stats/stats_cut_r.nn
                   FLAGS --no-blas MODEL_FLAGS "--no-blas,--stats,--debug-api" - - -
                   DRIVER ${NNC_BE_REPO}/tests/stats/stats_check.c)
+add_test(NAME stats_fixed_point
+         COMMAND sh ${NNC_BE_REPO}/tests/stats/fixed_point.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${NNC_BE_REPO}
+                 ${NNC_BE_WORK}/stats_fixed_point)
+set_tests_properties(stats_fixed_point PROPERTIES TIMEOUT 180 LABELS backend ENVIRONMENT "${nnc_be_env}")
