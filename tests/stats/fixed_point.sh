@@ -24,7 +24,7 @@ awk -F, 'NR > 1 { if ($5 != NR - 2) bad = 1; v[NR - 2] = $7; n = NR - 1 }
          END { printf "relu: first layer act_var %g, last %g, ratio %g\n", v[0], v[n - 1], v[0] / v[n - 1];
                if (bad) { print "FAIL: depths out of order"; exit 1 }
                if (!(v[0] > 1000 * v[n - 1])) { print "FAIL: relu variance did not collapse"; exit 1 } }' "$WORK/relu.csv" || fail=1
-awk -F, 'NR > 1 { if (!(NR == 2 || lo < $7)) lo = $7; if ($7 > hi) hi = $7;
+awk -F, 'NR > 1 { if (NR == 2 || $7 < lo) lo = $7; if ($7 > hi) hi = $7;
                   if (!($7 >= 0.5 && $7 <= 2)) { printf "FAIL: selu %s act_var %g\n", $3, $7; bad = 1 } }
          END { printf "selu: act_var from %g to %g\n", lo, hi; exit bad }' "$WORK/selu.csv" || fail=1
 [ $fail -eq 0 ] && echo "fixed_point: ok"
