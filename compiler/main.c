@@ -6,6 +6,7 @@
  *                                      compiler, run the training driver (runtime/nnrt_train.c)
  *   nnc bench FILE.nn [...]            the same with a timing main() (--vs torch: and the twin)
  *   nnc export FILE.nn --torch -o DIR  the PyTorch twin (export.c, runtime/nnc_twin.py)
+ *   nnc plot STATS.csv -o FILE.svg     the statistics of nnc train --stats as an SVG (plot.c)
  *
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
@@ -41,6 +42,8 @@ static void usage(FILE *out) {
         "        [--vs torch]          and the PyTorch twin, side by side (--runs alternating rounds)\n"
         "  export FILE.nn --torch -o DIR\n"
         "                              write the PyTorch twin: DIR/NAME_torch.py and DIR/nnc_twin.py\n"
+        "  plot STATS.csv -o FILE.svg  draw what 'nnc train --stats' recorded (activation variance and\n"
+        "                              gradient norm by depth, loss by step)\n"
         "  --help                      this text ('nnc COMMAND --help' for one command)\n"
         "  --version                   the version\n"
         "\n"
@@ -174,6 +177,48 @@ static int cmd_export(int argc, char **argv) {
     generate_torch(&c, base_name(file), files, &n_files);
     ok = write_files(dir, files, n_files, stderr);
   }
+  compilation_free(&c);
+  return ok ? 0 : 1;
+}
+
+static const char *plot_help =
+    "usage: nnc plot STATS.csv -o FILE.svg\n\n"
+    "Draws the per-layer statistics that 'nnc train --stats STATS.csv' wrote ('-' for standard input)\n"
+    "into one self-contained SVG: activation variance and gradient norm against depth (log scale),\n"
+    "one line per recorded step from early (blue) to late (orange), and the loss of each recorded step.\n"
+    "  -o FILE.svg   the picture (written whole or not at all)\n";
+
+static int cmd_plot(int argc, char **argv) {
+  if (command_help(argc, argv, plot_help)) return 0;
+  const char *file = NULL, *svg_path = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i >= argc || !*argv[i]) return usage_error("%s", "'-o' needs a file name");
+      svg_path = argv[i];
+    } else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'plot'", argv[i]);
+    else if (file) return usage_error("'plot' takes one file (got '%s' too)", argv[i]);
+    else file = argv[i];
+  }
+  if (!file) return usage_error("%s", "'plot' needs a STATS.csv (from nnc train --stats)");
+  if (!svg_path) return usage_error("%s", "'plot' needs an output file: -o FILE.svg");
+  const char *slash = strrchr(svg_path, '/');
+  if (slash && !slash[1]) return usage_error("'-o %s' names a folder; give a file name", svg_path);
+  Compilation c;
+  bool ok = compilation_read_file(&c, file, stderr) == 0;
+  char *svg = NULL;
+  size_t svg_len = 0;
+  if (ok) {
+    char *base = arena_printf(&c.arena, "%s", base_name(file));
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = '\0';
+    ok = plot_stats(&c, c.diag.file, c.src, base, &svg, &svg_len, stderr);
+  }
+  if (ok) {
+    OutFile out = {slash ? slash + 1 : svg_path, svg, svg_len};
+    const char *dir = !slash ? "." : slash == svg_path ? "/" : arena_strndup(&c.arena, svg_path, (size_t)(slash - svg_path));
+    ok = write_files(dir, &out, 1, stderr);
+  }
+  free(svg);
   compilation_free(&c);
   return ok ? 0 : 1;
 }
@@ -501,7 +546,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
   if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
-  static const char *commands[] = {"check", "build", "train", "bench", "export", "help"};
+  if (strcmp(cmd, "plot") == 0) return cmd_plot(argc, argv);
+  static const char *commands[] = {"check", "build", "train", "bench", "export", "plot", "help"};
   const char *nearest = NULL;
   int best = 3;
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

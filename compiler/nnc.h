@@ -419,6 +419,13 @@ void stats_emit_pass(FILE *out, const Graph *g, NodeId id, const char *ref, cons
 void stats_emit_api(FILE *out, const Graph *g, const char *name, const char *tag);
 void stats_emit_train_glue(FILE *out, const Graph *g, const char *upper);
 
+/* ============================== plot.c ============================== */
+/* `nnc plot`: the SVG of the CSV text (modified in place) that `nnc train --stats` wrote, into a
+ * malloc'd *svg; false after reporting "SHOWN:LINE: error: ..." to err. file_base titles a file
+ * without a model column. */
+bool plot_stats(Compilation *c, const char *shown, char *text, const char *file_base, char **svg, size_t *svg_len,
+                FILE *err);
+
 /* ============================== export.c ============================== */
 /* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);
  * source_name is the .nn file named in its docstring. */

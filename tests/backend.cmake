@@ -530,3 +530,6 @@ add_test(NAME stats_fixed_point
          COMMAND sh ${NNC_BE_REPO}/tests/stats/fixed_point.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${NNC_BE_REPO}
                  ${NNC_BE_WORK}/stats_fixed_point)
 set_tests_properties(stats_fixed_point PROPERTIES TIMEOUT 180 LABELS backend ENVIRONMENT "${nnc_be_env}")
+add_test(NAME stats_plot_render
+         COMMAND sh ${NNC_BE_REPO}/tests/stats/plot_render.sh $<TARGET_FILE:nnc> ${NNC_BE_REPO} ${NNC_BE_WORK}/stats_plot_render)
+set_tests_properties(stats_plot_render PROPERTIES TIMEOUT 180 LABELS backend SKIP_RETURN_CODE 77)
