@@ -533,3 +533,7 @@ set_tests_properties(stats_fixed_point PROPERTIES TIMEOUT 180 LABELS backend ENV
 add_test(NAME stats_plot_render
          COMMAND sh ${NNC_BE_REPO}/tests/stats/plot_render.sh $<TARGET_FILE:nnc> ${NNC_BE_REPO} ${NNC_BE_WORK}/stats_plot_render)
 set_tests_properties(stats_plot_render PROPERTIES TIMEOUT 180 LABELS backend SKIP_RETURN_CODE 77)
+add_test(NAME stats_compile
+         COMMAND sh ${NNC_BE_REPO}/tests/stats/stats_compile.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${NNC_BE_REPO}
+                 ${NNC_BE_WORK}/stats_compile)
+set_tests_properties(stats_compile PROPERTIES TIMEOUT 300 LABELS backend)
