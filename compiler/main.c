@@ -26,6 +26,7 @@ static void usage(FILE *out) {
         "\n"
         "commands:\n"
         "  check FILE.nn [--dump-ir]   parse and shape-check; print the layer summary\n"
+        "        [-Werror]             warnings are errors (also for build, train and bench)\n"
         "  build FILE.nn -o DIR        write DIR/NAME.h, DIR/NAME.c and the runtime (nnrt.h, nnrt.c)\n"
         "        [--no-blas]           plain loops instead of cblas_sgemm (link with -lm only)\n"
         "        [--double]            compute in double precision (implies --no-blas)\n"
@@ -59,12 +60,14 @@ static bool command_help(int argc, char **argv, const char *text) {
 }
 
 static const char *check_help =
-    "usage: nnc check FILE.nn [--dump-ir]\n\n"
+    "usage: nnc check FILE.nn [--dump-ir] [-Werror]\n\n"
     "Parses, lowers and shape-checks FILE.nn ('-' for standard input) and prints one row per layer\n"
     "(name, op, output shape, parameters, forward FLOPs per example) and the totals.\n"
-    "  --dump-ir   print the IR instead of the summary\n";
+    "  --dump-ir   print the IR instead of the summary\n"
+    "  -Werror     report warnings (unused names; self-normalizing networks' conditions; deep plain\n"
+    "              ReLU stacks) as errors, and fail\n";
 static const char *build_help =
-    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--stats] [--dump-ir]\n\n"
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--stats] [--dump-ir] [-Werror]\n\n"
     "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
     "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
     "  -o DIR        the output folder (made if missing)\n"
@@ -72,7 +75,8 @@ static const char *build_help =
     "  --double      compute in double precision (implies --no-blas)\n"
     "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
     "  --stats       also emit per-layer statistics: NAME_stats_record() and NAME_stats() (spec §8)\n"
-    "  --dump-ir     print the IR after differentiation\n";
+    "  --dump-ir     print the IR after differentiation\n"
+    "  -Werror       warnings are errors\n";
 static const char *bench_help =
     "usage: nnc bench FILE.nn [--batch N] [--steps N] [--runs N] [--threads N] [--build-dir DIR] [--cc CC]\n"
     "                 [--no-blas]\n\n"
@@ -105,6 +109,8 @@ static int edit_distance(const char *a, const char *b) {
   return d[la][lb] < 3 ? d[la][lb] : 3;
 }
 
+static bool werror; /* -Werror: the front end's warnings are errors */
+
 static int usage_error(const char *fmt, const char *arg) {
   fputs("nnc: error: ", stderr);
   fprintf(stderr, fmt, arg);
@@ -118,6 +124,7 @@ static int cmd_check(int argc, char **argv) {
   bool dump_ir = false;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
+    else if (strcmp(argv[i], "-Werror") == 0) werror = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'check'", argv[i]);
     else if (file) return usage_error("'check' takes one file (got '%s' too)", argv[i]);
     else file = argv[i];
@@ -128,6 +135,7 @@ static int cmd_check(int argc, char **argv) {
     compilation_free(&c);
     return 1;
   }
+  c.diag.werror = werror;
   bool ok = compile_front(&c);
   if (ok) {
     if (dump_ir) ir_print(&c.graph, stdout);
@@ -145,6 +153,7 @@ static int cmd_check(int argc, char **argv) {
 static bool generate_model(Compilation *c, const char *file, const EmitOptions *opt, Driver driver,
                            OutFile *files, int *n_files) {
   if (compilation_read_file(c, file, stderr) != 0) return false;
+  c->diag.werror = werror;
   if (!compile_front(c)) return false;
   return generate(c, opt, driver, files, n_files);
 }
@@ -236,6 +245,7 @@ static int cmd_build(int argc, char **argv) {
     else if (strcmp(argv[i], "--double") == 0) opt.double_precision = true, opt.blas = false;
     else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
     else if (strcmp(argv[i], "--stats") == 0) opt.stats = true;
+    else if (strcmp(argv[i], "-Werror") == 0) werror = true;
     else if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
     else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
@@ -404,6 +414,10 @@ static int common_option(int argc, char **argv, int *i, const char **build_dir, 
   }
   if (strcmp(argv[*i], "--no-blas") == 0) {
     opt->blas = false;
+    return 1;
+  }
+  if (strcmp(argv[*i], "-Werror") == 0) {
+    werror = true;
     return 1;
   }
   return 0;

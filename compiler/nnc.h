@@ -70,6 +70,7 @@ typedef struct Diag {
   int n_warnings;
   int max_errors;    /* stop printing after this many (0: 50) */
   bool no_warnings;  /* after syntax errors, whose consequences a warning could be */
+  bool werror;       /* -Werror: warnings are reported and counted as errors */
   const SrcLoc *call_stack; /* block call sites in force, for "in block ... called here" notes */
   int n_call_stack;
 } Diag;
@@ -298,6 +299,11 @@ int compilation_read_file(Compilation *c, const char *path, FILE *diag_out); /* 
 void compilation_free(Compilation *c);
 /* The front end: parse, lower, check. Returns true when no error was reported. */
 bool compile_front(Compilation *c);
+
+/* ============================== lint.c ============================== */
+/* Warnings about networks that compile but will not train well (self-normalizing nets' conditions,
+ * deep plain ReLU stacks); run by compile_front on the lowered forward graph. */
+void lint_graph(Compilation *c);
 
 /* ============================== lower.c ============================== */
 typedef enum ValKind { VAL_ERROR, VAL_INT, VAL_REAL, VAL_BOOL, VAL_TENSOR } ValKind;
