@@ -37,6 +37,7 @@ static void usage(FILE *out) {
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
         "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
         "        [--no-blas]           as for build\n"
+        "        [--stats FILE [--stats-every N]]  per-layer statistics as CSV (spec §8; see 'nnc plot')\n"
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
@@ -435,7 +436,7 @@ static int cmd_train(int argc, char **argv) {
   const char *build_dir = NULL, *cc = getenv("CC");
   EmitOptions opt = {true, false, false, NULL, false};
   if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
+    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [-Werror] [driver options]\n\n", stdout);
     nnrt_train_usage(stdout);
     return 0;
   }
