@@ -1357,7 +1357,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (opt->stats) P(&e, "  if (m->stats_on) {\n    m->stats_step = m->step;\n    m->stats_n = n;\n  }\n");
   P(&e, "  return (float)m->fixed[%zu];\n}\n\n", e.plan.store[g->loss].offset);
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
-  if (opt->stats) stats_emit_api(out, g, N, e.tag);
+  if (opt->stats) stats_emit_api(out, g, N, e.plan.in_train);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
   emit_param_table(&e);
   P(&e, "#define NNC_N_SECTIONS 7\n"

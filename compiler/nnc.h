@@ -422,7 +422,8 @@ void stats_emit_fields(FILE *out, const Graph *g);  /* inside the model's struct
 void stats_emit_helpers(FILE *out);                 /* nnc_stats_act(), nnc_stats_grad() */
 /* After the kernel that stored node id (at ref, count elements): its statistics' pass. */
 void stats_emit_pass(FILE *out, const Graph *g, NodeId id, const char *ref, const char *count);
-void stats_emit_api(FILE *out, const Graph *g, const char *name, const char *tag);
+/* The reading functions; in_train marks the nodes training computes (the others get NaN). */
+void stats_emit_api(FILE *out, const Graph *g, const char *name, const bool *in_train);
 void stats_emit_train_glue(FILE *out, const Graph *g, const char *upper);
 
 /* ============================== plot.c ============================== */

@@ -42,6 +42,8 @@ void stats_emit_header(FILE *h, const Graph *g, const char *name, const char *up
           "  int depth;          /* 0-based row of the summary table */\n"
           "  double act_mean;    /* mean of the layer's output over the batch and all its elements */\n"
           "  double act_var;     /* variance of it (biased: divided by the element count) */\n"
+          "  /* the four statistics are NaN where training does not compute the value (an inference-only\n"
+          "     output; a gradient the loss does not need) */\n"
           "  double grad_norm;   /* L2 norm of d loss / d output over sqrt(element count); NaN when the\n"
           "                         loss does not depend on the output */\n"
           "  double dead_frac;   /* share of outputs exactly 0 */\n"
@@ -88,8 +90,9 @@ void stats_emit_pass(FILE *out, const Graph *g, NodeId id, const char *ref, cons
   }
 }
 
-void stats_emit_api(FILE *out, const Graph *g, const char *name, const char *tag) {
-  fprintf(out, "static const struct { const char *layer, *op; double count; int has_grad; } nnc_stats_layers[%d] = {\n",
+void stats_emit_api(FILE *out, const Graph *g, const char *name, const bool *in_train) {
+  /* a layer's output (or its gradient) that training does not compute has no statistics: NaN */
+  fprintf(out, "static const struct { const char *layer, *op; double count; int has_act, has_grad; } nnc_stats_layers[%d] = {\n",
           g->n_layers > 0 ? g->n_layers : 1);
   for (int l = 0; l < g->n_layers; l++) {
     const Layer *ly = &g->layers[l];
@@ -97,10 +100,11 @@ void stats_emit_api(FILE *out, const Graph *g, const char *name, const char *tag
     put_literal(out, ly->name);
     fputs("\", \"", out);
     put_literal(out, ly->op);
-    bool has_grad = g->grad_of && g->grad_of[ly->out] != NO_NODE;
-    fprintf(out, "\", %lld, %d},\n", (long long)shape_count(g->nodes[ly->out].shape), has_grad);
+    NodeId grad = g->grad_of ? g->grad_of[ly->out] : NO_NODE;
+    fprintf(out, "\", %lld, %d, %d},\n", (long long)shape_count(g->nodes[ly->out].shape), in_train[ly->out],
+            grad != NO_NODE && in_train[grad]);
   }
-  if (g->n_layers == 0) fputs("    {\"\", \"\", 1, 0},\n", out);
+  if (g->n_layers == 0) fputs("    {\"\", \"\", 1, 0, 0},\n", out);
   fputs("};\n\n", out);
   fprintf(out, "void %s_stats_record(%s *m, int on) {\n  if (m) m->stats_on = on != 0;\n}\n\n", name, name);
   fprintf(out,
@@ -113,14 +117,14 @@ void stats_emit_api(FILE *out, const Graph *g, const char *name, const char *tag
           "    out[l].layer = nnc_stats_layers[l].layer;\n"
           "    out[l].op = nnc_stats_layers[l].op;\n"
           "    out[l].depth = l;\n"
-          "    out[l].act_mean = mean;\n"
-          "    out[l].act_var = var > 0 ? var : 0; /* rounding can take E[x^2] - E[x]^2 below 0 */\n"
+          "    const int has_act = nnc_stats_layers[l].has_act;\n"
+          "    out[l].act_mean = has_act ? mean : NAN;\n"
+          "    out[l].act_var = !has_act ? NAN : var > 0 ? var : 0; /* rounding can take E[x^2] - E[x]^2 below 0 */\n"
           "    out[l].grad_norm = nnc_stats_layers[l].has_grad ? sqrt(acc[3] / count) : NAN;\n"
-          "    out[l].dead_frac = acc[2] / count;\n"
+          "    out[l].dead_frac = has_act ? acc[2] / count : NAN;\n"
           "  }\n"
           "  return m->stats_step;\n}\n\n",
           name, name, name, g->n_layers);
-  (void)tag;
 }
 
 void stats_emit_train_glue(FILE *out, const Graph *g, const char *upper) {

@@ -524,7 +524,8 @@ nnc_be_model_test(nonfinite_step_bn MODELS ${NNC_BE_SRC}/backend/nonfinite_bn.nn
 nnc_be_model_test(stats_check
                   MODELS ${NNC_BE_REPO}/tests/stats/stats_full.nn ${NNC_BE_REPO}/tests/stats/stats_cut_h1.nn
                          ${NNC_BE_REPO}/tests/stats/stats_cut_a1.nn ${NNC_BE_REPO}/tests/stats/stats_cut_r.nn
-                  FLAGS --no-blas MODEL_FLAGS "--no-blas,--stats,--debug-api" - - -
+                         ${NNC_BE_REPO}/tests/stats/stats_infer_only.nn
+                  FLAGS --no-blas MODEL_FLAGS "--no-blas,--stats,--debug-api" - - - "--no-blas,--stats"
                   DRIVER ${NNC_BE_REPO}/tests/stats/stats_check.c)
 add_test(NAME stats_fixed_point
          COMMAND sh ${NNC_BE_REPO}/tests/stats/fixed_point.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${NNC_BE_REPO}

@@ -9,7 +9,8 @@
  *   dense.3 (the logits): grad_norm = RMS of (softmax(logits) - onehot(y)) / n;
  *   add.1: grad_norm = RMS of that times dense.3's weight (read through the debug API);
  * plus the API's bookkeeping: nothing before a recorded step, the step's number after it, a step
- * that does not record leaves the last record alone, names, ops and depths as `nnc check`'s.
+ * that does not record leaves the last record alone, names, ops and depths as `nnc check`'s; and
+ * in stats_infer_only.nn (--stats) the output that only forward() computes has NaN statistics.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "stats_cut_h1.h"
 #include "stats_cut_r.h"
 #include "stats_full.h"
+#include "stats_infer_only.h"
 
 #define B 8
 #define N 7 /* a partial batch: the statistics must count n, not max_batch */
@@ -137,6 +139,19 @@ int main(void) {
   stats_full_train_step(m, x, y, N);
   step = stats_full_stats(m, st, STATS_FULL_N_LAYERS);
   check(step == 3 && st[0].act_var != kept, "the third step recorded", (double)step, 3);
+
+  stats_infer_only *mi = stats_infer_only_new(B, 7);
+  stats_infer_only_layer_stats si[STATS_INFER_ONLY_N_LAYERS];
+  if (!mi) return 1;
+  stats_infer_only_stats_record(mi, 1);
+  check(isfinite(stats_infer_only_train_step(mi, x, y, N)), "stats_infer_only: loss", 0, 0);
+  check(stats_infer_only_stats(mi, si, STATS_INFER_ONLY_N_LAYERS) == 1 && STATS_INFER_ONLY_N_LAYERS == 2,
+        "stats_infer_only: one step, two layers", STATS_INFER_ONLY_N_LAYERS, 2);
+  check(isfinite(si[0].act_var) && isfinite(si[0].grad_norm) && si[0].act_var > 0, "dense.1 of stats_infer_only",
+        si[0].act_var, 1);
+  check(isnan(si[1].act_mean) && isnan(si[1].act_var) && isnan(si[1].dead_frac) && isnan(si[1].grad_norm),
+        "softmax.1, computed by forward() only: NaN", si[1].act_var, NAN);
+  stats_infer_only_free(mi);
 
   stats_full_free(m);
   stats_cut_h1_free(mh);
