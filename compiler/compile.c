@@ -81,5 +81,6 @@ bool compile_front(Compilation *c) {
   bool lowered = lower_program(c);
   if (!c->program.syntax_ok || !lowered) return false;
   if (!ir_verify(&c->graph, stderr)) nn_die("the IR failed verification after lowering");
-  return true;
+  lint_graph(c);
+  return c->diag.n_errors == 0; /* -Werror counts warnings as errors */
 }

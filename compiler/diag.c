@@ -59,7 +59,7 @@ static void show_line(const Diag *d, SrcLoc loc) {
   fputs("^\n", d->out);
 }
 
-static void report(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_list ap) {
+static void report(Diag *d, SrcLoc loc, const char *kind, const char *suffix, const char *fmt, va_list ap) {
   if (loc == NO_LOC) {
     fprintf(d->out, "%s: %s: ", d->file, kind);
   } else {
@@ -68,6 +68,7 @@ static void report(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_li
     fprintf(d->out, "%s:%d:%d: %s: ", d->file, line, col, kind);
   }
   vfprintf(d->out, fmt, ap);
+  fputs(suffix, d->out);
   fputc('\n', d->out);
   show_line(d, loc);
 }
@@ -102,7 +103,7 @@ void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...) {
   d->n_errors++;
   va_list ap;
   va_start(ap, fmt);
-  report(d, loc, "error", fmt, ap);
+  report(d, loc, "error", "", fmt, ap);
   va_end(ap);
   call_notes(d);
 }
@@ -110,9 +111,10 @@ void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...) {
 void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...) {
   if (d->n_warnings >= 50 || d->no_warnings) return;
   d->n_warnings++;
+  if (d->werror) d->n_errors++;
   va_list ap;
   va_start(ap, fmt);
-  report(d, loc, "warning", fmt, ap);
+  report(d, loc, d->werror ? "error" : "warning", d->werror ? " [-Werror]" : "", fmt, ap);
   va_end(ap);
 }
 
@@ -121,6 +123,6 @@ void diag_note(Diag *d, SrcLoc loc, const char *fmt, ...) {
   if (d->n_errors > max) return;
   va_list ap;
   va_start(ap, fmt);
-  report(d, loc, "note", fmt, ap);
+  report(d, loc, "note", "", fmt, ap);
   va_end(ap);
 }

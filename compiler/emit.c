@@ -174,23 +174,64 @@ static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b)
   }
 }
 
+/* --stats: the accumulating lines for value `v` of node id, inside its loop (stats.c's layout) */
+static bool emit_ew_stats(Emit *e, NodeId id, const char *indent, const char *v, bool declare) {
+  int layers[64], n_act = stats_layers_of(e->g, id, false, layers, 64);
+  bool any = false;
+  for (int k = 0; k < n_act; k++, any = true) {
+    if (declare) P(e, "%sdouble nnc_sum%d = 0, nnc_sq%d = 0, nnc_zeros%d = 0;\n", indent, layers[k], layers[k], layers[k]);
+    else if (!indent) P(e, "  m->nnc_stats_acc[%d] += nnc_sum%d;\n  m->nnc_stats_acc[%d] += nnc_sq%d;\n"
+                           "  m->nnc_stats_acc[%d] += nnc_zeros%d;\n",
+                        4 * layers[k], layers[k], 4 * layers[k] + 1, layers[k], 4 * layers[k] + 2, layers[k]);
+    else P(e, "%snnc_sum%d += %s;\n%snnc_sq%d += (double)%s * %s;\n%snnc_zeros%d += %s == 0;\n", indent, layers[k], v,
+           indent, layers[k], v, v, indent, layers[k], v);
+  }
+  int n_grad = stats_layers_of(e->g, id, true, layers, 64);
+  for (int k = 0; k < n_grad; k++, any = true) {
+    if (declare) P(e, "%sdouble nnc_gsq%d = 0;\n", indent, layers[k]);
+    else if (!indent) P(e, "  m->nnc_stats_acc[%d] += nnc_gsq%d;\n", 4 * layers[k] + 3, layers[k]);
+    else P(e, "%snnc_gsq%d += (double)%s * %s;\n", indent, layers[k], v, v);
+  }
+  return any;
+}
+
 /* One loop computing `root` and every node fused into it (fuse.c), intermediates in locals.
- * A bias_add in the group makes the loop run over batch, channel and position. */
-static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu) {
+ * A bias_add in the group makes the loop run over batch, channel and position. With `stats`
+ * (a --stats build's train()), a group holding a layer's output or its gradient is emitted
+ * twice: the plain loop, and one that also accumulates the statistics, run on recorded steps. */
+static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *members, int n_members, bool stats);
+static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats) {
   Graph *g = e->g;
   NodeId members[256];
   int n_members = 0;
   for (NodeId m = 0; m < root && n_members < 255; m++)
     if (fu->inlined[m] && fu->root[m] == root) members[n_members++] = m;
   members[n_members++] = root;
-  const Node *bias = NULL;
-  for (int k = 0; k < n_members; k++)
-    if (g->nodes[members[k]].op == OP_BIAS_ADD) bias = &g->nodes[members[k]];
   if (n_members > 1) {
     P(e, "  /* fused:");
     for (int k = 0; k < n_members; k++) P(e, " %%%u %s", members[k], op_name(g->nodes[members[k]].op));
     P(e, " */\n");
   }
+  bool recorded = false;
+  int layers[64];
+  for (int k = 0; stats && k < n_members; k++)
+    recorded |= stats_layers_of(g, members[k], false, layers, 64) + stats_layers_of(g, members[k], true, layers, 64) > 0;
+  if (recorded) {
+    P(e, "  if (m->stats_on) {\n");
+    /* the loop keeps its usual indentation, and so do these lines (-Wmisleading-indentation) */
+    for (int k = 0; k < n_members; k++) emit_ew_stats(e, members[k], "  ", NULL, true);
+    emit_ew_loop(e, root, fu, members, n_members, true);
+    for (int k = 0; k < n_members; k++) emit_ew_stats(e, members[k], NULL, NULL, false);
+    P(e, "  } else\n");
+  }
+  emit_ew_loop(e, root, fu, members, n_members, false);
+}
+
+static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *members, int n_members, bool stats) {
+  Graph *g = e->g;
+  const Node *bias = NULL;
+  for (int k = 0; k < n_members; k++)
+    if (g->nodes[members[k]].op == OP_BIAS_ADD) bias = &g->nodes[members[k]];
   const char *indent;
   if (bias) {
     long long ch = bias->shape.dim[1], spatial = count_of(bias) / ch;
@@ -221,6 +262,9 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu) {
     const char *value = ew_expr(e, n, operand[0], operand[1]);
     if (id == root) P(e, "%s%s[i] = %s;\n", indent, ref(e, id), value);
     else P(e, "%snnc_real v%u = %s;\n", indent, id, value);
+    if (stats)
+      emit_ew_stats(e, id, indent, id == root ? arena_printf(&e->c->arena, "%s[i]", ref(e, id)) : arena_printf(&e->c->arena, "v%u", id),
+                    false);
   }
   P(e, "%s}\n", !bias ? "  " : count_of(bias) / bias->shape.dim[1] == 1 ? "    " : "      ");
 }
@@ -789,12 +833,14 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   if (fu->inlined[id] || e->folded[id]) return; /* computed in its user's loop or an earlier kernel */
   switch (n->op) {
   case OP_INPUT: case OP_LABEL: case OP_TARGET: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
-    return; /* storage only */
+    /* storage only; a flatten's output is a layer's all the same */
+    if (n->op == OP_RESHAPE && training && e->opt->stats) stats_emit_pass(e->out, e->g, id, y, elems(e, n));
+    return;
   default: break;
   }
   source_comment(e, n, op_name(n->op));
   if (op_kind(n->op) == OPK_EW) {
-    emit_ew_group(e, id, fu);
+    emit_ew_group(e, id, fu, training && e->opt->stats);
     return;
   }
   switch (n->op) {
@@ -819,6 +865,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   case OP_SOFTMAX_XENT_BWD: case OP_MSE_BWD: case OP_BCE_LOGITS_BWD: emit_loss_bwd(e, id); break;
   default: nn_die("no kernel for %s", op_name(n->op));
   }
+  if (training && e->opt->stats) stats_emit_pass(e->out, e->g, id, y, elems(e, n));
 }
 
 /* Declares a pointer for every node a function touches. */
@@ -878,6 +925,7 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
     P(e, "NNC_HOT static const nnc_real *%s(struct %s *m, const float *x, const %s *%s, int n) {\n", fn, e->tag, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
   if (training) P(e, "  const nnrt_rng rng_at_start = m->rng; /* restored when the step is refused */\n");
+  if (training && e->opt->stats) P(e, "  if (m->stats_on) memset(m->nnc_stats_acc, 0, sizeof m->nnc_stats_acc);\n");
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
   emit_pointers(e, in_fn, &fu);
   emit_input_copies(e, in_fn);
@@ -1087,6 +1135,7 @@ static void emit_header(Emit *e, FILE *h) {
           e->name, e->name, e->name, e->name, e->name, e->name, upper, e->name, e->name,
           label ? " (or a label outside 0..K-1)" : "", e->name, e->name, label ? "int32_t *y" : "float *t", e->name,
           e->name, e->name, e->name, e->name, e->name);
+  if (e->opt->stats) stats_emit_header(h, g, e->name, upper);
   if (e->opt->debug_api)
     fprintf(h,
             "\n/* Test hooks: the parameters and gradients as nnc_real (%s) arrays, and one forward and\n"
@@ -1385,9 +1434,11 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nnc_real *buffers;   /* NNC_N_BUFFERS */\n"
         "  nnc_real *acts;      /* max_batch * NNC_ACTS_PER_EXAMPLE */\n"
         "  nnc_real *fixed;     /* NNC_N_FIXED: scalars and unbatched temporaries */\n"
-        "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n"
-        "};\n\n",
+        "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n",
     e.name);
+  if (opt->stats) stats_emit_fields(out, g);
+  P(&e, "};\n\n");
+  if (opt->stats) stats_emit_helpers(out);
   if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
   if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
   if (use_unfold) P(&e, "%s", im2col_helper);
@@ -1442,9 +1493,12 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  if (!m || !x || !%s || n < 1 || n > m->max_batch) return NAN;\n",
     N, N, y_type, label ? "y" : "t", label ? "y" : "t");
   if (label) P(&e, "  for (int i = 0; i < n; i++)\n    if (y[i] < 0 || y[i] >= %s_N_CLASSES) return NAN;\n", e.upper);
+  if (opt->stats) P(&e, "  if (m->stats_on) m->stats_step = 0; /* until the step succeeds */\n");
   P(&e, "  if (!nnc_train(m, x, %s, n, 1)) return NAN; /* a refused step */\n", label ? "y" : "t");
+  if (opt->stats) P(&e, "  if (m->stats_on) {\n    m->stats_step = m->step;\n    m->stats_n = n;\n  }\n");
   P(&e, "  return (float)m->fixed[%zu];\n}\n\n", e.plan.store[g->loss].offset);
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
+  if (opt->stats) stats_emit_api(out, g, N, e.plan.in_train);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
   emit_param_table(&e);
   P(&e, "#define NNC_N_SECTIONS 7\n"
@@ -1497,7 +1551,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   }
 }
 
-void emit_train_main(Compilation *c, FILE *out) {
+void emit_train_main(Compilation *c, FILE *out, bool stats) {
   Graph *g = &c->graph;
   const char *N = g->model_name;
   bool label = g->label != NO_NODE;
@@ -1517,14 +1571,22 @@ void emit_train_main(Compilation *c, FILE *out) {
           "static float nnc_step(void *m, const float *x, const %s *y, int n) { return %s_train_step(m, x, y, n); }\n"
           "static int nnc_save(const void *m, const char *path) { return %s_save(m, path); }\n"
           "static int nnc_load(void *m, const char *path) { return %s_load(m, path); }\n"
-          "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n\n"
+          "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n\n",
+          N, N, N, N, N, label ? "int32_t" : "float", N, N, N, N);
+  char *upper = arena_printf(&c->arena, "%s", N);
+  for (char *u = upper; *u; u++)
+    if (*u >= 'a' && *u <= 'z') *u = (char)(*u - 'a' + 'A');
+  if (stats) stats_emit_train_glue(out, g, upper);
+  fprintf(out,
           "int main(int argc, char **argv) {\n"
           "  nnrt_model_api api = {0};\n"
           "  api.name = \"%s\";\n"
           "  api.in_size = %lld;\n"
           "  api.in_rank = %d;\n",
-          N, N, N, N, N, label ? "int32_t" : "float", N, N, N, N, N, (long long)shape_count(in->shape),
-          in->shape.rank - 1);
+          N, (long long)shape_count(in->shape), in->shape.rank - 1);
+  if (stats)
+    fprintf(out, "  api.n_layers = %s_N_LAYERS;\n  api.stats_record = nnc_stats_record;\n  api.stats = nnc_stats_read;\n",
+            upper);
   for (int i = 1; i < in->shape.rank; i++) fprintf(out, "  api.in_shape[%d] = %d;\n", i - 1, (int)in->shape.dim[i]);
   fprintf(out,
           "  api.out_size = %lld;\n"

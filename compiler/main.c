@@ -6,6 +6,7 @@
  *                                      compiler, run the training driver (runtime/nnrt_train.c)
  *   nnc bench FILE.nn [...]            the same with a timing main() (--vs torch: and the twin)
  *   nnc export FILE.nn --torch -o DIR  the PyTorch twin (export.c, runtime/nnc_twin.py)
+ *   nnc plot STATS.csv -o FILE.svg     the statistics of nnc train --stats as an SVG (plot.c)
  *
  * Exit status: 0 success, 1 an error in the input, 2 bad usage.
  */
@@ -25,21 +26,26 @@ static void usage(FILE *out) {
         "\n"
         "commands:\n"
         "  check FILE.nn [--dump-ir]   parse and shape-check; print the layer summary\n"
+        "        [-Werror]             warnings are errors (also for build, train and bench)\n"
         "  build FILE.nn -o DIR        write DIR/NAME.h, DIR/NAME.c and the runtime (nnrt.h, nnrt.c)\n"
         "        [--no-blas]           plain loops instead of cblas_sgemm (link with -lm only)\n"
         "        [--double]            compute in double precision (implies --no-blas)\n"
         "        [--debug-api]         also emit NAME_debug_* hooks (gradient checks)\n"
+        "        [--stats]             also emit per-layer statistics (NAME_stats_record, NAME_stats)\n"
         "        [--dump-ir]           print the IR after differentiation\n"
         "  train FILE.nn [options]     build, compile and train (see 'nnc train --help')\n"
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
         "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
         "        [--no-blas]           as for build\n"
+        "        [--stats FILE [--stats-every N]]  per-layer statistics as CSV (spec §8; see 'nnc plot')\n"
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
         "        [--vs torch]          and the PyTorch twin, side by side (--runs alternating rounds)\n"
         "  export FILE.nn --torch -o DIR\n"
         "                              write the PyTorch twin: DIR/NAME_torch.py and DIR/nnc_twin.py\n"
+        "  plot STATS.csv -o FILE.svg  draw what 'nnc train --stats' recorded (activation variance and\n"
+        "                              gradient norm by depth, loss by step)\n"
         "  --help                      this text ('nnc COMMAND --help' for one command)\n"
         "  --version                   the version\n"
         "\n"
@@ -55,19 +61,23 @@ static bool command_help(int argc, char **argv, const char *text) {
 }
 
 static const char *check_help =
-    "usage: nnc check FILE.nn [--dump-ir]\n\n"
+    "usage: nnc check FILE.nn [--dump-ir] [-Werror]\n\n"
     "Parses, lowers and shape-checks FILE.nn ('-' for standard input) and prints one row per layer\n"
     "(name, op, output shape, parameters, forward FLOPs per example) and the totals.\n"
-    "  --dump-ir   print the IR instead of the summary\n";
+    "  --dump-ir   print the IR instead of the summary\n"
+    "  -Werror     report warnings (unused names; self-normalizing networks' conditions; deep plain\n"
+    "              ReLU stacks) as errors, and fail\n";
 static const char *build_help =
-    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--dump-ir]\n\n"
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--stats] [--dump-ir] [-Werror]\n\n"
     "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
     "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
     "  -o DIR        the output folder (made if missing)\n"
     "  --no-blas     plain loops instead of cblas_sgemm\n"
     "  --double      compute in double precision (implies --no-blas)\n"
     "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
-    "  --dump-ir     print the IR after differentiation\n";
+    "  --stats       also emit per-layer statistics: NAME_stats_record() and NAME_stats() (spec §8)\n"
+    "  --dump-ir     print the IR after differentiation\n"
+    "  -Werror       warnings are errors\n";
 static const char *bench_help =
     "usage: nnc bench FILE.nn [--batch N] [--steps N] [--runs N] [--threads N] [--build-dir DIR] [--cc CC]\n"
     "                 [--no-blas]\n\n"
@@ -100,6 +110,8 @@ static int edit_distance(const char *a, const char *b) {
   return d[la][lb] < 3 ? d[la][lb] : 3;
 }
 
+static bool werror; /* -Werror: the front end's warnings are errors */
+
 static int usage_error(const char *fmt, const char *arg) {
   fputs("nnc: error: ", stderr);
   fprintf(stderr, fmt, arg);
@@ -113,6 +125,7 @@ static int cmd_check(int argc, char **argv) {
   bool dump_ir = false;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
+    else if (strcmp(argv[i], "-Werror") == 0) werror = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'check'", argv[i]);
     else if (file) return usage_error("'check' takes one file (got '%s' too)", argv[i]);
     else file = argv[i];
@@ -123,6 +136,7 @@ static int cmd_check(int argc, char **argv) {
     compilation_free(&c);
     return 1;
   }
+  c.diag.werror = werror;
   bool ok = compile_front(&c);
   if (ok) {
     if (dump_ir) ir_print(&c.graph, stdout);
@@ -140,6 +154,7 @@ static int cmd_check(int argc, char **argv) {
 static bool generate_model(Compilation *c, const char *file, const EmitOptions *opt, Driver driver,
                            OutFile *files, int *n_files) {
   if (compilation_read_file(c, file, stderr) != 0) return false;
+  c->diag.werror = werror;
   if (!compile_front(c)) return false;
   return generate(c, opt, driver, files, n_files);
 }
@@ -176,11 +191,53 @@ static int cmd_export(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+static const char *plot_help =
+    "usage: nnc plot STATS.csv -o FILE.svg\n\n"
+    "Draws the per-layer statistics that 'nnc train --stats STATS.csv' wrote ('-' for standard input)\n"
+    "into one self-contained SVG: activation variance and gradient norm against depth (log scale),\n"
+    "one line per recorded step from early (blue) to late (orange), and the loss of each recorded step.\n"
+    "  -o FILE.svg   the picture (written whole or not at all)\n";
+
+static int cmd_plot(int argc, char **argv) {
+  if (command_help(argc, argv, plot_help)) return 0;
+  const char *file = NULL, *svg_path = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i >= argc || !*argv[i]) return usage_error("%s", "'-o' needs a file name");
+      svg_path = argv[i];
+    } else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'plot'", argv[i]);
+    else if (file) return usage_error("'plot' takes one file (got '%s' too)", argv[i]);
+    else file = argv[i];
+  }
+  if (!file) return usage_error("%s", "'plot' needs a STATS.csv (from nnc train --stats)");
+  if (!svg_path) return usage_error("%s", "'plot' needs an output file: -o FILE.svg");
+  const char *slash = strrchr(svg_path, '/');
+  if (slash && !slash[1]) return usage_error("'-o %s' names a folder; give a file name", svg_path);
+  Compilation c;
+  bool ok = compilation_read_file(&c, file, stderr) == 0;
+  char *svg = NULL;
+  size_t svg_len = 0;
+  if (ok) {
+    char *base = arena_printf(&c.arena, "%s", base_name(file));
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = '\0';
+    ok = plot_stats(&c, c.diag.file, c.src, base, &svg, &svg_len, stderr);
+  }
+  if (ok) {
+    OutFile out = {slash ? slash + 1 : svg_path, svg, svg_len};
+    const char *dir = !slash ? "." : slash == svg_path ? "/" : arena_strndup(&c.arena, svg_path, (size_t)(slash - svg_path));
+    ok = write_files(dir, &out, 1, stderr);
+  }
+  free(svg);
+  compilation_free(&c);
+  return ok ? 0 : 1;
+}
+
 static int cmd_build(int argc, char **argv) {
   if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "-o") == 0) {
       if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
@@ -188,6 +245,8 @@ static int cmd_build(int argc, char **argv) {
     } else if (strcmp(argv[i], "--no-blas") == 0) opt.blas = false;
     else if (strcmp(argv[i], "--double") == 0) opt.double_precision = true, opt.blas = false;
     else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
+    else if (strcmp(argv[i], "--stats") == 0) opt.stats = true;
+    else if (strcmp(argv[i], "-Werror") == 0) werror = true;
     else if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
     else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
@@ -358,6 +417,10 @@ static int common_option(int argc, char **argv, int *i, const char **build_dir, 
     opt->blas = false;
     return 1;
   }
+  if (strcmp(argv[*i], "-Werror") == 0) {
+    werror = true;
+    return 1;
+  }
   return 0;
 }
 
@@ -371,9 +434,9 @@ static void set_blas_threads(int threads) {
 
 static int cmd_train(int argc, char **argv) {
   const char *build_dir = NULL, *cc = getenv("CC");
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
+    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [-Werror] [driver options]\n\n", stdout);
     nnrt_train_usage(stdout);
     return 0;
   }
@@ -402,6 +465,7 @@ static int cmd_train(int argc, char **argv) {
     return 1;
   }
   opt.source_name = base_name(file);
+  opt.stats = targs.stats != NULL;
   set_blas_threads(targs.threads);
   int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass, NULL);
   free(pass);
@@ -437,7 +501,7 @@ static const char *torch_python(void) {
 static int cmd_bench(int argc, char **argv) {
   if (command_help(argc, argv, bench_help)) return 0;
   const char *file = NULL, *build_dir = NULL, *cc = getenv("CC"), *vs = NULL;
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   int batch = 128, steps = 50, runs = 5, threads = 1;
   for (int i = 2; i < argc; i++) {
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
@@ -497,7 +561,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
   if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
   if (strcmp(cmd, "export") == 0) return cmd_export(argc, argv);
-  static const char *commands[] = {"check", "build", "train", "bench", "export", "help"};
+  if (strcmp(cmd, "plot") == 0) return cmd_plot(argc, argv);
+  static const char *commands[] = {"check", "build", "train", "bench", "export", "plot", "help"};
   const char *nearest = NULL;
   int best = 3;
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -70,6 +70,7 @@ typedef struct Diag {
   int n_warnings;
   int max_errors;    /* stop printing after this many (0: 50) */
   bool no_warnings;  /* after syntax errors, whose consequences a warning could be */
+  bool werror;       /* -Werror: warnings are reported and counted as errors */
   const SrcLoc *call_stack; /* block call sites in force, for "in block ... called here" notes */
   int n_call_stack;
 } Diag;
@@ -305,6 +306,11 @@ void compilation_free(Compilation *c);
 /* The front end: parse, lower, check. Returns true when no error was reported. */
 bool compile_front(Compilation *c);
 
+/* ============================== lint.c ============================== */
+/* Warnings about networks that compile but will not train well (self-normalizing nets' conditions,
+ * deep plain ReLU stacks); run by compile_front on the lowered forward graph. */
+void lint_graph(Compilation *c);
+
 /* ============================== lower.c ============================== */
 typedef enum ValKind { VAL_ERROR, VAL_INT, VAL_REAL, VAL_BOOL, VAL_TENSOR } ValKind;
 typedef struct Value {
@@ -402,6 +408,7 @@ typedef struct EmitOptions {
   bool double_precision; /* nn_real = double (gradient checks); implies !blas */
   bool debug_api;    /* also emit NAME_debug_* entry points (tests) */
   const char *source_name; /* the .nn file named in comments */
+  bool stats;        /* --stats: per-layer statistics on the steps that ask for them (stats.c) */
 } EmitOptions;
 
 uint64_t model_hash(const Graph *g);
@@ -409,9 +416,29 @@ uint64_t model_hash(const Graph *g);
  * checks that first). */
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
 /* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
-void emit_train_main(Compilation *c, FILE *out);
+void emit_train_main(Compilation *c, FILE *out, bool stats); /* stats: and the --stats glue */
 /* The main() of `nnc bench`: times train_step and forward on random data. */
 void emit_bench_main(Compilation *c, FILE *out);
+
+/* ============================== stats.c ============================== */
+/* The layers (summary rows) whose output (grad false) or output's gradient (grad true) node id is;
+ * at most max of them into layers; returns how many. */
+int stats_layers_of(const Graph *g, NodeId id, bool grad, int *layers, int max);
+void stats_emit_header(FILE *h, const Graph *g, const char *name, const char *upper);
+void stats_emit_fields(FILE *out, const Graph *g);  /* inside the model's struct */
+void stats_emit_helpers(FILE *out);                 /* nnc_stats_act(), nnc_stats_grad() */
+/* After the kernel that stored node id (at ref, count elements): its statistics' pass. */
+void stats_emit_pass(FILE *out, const Graph *g, NodeId id, const char *ref, const char *count);
+/* The reading functions; in_train marks the nodes training computes (the others get NaN). */
+void stats_emit_api(FILE *out, const Graph *g, const char *name, const bool *in_train);
+void stats_emit_train_glue(FILE *out, const Graph *g, const char *upper);
+
+/* ============================== plot.c ============================== */
+/* `nnc plot`: the SVG of the CSV text (modified in place) that `nnc train --stats` wrote, into a
+ * malloc'd *svg; false after reporting "SHOWN:LINE: error: ..." to err. file_base titles a file
+ * without a model column. */
+bool plot_stats(Compilation *c, const char *shown, char *text, const char *file_base, char **svg, size_t *svg_len,
+                FILE *err);
 
 /* ============================== export.c ============================== */
 /* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);

@@ -180,7 +180,7 @@ bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *fi
     size_t mlen = 0;
     FILE *m = open_memstream(&mbuf, &mlen);
     if (!m) nn_die("open_memstream failed");
-    if (driver == DRIVER_TRAIN) emit_train_main(c, m);
+    if (driver == DRIVER_TRAIN) emit_train_main(c, m, opt->stats);
     else emit_bench_main(c, m);
     fclose(m);
     take(c, &files[(*n_files)++], "main.c", mbuf, mlen);

@@ -63,6 +63,9 @@ void nnrt_train_usage(FILE *out) {
         "  --limit-train N      use only the first N training examples (0 = all)\n"
         "  --limit-test N       use only the first N test examples (0 = all)\n"
         "  --quiet              no progress line\n"
+        "  --stats FILE         write per-layer statistics (activation mean, variance, share of\n"
+        "                       zeros, gradient norm) as CSV rows, for `nnc plot` (spec §8)\n"
+        "  --stats-every N      record every N steps (default: each epoch's last step)\n"
         "  --help               show this help\n",
         out);
 }
@@ -138,11 +141,11 @@ static int match_flag(int argc, char **argv, int *i, const char *name, int takes
 int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int first, FILE *err) {
   static const char *const path_flags[] = {"--data",        "--train-images", "--train-labels",
                                            "--test-images", "--test-labels",  "--train-csv",
-                                           "--test-csv",    "--checkpoint",   "--resume"};
+                                           "--test-csv",    "--checkpoint",   "--resume", "--stats"};
   static const char *const count_flags[] = {"--epochs", "--batch",       "--seed",
-                                            "--threads", "--limit-train", "--limit-test"};
+                                            "--threads", "--limit-train", "--limit-test", "--stats-every"};
   static const char *const switch_flags[] = {"--no-standardize", "--quiet", "--help"};
-  const char **path_fields[9];
+  const char **path_fields[10];
   int explicit_idx = 0, i, k;
 
   memset(args, 0, sizeof *args);
@@ -161,11 +164,12 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
   path_fields[6] = &args->test_csv;
   path_fields[7] = &args->checkpoint;
   path_fields[8] = &args->resume;
+  path_fields[9] = &args->stats;
 
   for (i = first; i < argc; i++) {
     const char *value = NULL;
     int matched = 0;
-    for (k = 0; k < 9 && !matched; k++) {
+    for (k = 0; k < 10 && !matched; k++) {
       if (!match_flag(argc, argv, &i, path_flags[k], 1, &value)) continue;
       matched = 1;
       if (!value || !*value || (value == argv[i] && value[0] == '-' && value[1] == '-')) {
@@ -175,7 +179,7 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
       *path_fields[k] = value;
       if (k <= 4) explicit_idx = 1;
     }
-    for (k = 0; k < 6 && !matched; k++) {
+    for (k = 0; k < 7 && !matched; k++) {
       uint64_t v;
       if (!match_flag(argc, argv, &i, count_flags[k], 1, &value)) continue;
       matched = 1;
@@ -204,9 +208,13 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
         if (parse_count(err, "--limit-train", value, 0, LONG_MAX, &v) != 0) return -1;
         args->limit_train = (long)v;
         break;
-      default:
+      case 5:
         if (parse_count(err, "--limit-test", value, 0, LONG_MAX, &v) != 0) return -1;
         args->limit_test = (long)v;
+        break;
+      default:
+        if (parse_count(err, "--stats-every", value, 1, LONG_MAX, &v) != 0) return -1;
+        args->stats_every = (long)v;
         break;
       }
     }
@@ -236,6 +244,10 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
   if ((args->train_csv || args->test_csv) && explicit_idx) {
     usage_error(err, "%s cannot be combined with --data or IDX files",
                 args->train_csv ? "--train-csv" : "--test-csv");
+    return -1;
+  }
+  if (args->stats_every && !args->stats) {
+    usage_error(err, "--stats-every needs --stats FILE");
     return -1;
   }
   if ((args->train_csv != NULL) != (args->test_csv != NULL)) {
@@ -341,13 +353,14 @@ static int readable(const char *path) {
   return 1;
 }
 
-int nnrt_train_check_checkpoint(const char *path) {
+/* 0 when a file can be written at path (what it is: "the checkpoint"; flag: the option naming it) */
+static int check_writable(const char *path, const char *flag, const char *what) {
   struct stat st;
   char *probe;
   FILE *f;
   size_t len = strlen(path) + 48;
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "error: %s: is a folder; --checkpoint needs a file's path\n", path);
+    fprintf(stderr, "error: %s: is a folder; %s needs a file's path\n", path, flag);
     return -1;
   }
   /* a file beside it, as the save's temporary will be (named so that a later save removes it if
@@ -361,7 +374,7 @@ int nnrt_train_check_checkpoint(const char *path) {
   errno = 0;
   f = fopen(probe, "wb");
   if (!f) {
-    fprintf(stderr, "error: %s: cannot write the checkpoint there: %s\n", path,
+    fprintf(stderr, "error: %s: cannot write %s there: %s\n", path, what,
             errno ? strerror(errno) : "cannot create a file");
     free(probe);
     return -1;
@@ -371,6 +384,8 @@ int nnrt_train_check_checkpoint(const char *path) {
   free(probe);
   return 0;
 }
+
+int nnrt_train_check_checkpoint(const char *path) { return check_writable(path, "--checkpoint", "the checkpoint"); }
 
 int nnrt_train_check_files(const nnrt_train_args *args) {
   int ok = 1, test;
@@ -394,6 +409,7 @@ int nnrt_train_check_files(const nnrt_train_args *args) {
   }
   if (args->resume) ok &= readable(args->resume);
   if (args->checkpoint) ok &= nnrt_train_check_checkpoint(args->checkpoint) == 0;
+  if (args->stats) ok &= check_writable(args->stats, "--stats", "the statistics") == 0;
   return ok ? 0 : -1;
 }
 
@@ -530,6 +546,8 @@ typedef struct train_state {
   int32_t *yb;          /* a batch of labels */
   char *default_ckpt;
   char *found[4];       /* IDX paths found in --data */
+  FILE *stats;          /* --stats */
+  nnrt_layer_stats *layers; /* a recorded step's statistics */
 } train_state;
 
 static void state_free(const nnrt_model_api *api, train_state *s) {
@@ -543,7 +561,27 @@ static void state_free(const nnrt_model_api *api, train_state *s) {
   free(s->out);
   free(s->yb);
   free(s->default_ckpt);
+  free(s->layers);
+  if (s->stats) fclose(s->stats);
   for (i = 0; i < 4; i++) free(s->found[i]);
+}
+
+/* --stats: one CSV row per layer of the step just recorded; 0, or -1 after reporting. */
+static int write_stats(const nnrt_model_api *api, const nnrt_train_args *args, train_state *s, int epoch,
+                       double loss) {
+  uint64_t step = api->stats(s->model, s->layers, api->n_layers);
+  int l;
+  if (!step) return 0; /* the step was refused: train_step says so */
+  for (l = 0; l < api->n_layers; l++) {
+    const nnrt_layer_stats *st = &s->layers[l];
+    fprintf(s->stats, "%llu,%d,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%s\n", (unsigned long long)step, epoch + 1,
+            st->layer, st->op, st->depth, st->act_mean, st->act_var, st->grad_norm, st->dead_frac, loss, api->name);
+  }
+  if (fflush(s->stats) != 0 || ferror(s->stats)) {
+    fprintf(stderr, "error: %s: cannot write the statistics: %s\n", args->stats, strerror(errno));
+    return -1;
+  }
+  return 0;
 }
 
 /* Allocates count elements of size bytes, checking the product; NULL on failure. */
@@ -630,6 +668,18 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
                       : (int)(steps / (uint64_t)steps_per_epoch);
   }
 
+  if (args->stats) {
+    if (!api->stats || !api->stats_record || api->n_layers < 1) {
+      fprintf(stderr, "error: model '%s' was built without statistics (nnc build --stats)\n", api->name);
+      goto fail;
+    }
+    if (!(s.layers = alloc_array((size_t)api->n_layers, sizeof *s.layers))) goto oom;
+    if (!(s.stats = fopen(args->stats, "w"))) {
+      fprintf(stderr, "error: %s: cannot write the statistics: %s\n", args->stats, strerror(errno));
+      goto fail;
+    }
+    fputs("step,epoch,layer,op,depth,act_mean,act_var,grad_norm,dead_frac,loss,model\n", s.stats);
+  }
   printf("model %s: %s parameters; %s training and %s test examples; batch %d, seed %llu\n",
          api->name, fmt_count(c1, sizeof c1, (double)api->n_params),
          fmt_count(c2, sizeof c2, (double)s.train.n), fmt_count(c3, sizeof c3, (double)s.test.n),
@@ -651,6 +701,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   for (epoch = start_epoch; epoch < args->epochs; epoch++) {
     double t0 = now_seconds(), last_shown = 0, loss_sum = 0, seconds, metric;
     long b, done = 0;
+    int record = 0;
     epoch_permutation(s.perm, s.train.n, args->seed, epoch);
     for (b = 0; b < steps_per_epoch; b++) {
       long first = b * args->batch;
@@ -668,6 +719,12 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
                  s.train.targets + (size_t)e * (size_t)api->target_size,
                  (size_t)api->target_size * sizeof(float));
       }
+      if (s.stats) {
+        /* the step count after this step, as the model numbers it */
+        uint64_t step = (uint64_t)epoch * (uint64_t)steps_per_epoch + (uint64_t)b + 1;
+        record = args->stats_every ? step % (uint64_t)args->stats_every == 0 : b + 1 == steps_per_epoch;
+        api->stats_record(s.model, record);
+      }
       loss = labels ? api->train_step_label(s.model, s.xb, s.yb, n)
                     : api->train_step_target(s.model, s.xb, s.tb, n);
       if (!isfinite(loss)) {
@@ -679,6 +736,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
                 epoch + 1, b + 1, steps_per_epoch);
         goto fail;
       }
+      if (record && write_stats(api, args, &s, epoch, loss) != 0) goto fail;
       loss_sum += (double)loss * n;
       done += n;
       if (progress) {

@@ -16,6 +16,13 @@
 extern "C" {
 #endif
 
+/* One layer's statistics from a step recorded with --stats (the generated NAME_layer_stats). */
+typedef struct nnrt_layer_stats {
+  const char *layer, *op;    /* the summary table's name and op */
+  int depth;                 /* 0-based row */
+  double act_mean, act_var, grad_norm, dead_frac; /* spec §8's columns */
+} nnrt_layer_stats;
+
 typedef struct nnrt_model_api {
   const char *name;          /* the model's name, e.g. "fashion_snn" */
   int in_size;               /* floats per example of the input */
@@ -36,6 +43,11 @@ typedef struct nnrt_model_api {
   /* Added after the first draft (keep new members at the end): the optimizer steps taken so far,
    * restored by load(). --resume derives the epoch to continue from it; NULL disables --resume. */
   uint64_t (*steps)(const void *model);
+  /* A model built with --stats: its summary rows, and the generated stats functions (NULL
+   * without); --stats needs them. */
+  int n_layers;
+  void (*stats_record)(void *model, int on);
+  uint64_t (*stats)(const void *model, nnrt_layer_stats *out, int cap);
 } nnrt_model_api;
 
 typedef struct nnrt_train_args {
@@ -51,6 +63,8 @@ typedef struct nnrt_train_args {
   int standardize;             /* 1 (default): scale inputs by the training set's mean and std */
   long limit_train, limit_test; /* use only the first N examples (0 = all) */
   int quiet;                   /* no progress line */
+  const char *stats;           /* --stats: the CSV the per-layer statistics go to, or NULL */
+  long stats_every;            /* --stats-every N: record every N steps (0: each epoch's last step) */
 } nnrt_train_args;
 
 /* Parses argv[first..argc) into args (defaults filled in first). On a bad flag it prints

@@ -526,3 +526,22 @@ set_tests_properties(docs_examples PROPERTIES TIMEOUT 60 LABELS backend)
 # ---- the same with batchnorm: a refused step leaves the running statistics too ----
 nnc_be_model_test(nonfinite_step_bn MODELS ${NNC_BE_SRC}/backend/nonfinite_bn.nn FLAGS --debug-api --no-blas
                   DRIVER ${NNC_BE_SRC}/backend/nonfinite.c ARGS @WORK@)
+
+# ---- nnc build/train --stats (tests/stats/): the statistics against values computed apart ----
+nnc_be_model_test(stats_check
+                  MODELS ${NNC_BE_REPO}/tests/stats/stats_full.nn ${NNC_BE_REPO}/tests/stats/stats_cut_h1.nn
+                         ${NNC_BE_REPO}/tests/stats/stats_cut_a1.nn ${NNC_BE_REPO}/tests/stats/stats_cut_r.nn
+                         ${NNC_BE_REPO}/tests/stats/stats_infer_only.nn
+                  FLAGS --no-blas MODEL_FLAGS "--no-blas,--stats,--debug-api" - - - "--no-blas,--stats"
+                  DRIVER ${NNC_BE_REPO}/tests/stats/stats_check.c)
+add_test(NAME stats_fixed_point
+         COMMAND sh ${NNC_BE_REPO}/tests/stats/fixed_point.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${NNC_BE_REPO}
+                 ${NNC_BE_WORK}/stats_fixed_point)
+set_tests_properties(stats_fixed_point PROPERTIES TIMEOUT 180 LABELS backend ENVIRONMENT "${nnc_be_env}")
+add_test(NAME stats_plot_render
+         COMMAND sh ${NNC_BE_REPO}/tests/stats/plot_render.sh $<TARGET_FILE:nnc> ${NNC_BE_REPO} ${NNC_BE_WORK}/stats_plot_render)
+set_tests_properties(stats_plot_render PROPERTIES TIMEOUT 180 LABELS backend SKIP_RETURN_CODE 77)
+add_test(NAME stats_compile
+         COMMAND sh ${NNC_BE_REPO}/tests/stats/stats_compile.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${NNC_BE_REPO}
+                 ${NNC_BE_WORK}/stats_compile)
+set_tests_properties(stats_compile PROPERTIES TIMEOUT 300 LABELS backend)

@@ -13,6 +13,8 @@
 #   golden_tiny_ir                       `nnc check --dump-ir` of tests/golden/tiny.nn against
 #                                        tiny.ir.expected (UPDATE_GOLDEN=1 ctest ... regenerates)
 #   nnc_cli_exit                         exit statuses of `nnc check` (0, 1, 2) and '-' for stdin
+#   nnc_werror                           -Werror: a lint warning is an error (location, caret, exit 1,
+#                                        nothing built)
 #   fuzz_frontend                        libFuzzer target, only with -DNNC_FUZZ=ON and clang
 #                                        (how to run it: tests/fuzz/fuzz_frontend.c)
 #
@@ -59,7 +61,10 @@ add_test(NAME nnc_cli_exit
          COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DMODEL=${NNC_FE_REPO}/models/fashion_snn.nn
                  -DBAD=${NNC_FE_TESTS}/errors/spec_resnet20.nn -DWARN=${NNC_FE_TESTS}/errors/warn_unused.nn
                  -P ${NNC_FE_TESTS}/scripts/cli_exit.cmake)
-set_tests_properties(models_check spec_examples_check golden_tiny_ir nnc_cli_exit PROPERTIES TIMEOUT 120 LABELS frontend)
+add_test(NAME nnc_werror
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DWARN=${NNC_FE_TESTS}/errors/warn_selu_dropout.nn
+                 -DWORK=${CMAKE_CURRENT_BINARY_DIR}/werror -P ${NNC_FE_TESTS}/scripts/werror.cmake)
+set_tests_properties(models_check spec_examples_check golden_tiny_ir nnc_cli_exit nnc_werror PROPERTIES TIMEOUT 120 LABELS frontend)
 
 # ---- libFuzzer (clang): cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DNNC_FUZZ=ON ----
 if(NNC_FUZZ)

@@ -144,6 +144,23 @@ static int tiny_load(void *model, const char *path) {
 
 static uint64_t tiny_steps(const void *model) { return ((const tiny *)model)->steps; }
 
+/* --stats: a stand-in for the generated statistics, two layers whose act_var is the step */
+static int tiny_recording;
+static void tiny_stats_record(void *model, int on) {
+  (void)model;
+  tiny_recording = on;
+}
+static uint64_t tiny_stats(const void *model, nnrt_layer_stats *out, int cap) {
+  int l;
+  for (l = 0; l < 2 && l < cap; l++) {
+    out[l].layer = l ? "b.1/relu.1" : "dense.1";
+    out[l].op = l ? "relu" : "dense";
+    out[l].depth = l;
+    out[l].act_mean = 0.5, out[l].act_var = (double)tiny_steps(model), out[l].grad_norm = NAN, out[l].dead_frac = 0.25;
+  }
+  return tiny_recording ? tiny_steps(model) : 0;
+}
+
 static float nan_step(void *model, const float *x, const int32_t *y, int n) {
   tiny_step_label(model, x, y, n);
   return NAN;
@@ -388,6 +405,13 @@ static void test_parse_flags(void **state) {
   assert_string_equal(a.test_csv, "b.csv");
   assert_int_equal(a.epochs, 0);
 
+  assert_int_equal(parse(&a, err, sizeof err, "--stats", "s.csv", "--stats-every=47", (const char *)NULL), 0);
+  assert_string_equal(a.stats, "s.csv");
+  assert_int_equal(a.stats_every, 47);
+  assert_int_equal(parse(&a, err, sizeof err, "--stats=t.csv", (const char *)NULL), 0);
+  assert_string_equal(a.stats, "t.csv");
+  assert_int_equal(a.stats_every, 0); /* each epoch's last step */
+
   assert_int_equal(parse(&a, err, sizeof err, "--quiet", "--help", (const char *)NULL), 1);
   assert_non_null(strstr(err, "--limit-train N"));
 }
@@ -439,6 +463,9 @@ static void test_parse_errors(void **state) {
   expect_parse_error("--checkpoint needs a file name", "--checkpoint", "--quiet",
                      (const char *)NULL);
   expect_parse_error("--data needs a folder", "--data=", (const char *)NULL);
+  expect_parse_error("--stats needs a file name", "--stats", (const char *)NULL);
+  expect_parse_error("--stats-every must be at least 1", "--stats", "s.csv", "--stats-every", "0", (const char *)NULL);
+  expect_parse_error("--stats-every needs --stats FILE", "--stats-every", "10", (const char *)NULL);
   expect_parse_error("--train-csv needs --test-csv too", "--train-csv", "a.csv",
                      (const char *)NULL);
   expect_parse_error("--train-csv cannot be combined with --data or IDX files", "--train-csv",
@@ -672,6 +699,56 @@ static void test_train_errors(void **state) {
   assert_false(file_exists(ck)); /* the probe leaves nothing behind */
 }
 
+/* The steps column of a --stats CSV, space-separated, one per row ("" if unreadable). */
+static void stats_steps(const char *path, char *out, size_t size) {
+  char line[512];
+  size_t used = 0;
+  FILE *f = fopen(path, "r");
+  out[0] = '\0';
+  if (!f) return;
+  if (fgets(line, sizeof line, f))
+    assert_string_equal(line, "step,epoch,layer,op,depth,act_mean,act_var,grad_norm,dead_frac,loss,model\n");
+  while (fgets(line, sizeof line, f) && used + 16 < size)
+    used += (size_t)snprintf(out + used, size - used, "%s%ld", used ? " " : "", strtol(line, NULL, 10));
+  fclose(f);
+}
+
+static void test_train_stats(void **state) {
+  fixture *f = *state;
+  nnrt_model_api api = tiny_api();
+  char ck[256], csv[256], steps[512], line[512];
+  FILE *in;
+  snprintf(ck, sizeof ck, "%s/s.ckpt", f->dir);
+  snprintf(csv, sizeof csv, "%s/s.csv", f->dir);
+  /* a model built without statistics: refused before the first step */
+  label_steps_taken = 0;
+  assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", ck, "--stats", csv, "--quiet", (const char *)NULL), 1);
+  assert_int_equal(label_steps_taken, 0);
+  api.n_layers = 2;
+  api.stats_record = tiny_stats_record;
+  api.stats = tiny_stats;
+  /* 250 examples in batches of 50: 5 steps an epoch; by default each epoch's last is recorded */
+  assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", ck, "--stats", csv, "--batch", "50", "--epochs", "2",
+                         "--quiet", (const char *)NULL), 0);
+  stats_steps(csv, steps, sizeof steps);
+  assert_string_equal(steps, "5 5 10 10");
+  assert_int_equal(tiny_recording, 1); /* the last step recorded */
+  assert_int_equal(train(&api, "--data", f->dir, "--checkpoint", ck, "--stats", csv, "--stats-every", "3", "--batch",
+                         "50", "--epochs", "2", "--quiet", (const char *)NULL), 0);
+  stats_steps(csv, steps, sizeof steps);
+  assert_string_equal(steps, "3 3 6 6 9 9");
+  assert_int_equal(tiny_recording, 0); /* step 10 did not record */
+  in = fopen(csv, "r");
+  assert_non_null(in);
+  assert_non_null(fgets(line, sizeof line, in));
+  assert_non_null(fgets(line, sizeof line, in));
+  assert_non_null(fgets(line, sizeof line, in));
+  fclose(in);
+  /* the second row: step 3, epoch 1, the layer's name, op and depth, its numbers, the step's loss */
+  assert_true(strncmp(line, "3,1,b.1/relu.1,relu,1,0.5,3,nan,0.25,", 37) == 0);
+  assert_non_null(strstr(line, ",tiny\n"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void) {
@@ -683,6 +760,7 @@ int main(void) {
       T(test_train_default_checkpoint),
       T(test_train_regression_csv),
       T(test_train_errors),
+      T(test_train_stats),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
