@@ -569,7 +569,7 @@ static void emit_direct_end(Emit *e, bool direct) {
 }
 
 static void emit_batchnorm(Emit *e, NodeId id, bool training);
-static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu);
+static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats);
 
 /* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), for groups of examples at once */
 static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
@@ -599,7 +599,7 @@ static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
   if (bn) { /* the portable path runs them as they are */
     if (bias_add) {
       NodeId b = (NodeId)(bias_add - e->g->nodes);
-      emit_ew_group(e, b, fu);
+      emit_ew_group(e, b, fu, false);
       e->folded[b] = true;
     }
     emit_batchnorm(e, (NodeId)(bn - e->g->nodes), false);
