@@ -29,6 +29,7 @@ static void usage(FILE *out) {
         "        [--no-blas]           plain loops instead of cblas_sgemm (link with -lm only)\n"
         "        [--double]            compute in double precision (implies --no-blas)\n"
         "        [--debug-api]         also emit NAME_debug_* hooks (gradient checks)\n"
+        "        [--mpi]               also emit NAME_train_step_mpi (data parallel; build with mpicc)\n"
         "        [--dump-ir]           print the IR after differentiation\n"
         "  train FILE.nn [options]     build, compile and train (see 'nnc train --help')\n"
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
@@ -60,13 +61,15 @@ static const char *check_help =
     "(name, op, output shape, parameters, forward FLOPs per example) and the totals.\n"
     "  --dump-ir   print the IR instead of the summary\n";
 static const char *build_help =
-    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--dump-ir]\n\n"
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--mpi] [--dump-ir]\n\n"
     "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
     "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
     "  -o DIR        the output folder (made if missing)\n"
     "  --no-blas     plain loops instead of cblas_sgemm\n"
     "  --double      compute in double precision (implies --no-blas)\n"
     "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
+    "  --mpi         also emit NAME_train_step_mpi(m, x, y, n, MPI_Comm comm), data-parallel\n"
+    "                training over MPI (NAME.h includes mpi.h: build with mpicc)\n"
     "  --dump-ir     print the IR after differentiation\n";
 static const char *bench_help =
     "usage: nnc bench FILE.nn [--batch N] [--steps N] [--runs N] [--threads N] [--build-dir DIR] [--cc CC]\n"
@@ -180,7 +183,7 @@ static int cmd_build(int argc, char **argv) {
   if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "-o") == 0) {
       if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
@@ -188,6 +191,7 @@ static int cmd_build(int argc, char **argv) {
     } else if (strcmp(argv[i], "--no-blas") == 0) opt.blas = false;
     else if (strcmp(argv[i], "--double") == 0) opt.double_precision = true, opt.blas = false;
     else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
+    else if (strcmp(argv[i], "--mpi") == 0) opt.mpi = true;
     else if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
     else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
@@ -256,11 +260,12 @@ static void remove_tree(const char *dir, const OutFile *files, int n_files, cons
 }
 
 /* Generates the model with a driver main() into build_dir (a temporary folder when NULL),
- * compiles it with cc, and runs it with args[1..]; returns the driver's exit status. */
+ * compiles it with cc, and runs it with args[1..] (under `mpirun -np ranks` when ranks > 0);
+ * returns the driver's exit status. */
 /* With a python, the bench driver is the PyTorch twin's (written beside the binary), which runs
  * the binary itself, alternating with the twin: args then holds its arguments after the binary. */
 static int compile_and_run(const char *file, const EmitOptions *opt, Driver driver, const char *build_dir,
-                           const char *cc, char **args, const char *python) {
+                           const char *cc, char **args, const char *python, int ranks) {
   Compilation c;
   OutFile files[16];
   int n_files = 0;
@@ -327,6 +332,20 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
         twin[k] = NULL;
         setenv("PYTHONDONTWRITEBYTECODE", "1", 1); /* no __pycache__ left in the folder */
         status = run(twin);
+      } else if (ranks > 0) {
+        /* mpirun -np N --oversubscribe -x OPENBLAS_NUM_THREADS BINARY args...: --oversubscribe runs
+           more ranks than cores, -x passes the BLAS thread count to ranks on other hosts too */
+        char *launch[48];
+        int k = 0;
+        launch[k++] = "mpirun";
+        launch[k++] = "-np";
+        launch[k++] = arena_printf(&c.arena, "%d", ranks);
+        launch[k++] = "--oversubscribe";
+        launch[k++] = "-x";
+        launch[k++] = "OPENBLAS_NUM_THREADS";
+        for (int i = 0; args[i] && k < 47; i++) launch[k++] = args[i];
+        launch[k] = NULL;
+        status = run(launch);
       } else {
         status = run(args);
       }
@@ -369,11 +388,54 @@ static void set_blas_threads(int threads) {
   setenv("OPENBLAS_NUM_THREADS", value, 1);
 }
 
+/* 1 when PATH has an executable `name` */
+static bool on_path(const char *name) {
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/bin:/bin";
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    char candidate[4096];
+    snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(len ? len : 1), len ? path : ".", name);
+    if (access(candidate, X_OK) == 0) return true;
+    path += len + (path[len] == ':');
+  }
+  return false;
+}
+
+#define MAX_RANKS 4096 /* as the message of a bad --mpi says */
+
+static bool parse_positive(const char *s, int max, int *out);
+
+/* --mpi N: the compiler becomes mpicc ($MPICC; --cc CC is the compiler it wraps, OMPI_CC) and
+ * the run `mpirun -np N`. As root Open MPI refuses to start unless told, as its manual says, by
+ * the two variables set here. Returns the exit status of a failure, or 0. */
+static int prepare_mpi(int ranks, const char **cc, bool cc_given) {
+  const char *tools[2] = {getenv("MPICC"), "mpirun"};
+  if (!tools[0] || !*tools[0]) tools[0] = "mpicc";
+  for (int i = 0; i < 2; i++)
+    if (!on_path(tools[i])) {
+      fprintf(stderr, "nnc: error: --mpi %d needs Open MPI, but %s is not on PATH (Debian: apt-get install "
+                      "openmpi-bin libopenmpi-dev)\n", ranks, tools[i]);
+      return 1;
+    }
+  if (cc_given) setenv("OMPI_CC", *cc, 1);
+  *cc = tools[0];
+  if (geteuid() == 0) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+  }
+  return 0;
+}
+
 static int cmd_train(int argc, char **argv) {
-  const char *build_dir = NULL, *cc = getenv("CC");
-  EmitOptions opt = {true, false, false, NULL};
+  const char *build_dir = NULL, *cc = getenv("CC"), *env_cc = cc;
+  EmitOptions opt = {true, false, false, NULL, false};
+  int ranks = 0;
   if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [driver options]\n\n", stdout);
+    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [--mpi N] [driver options]\n\n"
+          "  --mpi N              train data-parallel on N processes under Open MPI's mpirun (compiled\n"
+          "                       with mpicc; --cc CC then names the compiler mpicc runs): each batch\n"
+          "                       is split across them; rank 0 prints and writes the checkpoints\n", stdout);
     nnrt_train_usage(stdout);
     return 0;
   }
@@ -384,6 +446,15 @@ static int cmd_train(int argc, char **argv) {
   if (!pass) nn_die("out of memory");
   int n_pass = 1;
   for (int i = 3; i < argc; i++) {
+    if (strcmp(argv[i], "--mpi") == 0 || strncmp(argv[i], "--mpi=", 6) == 0) {
+      const char *value = argv[i][5] == '=' ? argv[i] + 6 : i + 1 < argc ? argv[++i] : NULL;
+      if (!value || !parse_positive(value, MAX_RANKS, &ranks)) {
+        free(pass);
+        if (!value) return usage_error("%s", "'--mpi' needs the number of processes, e.g. --mpi 2");
+        return usage_error("'--mpi' needs a number of processes from 1 to 4096 (got '%s')", value);
+      }
+      continue;
+    }
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
     if (common < 0) {
       free(pass);
@@ -402,8 +473,17 @@ static int cmd_train(int argc, char **argv) {
     return 1;
   }
   opt.source_name = base_name(file);
+  if (!cc || !*cc) cc = "cc";
+  if (ranks > 0) {
+    int failed = prepare_mpi(ranks, &cc, cc != env_cc);
+    if (failed) {
+      free(pass);
+      return failed;
+    }
+    opt.mpi = true;
+  }
   set_blas_threads(targs.threads);
-  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass, NULL);
+  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc, pass, NULL, ranks);
   free(pass);
   return status;
 }
@@ -437,7 +517,7 @@ static const char *torch_python(void) {
 static int cmd_bench(int argc, char **argv) {
   if (command_help(argc, argv, bench_help)) return 0;
   const char *file = NULL, *build_dir = NULL, *cc = getenv("CC"), *vs = NULL;
-  EmitOptions opt = {true, false, false, NULL};
+  EmitOptions opt = {true, false, false, NULL, false};
   int batch = 128, steps = 50, runs = 5, threads = 1;
   for (int i = 2; i < argc; i++) {
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
@@ -475,7 +555,7 @@ static int cmd_bench(int argc, char **argv) {
   const char *python = vs ? torch_python() : NULL;
   if (vs && !python) return 1;
   set_blas_threads(threads);
-  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python);
+  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python, 0);
 }
 
 int main(int argc, char **argv) {

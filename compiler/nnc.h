@@ -395,6 +395,7 @@ typedef struct EmitOptions {
   bool double_precision; /* nn_real = double (gradient checks); implies !blas */
   bool debug_api;    /* also emit NAME_debug_* entry points (tests) */
   const char *source_name; /* the .nn file named in comments */
+  bool mpi;          /* also emit NAME_train_step_mpi (data-parallel over an MPI communicator) */
 } EmitOptions;
 
 uint64_t model_hash(const Graph *g);
@@ -402,7 +403,7 @@ uint64_t model_hash(const Graph *g);
  * checks that first). */
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
 /* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
-void emit_train_main(Compilation *c, FILE *out);
+void emit_train_main(Compilation *c, bool mpi, FILE *out); /* mpi: over NAME_train_step_mpi */
 /* The main() of `nnc bench`: times train_step and forward on random data. */
 void emit_bench_main(Compilation *c, FILE *out);
 

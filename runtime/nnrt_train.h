@@ -16,6 +16,16 @@
 extern "C" {
 #endif
 
+/* Data-parallel training (nnc train --mpi): what the MPI entry point (nnrt_mpi.c) lends the
+ * driver. Every rank runs the driver; train_step_* then takes the rank's share of each batch and
+ * returns the whole batch's mean loss, the same on every rank. */
+typedef struct nnrt_parallel {
+  int rank, size;
+  /* Sums values[0..n) over the ranks in place, the same result on every rank; 0 on success. A
+     collective: every rank calls it at the same points of the run. */
+  int (*sum)(double *values, int n);
+} nnrt_parallel;
+
 typedef struct nnrt_model_api {
   const char *name;          /* the model's name, e.g. "fashion_snn" */
   int in_size;               /* floats per example of the input */
@@ -36,6 +46,8 @@ typedef struct nnrt_model_api {
   /* Added after the first draft (keep new members at the end): the optimizer steps taken so far,
    * restored by load(). --resume derives the epoch to continue from it; NULL disables --resume. */
   uint64_t (*steps)(const void *model);
+  /* NULL in a single process; with MPI, this rank and the sum over all of them */
+  const nnrt_parallel *parallel;
 } nnrt_model_api;
 
 typedef struct nnrt_train_args {
