@@ -780,8 +780,14 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
        "    m->rng = rng_at_start;\n    return 0;\n  }\n"
        "  if (!apply) return 1;\n",
     ref(e, g->loss), "nnc_all_finite");
-  if (e->opt->mpi) P(e, "  nnc_apply(m, n);\n");
-  else emit_apply_body(e);
+  if (e->opt->mpi) {
+    for (int k = 0; k < g->n_nodes; k++) /* nnc_apply() updates the running statistics */
+      if (g->nodes[k].op == OP_BATCHNORM && in_fn[k])
+        P(e, "  (void)%s;\n  (void)%s;\n", ref(e, g->nodes[k].in[3]), ref(e, g->nodes[k].in[4]));
+    P(e, "  nnc_apply(m, n);\n");
+  } else {
+    emit_apply_body(e);
+  }
   P(e, "  return 1;\n}\n\n");
 }
 
@@ -928,6 +934,13 @@ static void emit_mpi_helpers(Emit *e) {
          "  while (k--) (void)nnrt_rng_next(rng);\n}\n\n");
   P(e, "/* The optimizer step; the batch statistics in the fixed block are those of n examples. */\n"
        "NNC_HOT static void nnc_apply(struct %s *m, int n) {\n  (void)n;\n", e->tag);
+  /* the running statistics, under the names nnc_train() gives them */
+  for (int i = 0; i < e->g->n_nodes; i++) {
+    const Node *bn = &e->g->nodes[i];
+    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
+    for (int k = 3; k <= 4; k++)
+      P(e, "  nnc_real *%s = m->buffers + %zu;\n", ref(e, bn->in[k]), e->plan.store[bn->in[k]].offset);
+  }
   emit_apply_body(e);
   P(e, "}\n\n");
 }
@@ -1098,6 +1111,9 @@ static void emit_header(Emit *e, FILE *h) {
             "%s *%s_debug_dropout_mask(%s *m, int k, long *count);\n",
             e->real, e->name, e->real, e->name, e->name, e->real, e->name, e->name, e->name, e->name,
             label ? "int32_t *y" : "float *t", e->real, e->name, e->name, e->real, e->name, e->name);
+  if (e->opt->debug_api)
+    fprintf(h, "/* The buffers (batchnorm's running statistics) as nnc_real values. */\n%s *%s_debug_buffers(%s *m);\n",
+            e->real, e->name, e->name);
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -1479,6 +1495,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     P(&e, "\nlong %s_debug_n_params(void) { return (long)NNC_N_PARAMS; }\n", N);
     P(&e, "%s *%s_debug_params(%s *m) { return m->params; }\n", e.real, N, N);
     P(&e, "%s *%s_debug_grads(%s *m) { return m->grads; }\n", e.real, N, N);
+    P(&e, "%s *%s_debug_buffers(%s *m) { return m->buffers; }\n", e.real, N, N);
     P(&e, "double %s_debug_loss_grad(%s *m, const float *x, const %s *%s, int n, int freeze_masks) {\n"
           "  nnc_train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
