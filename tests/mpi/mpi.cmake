@@ -9,6 +9,7 @@
 #   mpi_train                   nnc train --mpi against a single process; checkpoints both ways
 #   mpi_errors                  bad --mpi values and a missing mpirun: messages and exit statuses
 #   mpi_none_without_flag       without --mpi nothing of MPI is emitted, written or linked
+#   package_mpi                 nnc_add_model(... MPI): a consumer built in this tree, run on 2 ranks
 
 set(nnc_mpi_script ${CMAKE_CURRENT_LIST_DIR}/mpi.sh)
 set(nnc_mpi_work ${CMAKE_CURRENT_BINARY_DIR}/mpi)
@@ -28,3 +29,19 @@ add_test(NAME mpi_none_without_flag COMMAND bash ${nnc_mpi_script} no_mpi $<TARG
 foreach(t mpi_step_single_np2 mpi_step_single_np3 mpi_step_bn_np2 mpi_step_bn_np3 mpi_train mpi_errors mpi_none_without_flag)
   set_tests_properties(${t} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS mpi)
 endforeach()
+
+# package_mpi: nnc_add_model(... MPI) in this tree (so with its warnings and sanitizers), a consumer
+# run on 2 ranks (package_main.c). Without MPI's development files it cannot be built: skipped.
+find_package(MPI COMPONENTS C QUIET)
+if(TARGET MPI::MPI_C)
+  nnc_add_model(package_mpi_model ${PROJECT_SOURCE_DIR}/tests/data/tiny_mlp.nn MPI)
+  add_executable(package_mpi ${CMAKE_CURRENT_LIST_DIR}/package_main.c)
+  target_link_libraries(package_mpi PRIVATE package_mpi_model)
+  add_test(NAME package_mpi COMMAND ${MPIEXEC_EXECUTABLE} -np 2 --oversubscribe $<TARGET_FILE:package_mpi>)
+  # Open MPI keeps allocations until exit, which LeakSanitizer would report
+  set_tests_properties(package_mpi PROPERTIES TIMEOUT 60 LABELS mpi
+                       ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;ASAN_OPTIONS=detect_leaks=0")
+else()
+  add_test(NAME package_mpi COMMAND sh -c "echo 'MPI (libopenmpi-dev) not found when configuring'; [ \"$NNC_REQUIRE_MPI\" = 1 ] && exit 1; exit 77")
+  set_tests_properties(package_mpi PROPERTIES SKIP_RETURN_CODE 77 LABELS mpi)
+endif()
