@@ -4,6 +4,7 @@
 #
 #   mpi_step_single_np2, _np3   three data-parallel steps of tests/mpi/mpi_mlp.nn (dropout, sgd with
 #                               momentum) against one process on the whole batch; ranks bit-identical
+#   mpi_step_fashion_snn_np2    the same for models/fashion_snn.nn (664,074 parameters) on 2 ranks
 #   mpi_step_bn_np2, _np3       tests/mpi/mpi_bn.nn: per-rank batch statistics, gradients weighted by
 #                               share, the running statistics of the global batch
 #   mpi_train                   nnc train --mpi against a single process; checkpoints both ways
@@ -22,11 +23,15 @@ foreach(mode single bn)
                      ${mode} ${np} "${nnc_mpi_cflags}")
   endforeach()
 endforeach()
+# the issue's model: its first steps on 2 ranks as one process's on the same global batch
+add_test(NAME mpi_step_fashion_snn_np2
+         COMMAND bash ${nnc_mpi_script} step $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/step_fashion_snn
+                 single 2 "${nnc_mpi_cflags}" ${PROJECT_SOURCE_DIR}/models/fashion_snn.nn)
 foreach(case train errors)
   add_test(NAME mpi_${case} COMMAND bash ${nnc_mpi_script} ${case} $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/${case})
 endforeach()
 add_test(NAME mpi_none_without_flag COMMAND bash ${nnc_mpi_script} no_mpi $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/no_mpi)
-foreach(t mpi_step_single_np2 mpi_step_single_np3 mpi_step_bn_np2 mpi_step_bn_np3 mpi_train mpi_errors mpi_none_without_flag)
+foreach(t mpi_step_fashion_snn_np2 mpi_step_single_np2 mpi_step_single_np3 mpi_step_bn_np2 mpi_step_bn_np3 mpi_train mpi_errors mpi_none_without_flag)
   set_tests_properties(${t} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS mpi)
 endforeach()
 

@@ -2,9 +2,9 @@
 # mpi.sh — data-parallel training over Open MPI (tests/mpi/mpi.cmake runs each case as a test).
 #
 # usage: mpi.sh CASE NNC REPO WORK [ARGS...]
-#   step MODE NP CFLAGS  nnc build --mpi --debug-api of tests/mpi/mpi_{mlp,bn}.nn, compiled with
-#                   mpicc -std=c99 -Wall -Wextra -Werror -pedantic against mpi_step.c and run on NP
-#                   ranks (mpi_step.c says what it checks)
+#   step MODE NP CFLAGS [MODEL.nn]  nnc build --mpi --debug-api of tests/mpi/mpi_{mlp,bn}.nn (or
+#                   MODEL.nn), compiled with mpicc -std=c99 -Wall -Wextra -Werror -pedantic against
+#                   mpi_step.c and run on NP ranks (mpi_step.c says what it checks)
 #   train           nnc train tests/data/tiny_mlp.nn --mpi 2 against the single-process run: one
 #                   set of epoch lines (rank 0's), the same losses and accuracies; 3 ranks at
 #                   --batch 2 (a rank with no examples in every step) the same; checkpoints: 2-rank
@@ -56,11 +56,13 @@ same_epochs() {
 
 case $case_ in
 step)
-  mode=$1 np=$2 cflags=${3:-}
+  mode=$1 np=$2 cflags=${3:-} file=${4:-}
   model=mpi_mlp
   [ "$mode" = bn ] && model=mpi_bn
+  [ -n "$file" ] || file=$repo/tests/mpi/$model.nn
+  model=$(sed -n 's/^model[[:space:]]*\([A-Za-z0-9_]*\).*/\1/p' "$file" | head -n 1)
   upper=$(echo "$model" | tr a-z A-Z)
-  "$nnc" build "$repo/tests/mpi/$model.nn" -o gen --mpi --debug-api || exit 1
+  "$nnc" build "$file" -o gen --mpi --debug-api || exit 1
   # shellcheck disable=SC2086
   mpicc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -DNNC_NO_DISPATCH $cflags -Igen -DMODEL=$model \
     -DMODEL_UPPER=$upper "-DMODEL_H=\"$model.h\"" -DNNRT_OPENBLAS -o step "$repo/tests/mpi/mpi_step.c" \

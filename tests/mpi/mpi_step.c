@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
   unsigned state = 12345;
   for (int i = 0; i < GLOBAL * UPPER_IN; i++) {
     state = state * 1103515245u + 12345u;
-    x[i] = (float)((state >> 8) % 2001) / 500.0f - 2.0f + (float)(i % UPPER_IN) * 0.3f;
+    x[i] = (float)((state >> 8) % 2001) / 500.0f - 2.0f + (float)(i % UPPER_IN % 7) * 0.3f;
   }
   for (int i = 0; i < GLOBAL; i++) y[i] = bad_y[i] = (int32_t)((i * 7 + 3) % UPPER_CLASSES);
   bad_y[GLOBAL - 1] = UPPER_CLASSES; /* out of range: on the last rank only */
