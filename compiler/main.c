@@ -333,14 +333,21 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
         setenv("PYTHONDONTWRITEBYTECODE", "1", 1); /* no __pycache__ left in the folder */
         status = run(twin);
       } else if (ranks > 0) {
-        /* mpirun -np N --oversubscribe -x OPENBLAS_NUM_THREADS BINARY args...: --oversubscribe runs
-           more ranks than cores, -x passes the BLAS thread count to ranks on other hosts too */
+        /* mpirun -np N --oversubscribe --bind-to none --mca mpi_yield_when_idle 1
+           -x OPENBLAS_NUM_THREADS BINARY args...: --oversubscribe runs more ranks than cores; on a
+           machine shared with other work, unbound ranks that yield while they wait for the others
+           train faster (README, Data parallel); -x passes the BLAS thread count on */
         char *launch[48];
         int k = 0;
         launch[k++] = "mpirun";
         launch[k++] = "-np";
         launch[k++] = arena_printf(&c.arena, "%d", ranks);
         launch[k++] = "--oversubscribe";
+        launch[k++] = "--bind-to";
+        launch[k++] = "none";
+        launch[k++] = "--mca";
+        launch[k++] = "mpi_yield_when_idle";
+        launch[k++] = "1";
         launch[k++] = "-x";
         launch[k++] = "OPENBLAS_NUM_THREADS";
         for (int i = 0; args[i] && k < 47; i++) launch[k++] = args[i];
