@@ -333,7 +333,7 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
         setenv("PYTHONDONTWRITEBYTECODE", "1", 1); /* no __pycache__ left in the folder */
         status = run(twin);
       } else if (ranks > 0) {
-        /* mpirun -np N --oversubscribe --bind-to none --mca mpi_yield_when_idle 1
+        /* mpirun -np N --oversubscribe --quiet --bind-to none --mca mpi_yield_when_idle 1
            -x OPENBLAS_NUM_THREADS BINARY args...: --oversubscribe runs more ranks than cores; on a
            machine shared with other work, unbound ranks that yield while they wait for the others
            train faster (README, Data parallel); -x passes the BLAS thread count on */
@@ -343,6 +343,7 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
         launch[k++] = "-np";
         launch[k++] = arena_printf(&c.arena, "%d", ranks);
         launch[k++] = "--oversubscribe";
+        launch[k++] = "--quiet"; /* the ranks say what failed; no banner about it */
         launch[k++] = "--bind-to";
         launch[k++] = "none";
         launch[k++] = "--mca";

@@ -710,11 +710,13 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
                     : api->train_step_target(s.model, s.xb, s.tb, (int)(hi - lo));
       if (!isfinite(loss)) {
         if (progress) fprintf(stderr, "\n");
-        /* train_step refuses (NaN) a step whose loss or any gradient is not finite */
-        fprintf(stderr,
-                "error: the loss or a gradient became NaN or infinite at epoch %d, batch %ld of %ld; "
-                "stopping without that step (a smaller learning rate may help)\n",
-                epoch + 1, b + 1, steps_per_epoch);
+        /* train_step refuses (NaN) a step whose loss or any gradient is not finite (with MPI on
+           every rank at once: rank 0 says so) */
+        if (rank0)
+          fprintf(stderr,
+                  "error: the loss or a gradient became NaN or infinite at epoch %d, batch %ld of %ld; "
+                  "stopping without that step (a smaller learning rate may help)\n",
+                  epoch + 1, b + 1, steps_per_epoch);
         goto fail;
       }
       loss_sum += (double)loss * n;

@@ -10,7 +10,8 @@
 #                   --batch 2 (a rank with no examples in every step) the same; checkpoints: 2-rank
 #                   → single process and single → 2-rank resumes continue as the straight runs do,
 #                   and a 2-rank resume of a 2-rank checkpoint ends byte-identical to the straight
-#                   2-rank run
+#                   2-rank run; a junk checkpoint to resume and a diverging loss stop every rank
+#                   with exit 1 (one error line for the loss, no mpirun banner)
 #   errors          bad --mpi values and a missing mpirun: exit status and message
 #   no_mpi          without --mpi nothing of MPI is emitted, written or linked
 # Skips (77) without mpicc or mpirun, unless NNC_REQUIRE_MPI=1 (CI), which makes that a failure.
@@ -106,6 +107,21 @@ train)
   "${mpibin[@]}" --epochs 3 --batch 16 --resume m1.ckpt --checkpoint m1m.ckpt "${train_flags[@]}" > m1m.out 2>&1 ||
     fail "2 ranks resuming a 2-rank checkpoint"
   cmp -s m1m.ckpt m3.ckpt || fail "2 ranks resumed from a 2-rank checkpoint: checkpoint differs from the straight run's"
+
+  # failures stop every rank: before training (a checkpoint that is not one: each rank says so)
+  echo "not a checkpoint" > junk.ckpt
+  timeout 60 "${mpibin[@]}" --epochs 2 --batch 16 --resume junk.ckpt "${train_flags[@]}" > junk.out 2>&1
+  rc=$?
+  [ $rc = 1 ] || { fail "2 ranks resuming junk.ckpt: exit $rc, expected 1"; cat junk.out; }
+  grep -q "^error: .*junk.ckpt" junk.out || { fail "2 ranks resuming junk.ckpt: no error naming it"; cat junk.out; }
+  # and in training (a loss gone infinite, on every rank at once: rank 0 alone says so)
+  sed 's/^model tiny_mlp/model diverging/; s/^optimizer.*/optimizer sgd(lr=1e30)/' "$data/tiny_mlp.nn" > diverging.nn
+  timeout 60 "$nnc" train diverging.nn --mpi 2 --checkpoint d.ckpt "${train_flags[@]}" > d.out 2> d.err
+  rc=$?
+  [ $rc = 1 ] || fail "a diverging run on 2 ranks: exit $rc, expected 1"
+  [ "$(grep -c '^error: the loss or a gradient became NaN or infinite' d.err)" = 1 ] ||
+    { fail "a diverging run on 2 ranks: not one error line"; cat d.err; }
+  ! grep -q "mpirun\|Primary job" d.err || { fail "a diverging run on 2 ranks: mpirun's banner shown"; cat d.err; }
   ;;
 
 errors)
