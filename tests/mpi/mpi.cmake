@@ -7,6 +7,9 @@
 #   mpi_step_fashion_snn_np2    the same for models/fashion_snn.nn (664,074 parameters) on 2 ranks
 #   mpi_step_bn_np2, _np3       tests/mpi/mpi_bn.nn: per-rank batch statistics, gradients weighted by
 #                               share, the running statistics of the global batch
+#   mpi_step_bn_image_np2, _np3 the same for batchnorm of images (mpi_bn_image.nn)
+#   mpi_build_modes             nnc build --mpi with BLAS, --no-blas and --double, label and target
+#                               models: compiles with mpicc -Wall -Wextra -Werror -pedantic
 #   mpi_train                   nnc train --mpi against a single process; checkpoints both ways
 #   mpi_errors                  bad --mpi values and a missing mpirun: messages and exit statuses
 #   mpi_none_without_flag       without --mpi nothing of MPI is emitted, written or linked
@@ -17,7 +20,7 @@ set(nnc_mpi_work ${CMAKE_CURRENT_BINARY_DIR}/mpi)
 # the generated code and mpi_step.c with the sanitizers too in their build (NNC_GEN_CFLAGS)
 string(JOIN " " nnc_mpi_cflags ${nnc_cblas_include} ${nnc_gen_cflags})
 
-foreach(mode single bn)
+foreach(mode single bn bn_image)
   foreach(np 2 3)
     add_test(NAME mpi_step_${mode}_np${np}
              COMMAND bash ${nnc_mpi_script} step $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/step_${mode}_${np}
@@ -28,11 +31,14 @@ endforeach()
 add_test(NAME mpi_step_fashion_snn_np2
          COMMAND bash ${nnc_mpi_script} step $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/step_fashion_snn
                  single 2 "${nnc_mpi_cflags}" ${PROJECT_SOURCE_DIR}/models/fashion_snn.nn)
+add_test(NAME mpi_build_modes COMMAND bash ${nnc_mpi_script} modes $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/modes
+                                        "${nnc_mpi_cflags}")
 foreach(case train errors)
   add_test(NAME mpi_${case} COMMAND bash ${nnc_mpi_script} ${case} $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/${case})
 endforeach()
 add_test(NAME mpi_none_without_flag COMMAND bash ${nnc_mpi_script} no_mpi $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/no_mpi)
-foreach(t mpi_step_fashion_snn_np2 mpi_step_single_np2 mpi_step_single_np3 mpi_step_bn_np2 mpi_step_bn_np3 mpi_train mpi_errors mpi_none_without_flag)
+foreach(t mpi_step_fashion_snn_np2 mpi_step_single_np2 mpi_step_single_np3 mpi_step_bn_np2 mpi_step_bn_np3
+         mpi_step_bn_image_np2 mpi_step_bn_image_np3 mpi_build_modes mpi_train mpi_errors mpi_none_without_flag)
   # Open MPI keeps allocations until exit, which LeakSanitizer would report
   set_tests_properties(${t} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS mpi ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endforeach()

@@ -3,7 +3,7 @@
 #
 # usage: mpi.sh CASE NNC REPO WORK [ARGS...]
 #   step MODE NP CFLAGS [MODEL.nn]  nnc build --mpi --debug-api of tests/mpi/mpi_{mlp,bn}.nn (or
-#                   MODEL.nn), compiled with mpicc -std=c99 -Wall -Wextra -Werror -pedantic against
+#                   MODEL.nn; mode bn_image: mpi_bn_image.nn, 9 positions per channel), compiled with mpicc -std=c99 -Wall -Wextra -Werror -pedantic against
 #                   mpi_step.c and run on NP ranks (mpi_step.c says what it checks)
 #   train           nnc train tests/data/tiny_mlp.nn --mpi 2 against the single-process run: one
 #                   set of epoch lines (rank 0's), the same losses and accuracies; 3 ranks at
@@ -12,6 +12,9 @@
 #                   and a 2-rank resume of a 2-rank checkpoint ends byte-identical to the straight
 #                   2-rank run; a junk checkpoint to resume and a diverging loss stop every rank
 #                   with exit 1 (one error line for the loss, no mpirun banner)
+#   modes CFLAGS    nnc build --mpi of a label model with dropout, a target model and a batchnorm
+#                   model, as float with BLAS, --no-blas and --double: mpicc -std=c99 -Wall -Wextra
+#                   -Werror -pedantic compiles each
 #   errors          bad --mpi values and a missing mpirun: exit status and message
 #   no_mpi          without --mpi nothing of MPI is emitted, written or linked
 # Skips (77) without mpicc or mpirun, unless NNC_REQUIRE_MPI=1 (CI), which makes that a failure.
@@ -59,13 +62,15 @@ case $case_ in
 step)
   mode=$1 np=$2 cflags=${3:-} file=${4:-}
   model=mpi_mlp
+  positions=1
   [ "$mode" = bn ] && model=mpi_bn
+  [ "$mode" = bn_image ] && model=mpi_bn_image mode=bn positions=9
   [ -n "$file" ] || file=$repo/tests/mpi/$model.nn
   model=$(sed -n 's/^model[[:space:]]*\([A-Za-z0-9_]*\).*/\1/p' "$file" | head -n 1)
   upper=$(echo "$model" | tr a-z A-Z)
   "$nnc" build "$file" -o gen --mpi --debug-api || exit 1
   # shellcheck disable=SC2086
-  mpicc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -DNNC_NO_DISPATCH $cflags -Igen -DMODEL=$model \
+  mpicc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -DNNC_NO_DISPATCH $cflags -Igen -DMODEL=$model -DBN_POSITIONS=$positions \
     -DMODEL_UPPER=$upper "-DMODEL_H=\"$model.h\"" -DNNRT_OPENBLAS -o step "$repo/tests/mpi/mpi_step.c" \
     gen/$model.c gen/nnrt.c -lopenblas -lm || exit 1
   mpirun -np "$np" --oversubscribe ./step "$mode" "$work" || fail "mpi_step $mode on $np ranks"
@@ -122,6 +127,24 @@ train)
   [ "$(grep -c '^error: the loss or a gradient became NaN or infinite' d.err)" = 1 ] ||
     { fail "a diverging run on 2 ranks: not one error line"; cat d.err; }
   ! grep -q "mpirun\|Primary job" d.err || { fail "a diverging run on 2 ranks: mpirun's banner shown"; cat d.err; }
+  ;;
+
+modes)
+  cflags=${1:-}
+  for file in "$data/tiny_mlp.nn" "$repo/tests/backend/multilabel.nn" "$repo/tests/mpi/mpi_bn_image.nn"; do
+    for mode in blas --no-blas --double; do
+      flags=(--mpi)
+      [ $mode != blas ] && flags+=("$mode")
+      out=modes/$(basename "$file" .nn)$mode
+      "$nnc" build "$file" -o "$out" "${flags[@]}" || { fail "nnc build $file ${flags[*]}"; continue; }
+      # the model alone (nnrt.c does not change with --mpi); no dispatch clones, as the other
+      # compile tests: they only cost time
+      c=$out/$(basename "$file" .nn).c
+      # shellcheck disable=SC2086
+      mpicc -std=c99 -O0 -Wall -Wextra -Werror -pedantic -DNNC_NO_DISPATCH $cflags -c "$c" -o "$c.o" ||
+        fail "mpicc $c (${flags[*]})"
+    done
+  done
   ;;
 
 errors)

@@ -7,7 +7,7 @@
  *   single  (models without batchnorm) three data-parallel steps against a single process's
  *           train_step on the whole batch: loss and every parameter within float summation
  *           tolerance (dropout masks included: the ranks draw the global batch's masks)
- *   bn      (mpi_bn.nn, sgd without momentum) one step against its definition: each rank's
+ *   bn      (mpi_bn.nn, mpi_bn_image.nn built with -DBN_POSITIONS=9; sgd without momentum) one step against its definition: each rank's
  *           batch statistics (debug_loss_grad on each share, from a separate model), gradients
  *           weighted by share, p - lr g; the first batchnorm's running statistics against the
  *           global batch's mean and unbiased variance, computed here in double
@@ -30,6 +30,12 @@
 #define API(f) CAT(MODEL, f)
 #define UPPER_IN CAT(MODEL_UPPER, _IN_SIZE)
 #define UPPER_CLASSES CAT(MODEL_UPPER, _N_CLASSES)
+
+/* the first batchnorm's channels: the input's (values per example / positions) */
+#ifndef BN_POSITIONS
+#define BN_POSITIONS 1
+#endif
+#define BN_CHANNELS (UPPER_IN / BN_POSITIONS)
 
 #define GLOBAL 7
 #define SEED 11
@@ -148,19 +154,22 @@ int main(int argc, char **argv) {
       snprintf(what, sizeof what, "parameter %ld", i);
       check(close_to(p[i], want, 1e-5), what, p[i], want);
     }
-    /* batchnorm.1 normalises the input: buffers [0, 6) running mean, [6, 12) running variance,
-       from 0 and 1 with momentum 0.9 */
+    /* batchnorm.1 normalises the input: buffers [0, C) running mean, [C, 2C) running variance,
+       from 0 and 1 with momentum 0.9; per channel over the examples and positions */
     float *buf = API(_debug_buffers)(m);
-    for (int c = 0; c < UPPER_IN; c++) {
+    const int C = BN_CHANNELS, S = BN_POSITIONS, count = GLOBAL * S;
+    for (int c = 0; c < C; c++) {
       double sum = 0, squares = 0;
-      for (int b = 0; b < GLOBAL; b++) sum += x[b * UPPER_IN + c];
-      double mean = sum / GLOBAL;
-      for (int b = 0; b < GLOBAL; b++) squares += (x[b * UPPER_IN + c] - mean) * (x[b * UPPER_IN + c] - mean);
-      double var = squares / (GLOBAL - 1);
+      for (int b = 0; b < GLOBAL; b++)
+        for (int s = 0; s < S; s++) sum += x[(b * C + c) * S + s];
+      double mean = sum / count;
+      for (int b = 0; b < GLOBAL; b++)
+        for (int s = 0; s < S; s++) squares += (x[(b * C + c) * S + s] - mean) * (x[(b * C + c) * S + s] - mean);
+      double var = squares / (count - 1);
       snprintf(what, sizeof what, "running mean %d", c);
       check(close_to(buf[c], 0.1 * mean, 1e-6), what, buf[c], 0.1 * mean);
       snprintf(what, sizeof what, "running variance %d", c);
-      check(close_to(buf[UPPER_IN + c], 0.9 + 0.1 * var, 1e-6), what, buf[UPPER_IN + c], 0.9 + 0.1 * var);
+      check(close_to(buf[C + c], 0.9 + 0.1 * var, 1e-6), what, buf[C + c], 0.9 + 0.1 * var);
     }
     free(p0);
     free(g);
