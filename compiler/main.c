@@ -35,6 +35,7 @@ static void usage(FILE *out) {
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
         "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
         "        [--no-blas]           as for build\n"
+        "        [--mpi N]             on N processes under Open MPI's mpirun (data parallel)\n"
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"

@@ -4,7 +4,8 @@
 #
 #   mpi_step_single_np2, _np3   three data-parallel steps of tests/mpi/mpi_mlp.nn (dropout, sgd with
 #                               momentum) against one process on the whole batch; ranks bit-identical
-#   mpi_step_fashion_snn_np2    the same for models/fashion_snn.nn (664,074 parameters) on 2 ranks
+#   mpi_step_fashion_snn_np2    the same for models/fashion_snn.nn (664,074 parameters) on 2 ranks,
+#                               a global batch of 128
 #   mpi_step_bn_np2, _np3       tests/mpi/mpi_bn.nn: per-rank batch statistics, gradients weighted by
 #                               share, the running statistics of the global batch
 #   mpi_step_bn_image_np2, _np3 the same for batchnorm of images (mpi_bn_image.nn)
@@ -27,10 +28,11 @@ foreach(mode single bn bn_image)
                      ${mode} ${np} "${nnc_mpi_cflags}")
   endforeach()
 endforeach()
-# the issue's model: its first steps on 2 ranks as one process's on the same global batch
+# the issue's model: its first steps on 2 ranks (54 + 74 examples) as one process's on the same global
+# batch of 128
 add_test(NAME mpi_step_fashion_snn_np2
          COMMAND bash ${nnc_mpi_script} step $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/step_fashion_snn
-                 single 2 "${nnc_mpi_cflags}" ${PROJECT_SOURCE_DIR}/models/fashion_snn.nn)
+                 single 2 "${nnc_mpi_cflags}" ${PROJECT_SOURCE_DIR}/models/fashion_snn.nn 128)
 add_test(NAME mpi_build_modes COMMAND bash ${nnc_mpi_script} modes $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${nnc_mpi_work}/modes
                                         "${nnc_mpi_cflags}")
 foreach(case train errors)

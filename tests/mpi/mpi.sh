@@ -2,7 +2,7 @@
 # mpi.sh — data-parallel training over Open MPI (tests/mpi/mpi.cmake runs each case as a test).
 #
 # usage: mpi.sh CASE NNC REPO WORK [ARGS...]
-#   step MODE NP CFLAGS [MODEL.nn]  nnc build --mpi --debug-api of tests/mpi/mpi_{mlp,bn}.nn (or
+#   step MODE NP CFLAGS [MODEL.nn [BATCH]]  nnc build --mpi --debug-api of tests/mpi/mpi_{mlp,bn}.nn (or
 #                   MODEL.nn; mode bn_image: mpi_bn_image.nn, 9 positions per channel), compiled with mpicc -std=c99 -Wall -Wextra -Werror -pedantic against
 #                   mpi_step.c and run on NP ranks (mpi_step.c says what it checks)
 #   train           nnc train tests/data/tiny_mlp.nn --mpi 2 against the single-process run: one
@@ -60,7 +60,7 @@ same_epochs() {
 
 case $case_ in
 step)
-  mode=$1 np=$2 cflags=${3:-} file=${4:-}
+  mode=$1 np=$2 cflags=${3:-} file=${4:-} global=${5:-7}
   model=mpi_mlp
   positions=1
   [ "$mode" = bn ] && model=mpi_bn
@@ -70,7 +70,7 @@ step)
   upper=$(echo "$model" | tr a-z A-Z)
   "$nnc" build "$file" -o gen --mpi --debug-api || exit 1
   # shellcheck disable=SC2086
-  mpicc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -DNNC_NO_DISPATCH $cflags -Igen -DMODEL=$model -DBN_POSITIONS=$positions \
+  mpicc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -DNNC_NO_DISPATCH $cflags -Igen -DMODEL=$model -DBN_POSITIONS=$positions -DGLOBAL=$global \
     -DMODEL_UPPER=$upper "-DMODEL_H=\"$model.h\"" -DNNRT_OPENBLAS -o step "$repo/tests/mpi/mpi_step.c" \
     gen/$model.c gen/nnrt.c -lopenblas -lm || exit 1
   mpirun -np "$np" --oversubscribe ./step "$mode" "$work" || fail "mpi_step $mode on $np ranks"
