@@ -128,8 +128,8 @@ int main(int argc, char **argv) {
        steps amplify the first step's rounding: for fashion_snn at batch 128 one process fed the
        same batch in reverse order ends 2.5e-6, 1.3e-4 and 2e-3 of the way it moved away from the
        forward-order run after steps 1, 2 and 3. So every step's distance between the two runs,
-       against how far they moved, must stay below 1e-2 (a missing share weight gives about 0.5,
-       dropout masks out of place about 1). */
+       against how far they moved, must stay below 1e-2 (a missing share weight gives 1 from the
+       first step on). */
     float *p0 = malloc(sizeof(float) * (size_t)n_params);
     memcpy(p0, API(_debug_params)(ref), sizeof(float) * (size_t)n_params);
     for (int step = 1; step <= 3; step++) {
