@@ -470,15 +470,16 @@ static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const 
 
 /* ---- evaluation ---- */
 
-/* Test accuracy in [0, 1] (label models) or mean squared error (target models); -1 when the model's
- * output does not line up with the labels or targets. */
-/* The first and last+1 of count items that are rank's share (all of them in a single process). */
+/* The first and last+1 of count items that are this rank's share (all of them in a single process). */
 static void share_of(const nnrt_model_api *api, long count, long *lo, long *hi) {
   const nnrt_parallel *p = api->parallel;
   *lo = p ? (long)((long long)count * p->rank / p->size) : 0;
   *hi = p ? (long)((long long)count * (p->rank + 1) / p->size) : count;
 }
 
+/* Test accuracy in [0, 1] (label models) or mean squared error (target models); -1 when the model's
+ * output does not line up with the labels or targets. With MPI each rank evaluates its share and
+ * the counts are summed. */
 static double evaluate(const nnrt_model_api *api, void *model, const nnrt_dataset *ds, int batch,
                        float *out) {
   long start, correct = 0, lo, hi;
