@@ -1,6 +1,6 @@
 # nnc_add_model.cmake — compile a .nn model to C as part of a CMake build.
 #
-#   nnc_add_model(<target> <file.nn> [NO_BLAS] [NAME <model>] [OUTPUT_DIR <dir>])
+#   nnc_add_model(<target> <file.nn> [NO_BLAS] [MPI] [NAME <model>] [OUTPUT_DIR <dir>])
 #
 # Adds a rule that runs `nnc build <file.nn> -o <dir>` at build time (again whenever the .nn file
 # or nnc itself changes) and a static library <target> made of the generated <model>.c and the
@@ -9,6 +9,9 @@
 #   NO_BLAS      emit plain loops (`nnc build --no-blas`): the library needs only libm. Without
 #                it the generated code calls cblas_sgemm; the library then links BLAS::BLAS
 #                (find_package(BLAS)) and needs cblas.h (Debian: libopenblas-dev).
+#   MPI          also emit <model>_train_step_mpi(m, x, y, n, MPI_Comm comm), data-parallel
+#                training (`nnc build --mpi`); <model>.h then includes mpi.h, and <target> links
+#                MPI::MPI_C (find_package(MPI COMPONENTS C); Debian: libopenmpi-dev) for its users.
 #   NAME         the model's name (`model NAME` in the file), which names the generated files.
 #                By default it is read from the file when CMake configures, and an edit of the file
 #                re-runs CMake so that a renamed model is picked up. Give NAME when the .nn file is
@@ -21,7 +24,7 @@
 include_guard(GLOBAL)
 
 function(nnc_add_model target nn_file)
-  cmake_parse_arguments(PARSE_ARGV 2 ARG "NO_BLAS" "NAME;OUTPUT_DIR" "")
+  cmake_parse_arguments(PARSE_ARGV 2 ARG "NO_BLAS;MPI" "NAME;OUTPUT_DIR" "")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "nnc_add_model(${target}): unexpected arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
@@ -61,6 +64,9 @@ function(nnc_add_model target nn_file)
   if(ARG_NO_BLAS)
     set(flags --no-blas)
   endif()
+  if(ARG_MPI)
+    list(APPEND flags --mpi)
+  endif()
   set(generated "${out}/${name}.c" "${out}/${name}.h" "${out}/nnrt.c" "${out}/nnrt.h")
   file(RELATIVE_PATH shown "${CMAKE_SOURCE_DIR}" "${nn_file}")
   add_custom_command(
@@ -87,6 +93,16 @@ function(nnc_add_model target nn_file)
       message(FATAL_ERROR "nnc_add_model(${target}): cblas.h not found (install OpenBLAS's development files, set NNC_CBLAS_INCLUDE_DIR, or use NO_BLAS)")
     endif()
     target_include_directories(${target} PRIVATE "${NNC_CBLAS_INCLUDE_DIR}")
+  endif()
+  if(ARG_MPI)
+    if(NOT TARGET MPI::MPI_C)
+      find_package(MPI COMPONENTS C)
+    endif()
+    if(NOT TARGET MPI::MPI_C)
+      message(FATAL_ERROR "nnc_add_model(${target}): MPI needs an MPI implementation's C library (Debian: libopenmpi-dev)")
+    endif()
+    # PUBLIC: <model>.h includes mpi.h
+    target_link_libraries(${target} PUBLIC MPI::MPI_C)
   endif()
   find_library(NNC_MATH_LIBRARY m)
   if(NNC_MATH_LIBRARY)

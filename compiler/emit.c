@@ -319,6 +319,8 @@ static void emit_dropout(Emit *e, NodeId id, bool training) {
     return;
   }
   P(e, "  {\n    nnc_real *mask = m->acts + (size_t)m->max_batch * %zu;\n", e->plan.store[id].aux);
+  /* with MPI the global batch's masks are drawn in order, this rank's share from its place in it */
+  if (e->opt->mpi) P(e, "    if (!m->freeze_masks) nnc_skip_draws(&m->rng, (uint64_t)m->mpi_before * %lld);\n", count_of(n));
   if (n->op == OP_DROPOUT) {
     P(e, "    const nnc_real keep = (nnc_real)(1.0 / (1.0 - %.17g));\n", p);
     P(e, "    for (size_t i = 0; i < %s; i++) {\n"
@@ -335,6 +337,8 @@ static void emit_dropout(Emit *e, NodeId id, bool training) {
          "      %s[i] = mask[i] != 0 ? %s[i] * mask[i] + kept_shift : dropped;\n    }\n  }\n",
       p, elems(e, n), y, x);
   }
+  if (e->opt->mpi)
+    P(e, "  if (!m->freeze_masks) nnc_skip_draws(&m->rng, (uint64_t)m->mpi_after * %lld);\n", count_of(n));
 }
 
 static void emit_loss(Emit *e, NodeId id) {
@@ -913,6 +917,21 @@ static void emit_input_copies(Emit *e, const bool *in_fn) {
   }
 }
 
+/* The optimizer step on the gradient block, after batchnorm's running statistics take in the
+ * batch statistics of the fixed block (n examples' worth). */
+static void emit_apply_body(Emit *e) {
+  Graph *g = e->g;
+  P(e, "  nnc_begin_step(m);\n");
+  /* batchnorm's batch statistics stay in the fixed block until here */
+  for (int k = 0; k < g->n_nodes; k++)
+    if (g->nodes[k].op == OP_BATCHNORM && e->plan.in_train[k]) emit_running_stats(e, (NodeId)k);
+  /* parameters the loss does not reach are left alone, as torch.optim does */
+  for (int p = 0; p < g->n_params; p++)
+    if (g->params[p].trainable && g->param_grad[p] != NO_NODE)
+      P(e, "  nnc_update(m, %zu, %zu);  /* %s */\n", g->params[p].offset,
+        g->params[p].offset + g->params[p].size, g->params[p].name);
+}
+
 /* train() computes the loss and the gradients and, when `apply` is set and the loss and every
  * gradient are finite, takes the optimizer step (returning 0 when it refuses one); infer()
  * returns the output's storage. */
@@ -941,17 +960,16 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
        "     leaves everything as it was, the generator's state included */\n"
        "  if (apply && !(isfinite(%s[0]) && %s(m->grads, NNC_N_PARAMS))) {\n"
        "    m->rng = rng_at_start;\n    return 0;\n  }\n"
-       "  if (!apply) return 1;\n"
-       "  nnc_begin_step(m);\n",
+       "  if (!apply) return 1;\n",
     ref(e, g->loss), "nnc_all_finite");
-  /* batchnorm's batch statistics stay in the fixed block until here */
-  for (int k = 0; k < g->n_nodes; k++)
-    if (g->nodes[k].op == OP_BATCHNORM && in_fn[k]) emit_running_stats(e, (NodeId)k);
-  /* parameters the loss does not reach are left alone, as torch.optim does */
-  for (int p = 0; p < g->n_params; p++)
-    if (g->params[p].trainable && g->param_grad[p] != NO_NODE)
-      P(e, "  nnc_update(m, %zu, %zu);  /* %s */\n", g->params[p].offset,
-        g->params[p].offset + g->params[p].size, g->params[p].name);
+  if (e->opt->mpi) {
+    for (int k = 0; k < g->n_nodes; k++) /* nnc_apply() updates the running statistics */
+      if (g->nodes[k].op == OP_BATCHNORM && in_fn[k])
+        P(e, "  (void)%s;\n  (void)%s;\n", ref(e, g->nodes[k].in[3]), ref(e, g->nodes[k].in[4]));
+    P(e, "  nnc_apply(m, n);\n");
+  } else {
+    emit_apply_body(e);
+  }
   P(e, "  return 1;\n}\n\n");
 }
 
@@ -1069,6 +1087,120 @@ static void emit_debug_dropout_mask(Emit *e) {
   P(e, "  default: *count = 0; return NULL;\n  }\n}\n");
 }
 
+/* ---------------- data parallel (nnc build --mpi) ---------------- */
+
+/* Dropout's random draws per example in training: with MPI every rank steps the generator past
+ * the whole global batch's draws, so the generators stay identical across ranks. */
+static long long draws_per_example(Emit *e) {
+  long long draws = 0;
+  for (int i = 0; i < e->g->n_nodes; i++) {
+    const Node *n = &e->g->nodes[i];
+    if (e->plan.in_train[i] && (n->op == OP_DROPOUT || n->op == OP_ALPHA_DROPOUT) && n->attr.alpha != 0)
+      draws += count_of(n);
+  }
+  return draws;
+}
+
+/* Batchnorm layers whose statistics the ranks combine: values per channel pair (mean, E[x^2]). */
+static long long bn_channels(Emit *e) {
+  long long channels = 0;
+  for (int i = 0; i < e->g->n_nodes; i++)
+    if (e->g->nodes[i].op == OP_BATCHNORM && e->plan.in_train[i]) channels += e->g->nodes[i].shape.dim[1];
+  return channels;
+}
+
+static void emit_mpi_helpers(Emit *e) {
+  if (draws_per_example(e))
+    P(e, "/* Steps the generator past k draws: the dropout masks of other ranks' examples. */\n"
+         "static void nnc_skip_draws(nnrt_rng *rng, uint64_t k) {\n"
+         "  while (k--) (void)nnrt_rng_next(rng);\n}\n\n");
+  P(e, "/* The optimizer step; the batch statistics in the fixed block are those of n examples. */\n"
+       "NNC_HOT static void nnc_apply(struct %s *m, int n) {\n  (void)n;\n", e->tag);
+  /* the running statistics, under the names nnc_train() gives them */
+  for (int i = 0; i < e->g->n_nodes; i++) {
+    const Node *bn = &e->g->nodes[i];
+    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
+    for (int k = 3; k <= 4; k++)
+      P(e, "  nnc_real *%s = m->buffers + %zu;\n", ref(e, bn->in[k]), e->plan.store[bn->in[k]].offset);
+  }
+  emit_apply_body(e);
+  P(e, "}\n\n");
+}
+
+/* NAME_train_step_mpi: counts and offsets first (every rank learns whether all arguments are good
+ * before any computes), then each rank's gradients, scaled by its share n / total and summed in
+ * one MPI_Allreduce over the gradient block; the loss and batchnorm's statistics are combined in
+ * double. Batchnorm normalises with each rank's own batch statistics (as PyTorch's
+ * DistributedDataParallel does by default); the running statistics take in the global batch's
+ * mean and variance, the same on every rank. */
+static void emit_mpi_step(Emit *e, const char *y_type) {
+  Graph *g = e->g;
+  const char *N = e->name, *yname = y_type[0] == 'i' ? "y" : "t";
+  bool label = g->label != NO_NODE;
+  long long draws = draws_per_example(e), channels = bn_channels(e);
+  P(e, "float %s_train_step_mpi(%s *m, const float *x, const %s *%s, int n, MPI_Comm comm) {\n"
+       "  int rank = 0;\n"
+       "  long share[2] = {n, 0}, total[2] = {0, 0}, before = 0; /* examples, ranks with bad arguments */\n"
+       "  int bad = !m || n < 0 || (m && n > m->max_batch) || (n > 0 && (!x || !%s));\n",
+    N, N, y_type, yname, yname);
+  if (label)
+    P(e, "  for (int i = 0; !bad && i < n; i++) bad = y[i] < 0 || y[i] >= %s_N_CLASSES;\n", e->upper);
+  P(e, "  if (bad) share[0] = 0, share[1] = 1;\n"
+       "  /* every rank takes part in these, bad arguments or not, so that none waits for ever */\n"
+       "  if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS ||\n"
+       "      MPI_Exscan(share, &before, 1, MPI_LONG, MPI_SUM, comm) != MPI_SUCCESS ||\n"
+       "      MPI_Allreduce(share, total, 2, MPI_LONG, MPI_SUM, comm) != MPI_SUCCESS)\n"
+       "    return NAN;\n"
+       "  if (rank == 0) before = 0; /* MPI_Exscan leaves rank 0's undefined */\n"
+       "  if (total[1] || total[0] < 1 || total[0] > INT32_MAX) return NAN;\n"
+       "  const nnrt_rng rng_at_start = m->rng; /* restored when the step is refused */\n"
+       "  m->mpi_before = before;\n  m->mpi_after = total[0] - before - n;\n"
+       "  if (n > 0) {\n    nnc_train(m, x, %s, n, 0);\n  } else {\n"
+       "    memset(m->grads, 0, sizeof(nnc_real) * NNC_N_PARAMS);\n",
+    yname);
+  if (draws) P(e, "    nnc_skip_draws(&m->rng, (uint64_t)total[0] * %lld);\n", draws);
+  P(e, "  }\n  m->mpi_before = m->mpi_after = 0;\n");
+  P(e, "  /* this rank's loss and gradients are means over its n examples: weighted by n / total, their\n"
+       "     sum over the ranks is the global batch's mean */\n"
+       "  const double weight = (double)n / (double)total[0];\n"
+       "  double sums[%lld] = {0}; /* the loss, then per batchnorm channel the mean and E[x^2] */\n"
+       "  if (n > 0) {\n    sums[0] = weight * (double)m->fixed[%zu];\n",
+    1 + 2 * channels, e->plan.store[g->loss].offset);
+  long long at = 1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const Node *bn = &g->nodes[i];
+    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
+    long long C = bn->shape.dim[1];
+    P(e, "    for (int c = 0; c < %lld; c++) { /* %s: mean, biased variance */\n"
+         "      const double mean = m->fixed[%zu + c], var = m->fixed[%zu + c];\n"
+         "      sums[%lld + c] = weight * mean;\n      sums[%lld + c] = weight * (var + mean * mean);\n    }\n",
+      C, g->layers[bn->layer].name, e->plan.store[i].stats, e->plan.store[i].stats + (size_t)C, at, at + C);
+    at += 2 * C;
+  }
+  P(e, "  }\n"
+       "  const nnc_real scale = (nnc_real)weight;\n"
+       "  for (size_t i = 0; i < NNC_N_PARAMS; i++) m->grads[i] *= scale;\n"
+       "  if (MPI_Allreduce(MPI_IN_PLACE, sums, %lld, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS ||\n"
+       "      MPI_Allreduce(MPI_IN_PLACE, m->grads, NNC_N_PARAMS, %s, MPI_SUM, comm) != MPI_SUCCESS) {\n"
+       "    m->rng = rng_at_start;\n    return NAN;\n  }\n"
+       "  /* every rank holds the same sums, so every rank makes the same decision */\n"
+       "  if (!(isfinite(sums[0]) && nnc_all_finite(m->grads, NNC_N_PARAMS))) {\n"
+       "    m->rng = rng_at_start;\n    return NAN;\n  }\n",
+    1 + 2 * channels, e->opt->double_precision ? "MPI_DOUBLE" : "MPI_FLOAT");
+  at = 1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const Node *bn = &g->nodes[i];
+    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
+    long long C = bn->shape.dim[1];
+    P(e, "  for (int c = 0; c < %lld; c++) { /* the global batch's statistics, for the running ones */\n"
+         "    const double mean = sums[%lld + c], var = sums[%lld + c] - mean * mean;\n"
+         "    m->fixed[%zu + c] = (nnc_real)mean;\n    m->fixed[%zu + c] = (nnc_real)(var > 0 ? var : 0);\n  }\n",
+      C, at, at + C, e->plan.store[i].stats, e->plan.store[i].stats + (size_t)C);
+    at += 2 * C;
+  }
+  P(e, "  nnc_apply(m, (int)total[0]);\n  return (float)sums[0];\n}\n\n");
+}
+
 /* ---------------- the file ---------------- */
 
 static void put_le(unsigned char *out, size_t *n, uint64_t v, int bytes) {
@@ -1136,6 +1268,17 @@ static void emit_header(Emit *e, FILE *h) {
           label ? " (or a label outside 0..K-1)" : "", e->name, e->name, label ? "int32_t *y" : "float *t", e->name,
           e->name, e->name, e->name, e->name, e->name);
   if (e->opt->stats) stats_emit_header(h, g, e->name, upper);
+  if (e->opt->mpi)
+    fprintf(h,
+            "\n#include <mpi.h>\n"
+            "/* Data parallel (nnc build --mpi): a collective over comm. Every rank calls it with its own\n"
+            "   share of the global batch (0 <= n <= max_batch; shares may differ), after the same seed or\n"
+            "   checkpoint. The gradients of the global batch (each rank's mean weighted by n / total) are\n"
+            "   summed with one MPI_Allreduce and every rank takes the same step, so the models stay\n"
+            "   identical. Returns the global batch's mean loss on every rank; NaN on every rank, changing\n"
+            "   nothing, when any rank's arguments are bad or the loss or a gradient is not finite. */\n"
+            "float %s_train_step_mpi(%s *m, const float *x, const %s, int n, MPI_Comm comm);\n",
+            e->name, e->name, label ? "int32_t *y" : "float *t");
   if (e->opt->debug_api)
     fprintf(h,
             "\n/* Test hooks: the parameters and gradients as nnc_real (%s) arrays, and one forward and\n"
@@ -1151,6 +1294,9 @@ static void emit_header(Emit *e, FILE *h) {
             "%s *%s_debug_dropout_mask(%s *m, int k, long *count);\n",
             e->real, e->name, e->real, e->name, e->name, e->real, e->name, e->name, e->name, e->name,
             label ? "int32_t *y" : "float *t", e->real, e->name, e->name, e->real, e->name, e->name);
+  if (e->opt->debug_api)
+    fprintf(h, "/* The buffers (batchnorm's running statistics) as nnc_real values. */\n%s *%s_debug_buffers(%s *m);\n",
+            e->real, e->name, e->name);
   fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -1434,8 +1580,10 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nnc_real *buffers;   /* NNC_N_BUFFERS */\n"
         "  nnc_real *acts;      /* max_batch * NNC_ACTS_PER_EXAMPLE */\n"
         "  nnc_real *fixed;     /* NNC_N_FIXED: scalars and unbatched temporaries */\n"
-        "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n",
-    e.name);
+        "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n"
+        "%s",
+    e.name,
+    opt->mpi ? "  long mpi_before, mpi_after; /* examples of the global batch before and after this rank's share */\n" : "");
   if (opt->stats) stats_emit_fields(out, g);
   P(&e, "};\n\n");
   if (opt->stats) stats_emit_helpers(out);
@@ -1452,6 +1600,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
 
   emit_init(&e);
   emit_update(&e);
+  if (opt->mpi) emit_mpi_helpers(&e);
   emit_function(&e, "nnc_train", e.plan.in_train, true, y_type);
   emit_function(&e, "nnc_infer", e.plan.in_infer, false, y_type);
 
@@ -1497,6 +1646,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "  if (!nnc_train(m, x, %s, n, 1)) return NAN; /* a refused step */\n", label ? "y" : "t");
   if (opt->stats) P(&e, "  if (m->stats_on) {\n    m->stats_step = m->step;\n    m->stats_n = n;\n  }\n");
   P(&e, "  return (float)m->fixed[%zu];\n}\n\n", e.plan.store[g->loss].offset);
+  if (opt->mpi) emit_mpi_step(&e, y_type);
   P(&e, "uint64_t %s_steps(const %s *m) { return m->step; }\n\n", N, N);
   if (opt->stats) stats_emit_api(out, g, N, e.plan.in_train);
   /* checkpoints: the generator's state is packed into integers so the file has no padding */
@@ -1540,6 +1690,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     P(&e, "\nlong %s_debug_n_params(void) { return (long)NNC_N_PARAMS; }\n", N);
     P(&e, "%s *%s_debug_params(%s *m) { return m->params; }\n", e.real, N, N);
     P(&e, "%s *%s_debug_grads(%s *m) { return m->grads; }\n", e.real, N, N);
+    P(&e, "%s *%s_debug_buffers(%s *m) { return m->buffers; }\n", e.real, N, N);
     P(&e, "double %s_debug_loss_grad(%s *m, const float *x, const %s *%s, int n, int freeze_masks) {\n"
           "  nnc_train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
@@ -1551,7 +1702,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   }
 }
 
-void emit_train_main(Compilation *c, FILE *out, bool stats) {
+void emit_train_main(Compilation *c, FILE *out, bool stats, bool mpi) {
   Graph *g = &c->graph;
   const char *N = g->model_name;
   bool label = g->label != NO_NODE;
@@ -1563,16 +1714,17 @@ void emit_train_main(Compilation *c, FILE *out, bool stats) {
     if (g->params[i].trainable) n_params += (long long)g->params[i].size;
   fprintf(out,
           "/* train_main.c — generated by nnc: the training driver's entry for model %s; do not edit. */\n"
-          "#include \"nnrt_train.h\"\n#include \"%s.h\"\n\n"
+          "#include \"%s\"\n#include \"%s.h\"\n\n"
           "/* internal names start with nnc_, which model names cannot */\n"
           "static void *nnc_create(int max_batch, uint64_t seed) { return %s_new(max_batch, seed); }\n"
           "static void nnc_destroy(void *m) { %s_free(m); }\n"
           "static void nnc_forward(void *m, const float *x, int n, float *out) { %s_forward(m, x, n, out); }\n"
-          "static float nnc_step(void *m, const float *x, const %s *y, int n) { return %s_train_step(m, x, y, n); }\n"
+          "static float nnc_step(void *m, const float *x, const %s *y, int n) { return %s_train_step%s(m, x, y, n%s); }\n"
           "static int nnc_save(const void *m, const char *path) { return %s_save(m, path); }\n"
           "static int nnc_load(void *m, const char *path) { return %s_load(m, path); }\n"
           "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n\n",
-          N, N, N, N, N, label ? "int32_t" : "float", N, N, N, N);
+          N, mpi ? "nnrt_mpi.h" : "nnrt_train.h", N, N, N, N, label ? "int32_t" : "float", N, mpi ? "_mpi" : "",
+          mpi ? ", MPI_COMM_WORLD" : "", N, N, N);
   char *upper = arena_printf(&c->arena, "%s", N);
   for (char *u = upper; *u; u++)
     if (*u >= 'a' && *u <= 'z') *u = (char)(*u - 'a' + 'A');
@@ -1597,10 +1749,10 @@ void emit_train_main(Compilation *c, FILE *out, bool stats) {
           "  api.create = nnc_create;\n  api.destroy = nnc_destroy;\n  api.forward = nnc_forward;\n"
           "  api.%s = nnc_step;\n"
           "  api.save = nnc_save;\n  api.load = nnc_load;\n  api.steps = nnc_steps;\n"
-          "  return nnrt_train_main(&api, argc, argv);\n}\n",
+          "  return nnrt_%strain_main(&api, argc, argv);\n}\n",
           (long long)shape_count(g->nodes[g->output].shape), label ? g->n_classes : 0,
           label ? 0LL : (long long)shape_count(g->nodes[g->target].shape), n_params, flops,
-          label ? "train_step_label" : "train_step_target");
+          label ? "train_step_label" : "train_step_target", mpi ? "mpi_" : "");
 }
 
 void emit_bench_main(Compilation *c, FILE *out) {

@@ -32,12 +32,14 @@ static void usage(FILE *out) {
         "        [--double]            compute in double precision (implies --no-blas)\n"
         "        [--debug-api]         also emit NAME_debug_* hooks (gradient checks)\n"
         "        [--stats]             also emit per-layer statistics (NAME_stats_record, NAME_stats)\n"
+        "        [--mpi]               also emit NAME_train_step_mpi (data parallel; build with mpicc)\n"
         "        [--dump-ir]           print the IR after differentiation\n"
         "  train FILE.nn [options]     build, compile and train (see 'nnc train --help')\n"
         "        [--build-dir DIR]     keep the generated sources and binary in DIR\n"
         "        [--cc CC]             the C compiler (default: $CC, else cc)\n"
         "        [--no-blas]           as for build\n"
         "        [--stats FILE [--stats-every N]]  per-layer statistics as CSV (spec §8; see 'nnc plot')\n"
+        "        [--mpi N]             on N processes under Open MPI's mpirun (data parallel)\n"
         "  bench FILE.nn [options]     time the generated train_step and forward (examples/s, GFLOP/s)\n"
         "        [--batch N] [--steps N] [--runs N] [--threads N]   defaults 128, 50, 5, 1\n"
         "        [--build-dir DIR] [--cc CC] [--no-blas]\n"
@@ -68,7 +70,7 @@ static const char *check_help =
     "  -Werror     report warnings (unused names; self-normalizing networks' conditions; deep plain\n"
     "              ReLU stacks) as errors, and fail\n";
 static const char *build_help =
-    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--stats] [--dump-ir] [-Werror]\n\n"
+    "usage: nnc build FILE.nn -o DIR [--no-blas] [--double] [--debug-api] [--stats] [--mpi] [--dump-ir] [-Werror]\n\n"
     "Writes DIR/NAME.h, DIR/NAME.c, DIR/nnrt.h and DIR/nnrt.c (all or none of them); build them with\n"
     "cc -O2 -std=c99 -c DIR/*.c and link with -lopenblas -lm (-lm alone with --no-blas).\n"
     "  -o DIR        the output folder (made if missing)\n"
@@ -76,6 +78,8 @@ static const char *build_help =
     "  --double      compute in double precision (implies --no-blas)\n"
     "  --debug-api   also emit NAME_debug_* hooks (gradient checks)\n"
     "  --stats       also emit per-layer statistics: NAME_stats_record() and NAME_stats() (spec §8)\n"
+    "  --mpi         also emit NAME_train_step_mpi(m, x, y, n, MPI_Comm comm), data-parallel\n"
+    "                training over MPI (NAME.h includes mpi.h: build with mpicc)\n"
     "  --dump-ir     print the IR after differentiation\n"
     "  -Werror       warnings are errors\n";
 static const char *bench_help =
@@ -237,7 +241,7 @@ static int cmd_build(int argc, char **argv) {
   if (command_help(argc, argv, build_help)) return 0;
   const char *file = NULL, *dir = NULL;
   bool dump_ir = false;
-  EmitOptions opt = {true, false, false, NULL, false};
+  EmitOptions opt = {true, false, false, NULL, false, false};
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "-o") == 0) {
       if (++i >= argc) return usage_error("%s", "'-o' needs a folder");
@@ -247,6 +251,7 @@ static int cmd_build(int argc, char **argv) {
     else if (strcmp(argv[i], "--debug-api") == 0) opt.debug_api = true;
     else if (strcmp(argv[i], "--stats") == 0) opt.stats = true;
     else if (strcmp(argv[i], "-Werror") == 0) werror = true;
+    else if (strcmp(argv[i], "--mpi") == 0) opt.mpi = true;
     else if (strcmp(argv[i], "--dump-ir") == 0) dump_ir = true;
     else if (argv[i][0] == '-' && argv[i][1]) return usage_error("unknown option '%s' for 'build'", argv[i]);
     else if (file) return usage_error("'build' takes one file (got '%s' too)", argv[i]);
@@ -315,11 +320,12 @@ static void remove_tree(const char *dir, const OutFile *files, int n_files, cons
 }
 
 /* Generates the model with a driver main() into build_dir (a temporary folder when NULL),
- * compiles it with cc, and runs it with args[1..]; returns the driver's exit status. */
+ * compiles it with cc, and runs it with args[1..] (under `mpirun -np ranks` when ranks > 0);
+ * returns the driver's exit status. */
 /* With a python, the bench driver is the PyTorch twin's (written beside the binary), which runs
  * the binary itself, alternating with the twin: args then holds its arguments after the binary. */
 static int compile_and_run(const char *file, const EmitOptions *opt, Driver driver, const char *build_dir,
-                           const char *cc, char **args, const char *python) {
+                           const char *cc, char **args, const char *python, int ranks) {
   Compilation c;
   OutFile files[16];
   int n_files = 0;
@@ -386,6 +392,28 @@ static int compile_and_run(const char *file, const EmitOptions *opt, Driver driv
         twin[k] = NULL;
         setenv("PYTHONDONTWRITEBYTECODE", "1", 1); /* no __pycache__ left in the folder */
         status = run(twin);
+      } else if (ranks > 0) {
+        /* mpirun -np N --oversubscribe --quiet --bind-to none --mca mpi_yield_when_idle 1
+           -x OPENBLAS_NUM_THREADS BINARY args...: --oversubscribe runs more ranks than cores; on a
+           machine shared with other work, unbound ranks that yield while they wait for the others
+           train faster (README, Data parallel); -x passes the BLAS thread count on */
+        char *launch[48];
+        int k = 0;
+        launch[k++] = "mpirun";
+        launch[k++] = "-np";
+        launch[k++] = arena_printf(&c.arena, "%d", ranks);
+        launch[k++] = "--oversubscribe";
+        launch[k++] = "--quiet"; /* the ranks say what failed; no banner about it */
+        launch[k++] = "--bind-to";
+        launch[k++] = "none";
+        launch[k++] = "--mca";
+        launch[k++] = "mpi_yield_when_idle";
+        launch[k++] = "1";
+        launch[k++] = "-x";
+        launch[k++] = "OPENBLAS_NUM_THREADS";
+        for (int i = 0; args[i] && k < 47; i++) launch[k++] = args[i];
+        launch[k] = NULL;
+        status = run(launch);
       } else {
         status = run(args);
       }
@@ -432,11 +460,54 @@ static void set_blas_threads(int threads) {
   setenv("OPENBLAS_NUM_THREADS", value, 1);
 }
 
+/* 1 when PATH has an executable `name` */
+static bool on_path(const char *name) {
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/bin:/bin";
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    char candidate[4096];
+    snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(len ? len : 1), len ? path : ".", name);
+    if (access(candidate, X_OK) == 0) return true;
+    path += len + (path[len] == ':');
+  }
+  return false;
+}
+
+#define MAX_RANKS 4096 /* as the message of a bad --mpi says */
+
+static bool parse_positive(const char *s, int max, int *out);
+
+/* --mpi N: the compiler becomes mpicc ($MPICC; --cc CC is the compiler it wraps, OMPI_CC) and
+ * the run `mpirun -np N`. As root Open MPI refuses to start unless told, as its manual says, by
+ * the two variables set here. Returns the exit status of a failure, or 0. */
+static int prepare_mpi(int ranks, const char **cc, bool cc_given) {
+  const char *tools[2] = {getenv("MPICC"), "mpirun"};
+  if (!tools[0] || !*tools[0]) tools[0] = "mpicc";
+  for (int i = 0; i < 2; i++)
+    if (!on_path(tools[i])) {
+      fprintf(stderr, "nnc: error: --mpi %d needs Open MPI, but %s is not on PATH (Debian: apt-get install "
+                      "openmpi-bin libopenmpi-dev)\n", ranks, tools[i]);
+      return 1;
+    }
+  if (cc_given) setenv("OMPI_CC", *cc, 1);
+  *cc = tools[0];
+  if (geteuid() == 0) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+  }
+  return 0;
+}
+
 static int cmd_train(int argc, char **argv) {
-  const char *build_dir = NULL, *cc = getenv("CC");
-  EmitOptions opt = {true, false, false, NULL, false};
+  const char *build_dir = NULL, *cc = getenv("CC"), *env_cc = cc;
+  EmitOptions opt = {true, false, false, NULL, false, false};
+  int ranks = 0;
   if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [-Werror] [driver options]\n\n", stdout);
+    fputs("usage: nnc train FILE.nn [--build-dir DIR] [--cc CC] [--no-blas] [-Werror] [--mpi N] [driver options]\n\n"
+          "  --mpi N              train data-parallel on N processes under Open MPI's mpirun (compiled\n"
+          "                       with mpicc; --cc CC then names the compiler mpicc runs): each batch\n"
+          "                       is split across them; rank 0 prints and writes the checkpoints\n", stdout);
     nnrt_train_usage(stdout);
     return 0;
   }
@@ -447,6 +518,15 @@ static int cmd_train(int argc, char **argv) {
   if (!pass) nn_die("out of memory");
   int n_pass = 1;
   for (int i = 3; i < argc; i++) {
+    if (strcmp(argv[i], "--mpi") == 0 || strncmp(argv[i], "--mpi=", 6) == 0) {
+      const char *value = argv[i][5] == '=' ? argv[i] + 6 : i + 1 < argc ? argv[++i] : NULL;
+      if (!value || !parse_positive(value, MAX_RANKS, &ranks)) {
+        free(pass);
+        if (!value) return usage_error("%s", "'--mpi' needs the number of processes, e.g. --mpi 2");
+        return usage_error("'--mpi' needs a number of processes from 1 to 4096 (got '%s')", value);
+      }
+      continue;
+    }
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
     if (common < 0) {
       free(pass);
@@ -466,8 +546,22 @@ static int cmd_train(int argc, char **argv) {
   }
   opt.source_name = base_name(file);
   opt.stats = targs.stats != NULL;
+  if (!cc || !*cc) cc = "cc";
+  if (ranks > 0 && opt.stats) { /* the data-parallel step does not record them */
+    fprintf(stderr, "nnc: error: --stats does not work with --mpi yet: record the statistics in a single-process run\n");
+    free(pass);
+    return 2;
+  }
+  if (ranks > 0) {
+    int failed = prepare_mpi(ranks, &cc, cc != env_cc);
+    if (failed) {
+      free(pass);
+      return failed;
+    }
+    opt.mpi = true;
+  }
   set_blas_threads(targs.threads);
-  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass, NULL);
+  int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc, pass, NULL, ranks);
   free(pass);
   return status;
 }
@@ -501,7 +595,7 @@ static const char *torch_python(void) {
 static int cmd_bench(int argc, char **argv) {
   if (command_help(argc, argv, bench_help)) return 0;
   const char *file = NULL, *build_dir = NULL, *cc = getenv("CC"), *vs = NULL;
-  EmitOptions opt = {true, false, false, NULL, false};
+  EmitOptions opt = {true, false, false, NULL, false, false};
   int batch = 128, steps = 50, runs = 5, threads = 1;
   for (int i = 2; i < argc; i++) {
     int common = common_option(argc, argv, &i, &build_dir, &cc, &opt);
@@ -539,7 +633,7 @@ static int cmd_bench(int argc, char **argv) {
   const char *python = vs ? torch_python() : NULL;
   if (vs && !python) return 1;
   set_blas_threads(threads);
-  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python);
+  return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python, 0);
 }
 
 int main(int argc, char **argv) {

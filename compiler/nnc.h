@@ -409,6 +409,7 @@ typedef struct EmitOptions {
   bool debug_api;    /* also emit NAME_debug_* entry points (tests) */
   const char *source_name; /* the .nn file named in comments */
   bool stats;        /* --stats: per-layer statistics on the steps that ask for them (stats.c) */
+  bool mpi;          /* also emit NAME_train_step_mpi (data-parallel over an MPI communicator) */
 } EmitOptions;
 
 uint64_t model_hash(const Graph *g);
@@ -416,7 +417,7 @@ uint64_t model_hash(const Graph *g);
  * checks that first). */
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *cfile);
 /* The glue main() of `nnc train`: fills an nnrt_model_api and calls nnrt_train_main. */
-void emit_train_main(Compilation *c, FILE *out, bool stats); /* stats: and the --stats glue */
+void emit_train_main(Compilation *c, FILE *out, bool stats, bool mpi); /* and the --stats, --mpi glue */
 /* The main() of `nnc bench`: times train_step and forward on random data. */
 void emit_bench_main(Compilation *c, FILE *out);
 

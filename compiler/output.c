@@ -180,7 +180,7 @@ bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *fi
     size_t mlen = 0;
     FILE *m = open_memstream(&mbuf, &mlen);
     if (!m) nn_die("open_memstream failed");
-    if (driver == DRIVER_TRAIN) emit_train_main(c, m, opt->stats);
+    if (driver == DRIVER_TRAIN) emit_train_main(c, m, opt->stats, opt->mpi);
     else emit_bench_main(c, m);
     fclose(m);
     take(c, &files[(*n_files)++], "main.c", mbuf, mlen);
@@ -190,6 +190,10 @@ bool generate(Compilation *c, const EmitOptions *opt, Driver driver, OutFile *fi
     add_embedded(c, "nnrt_data.c", files, n_files);
     add_embedded(c, "nnrt_train.h", files, n_files);
     add_embedded(c, "nnrt_train.c", files, n_files);
+    if (opt->mpi) {
+      add_embedded(c, "nnrt_mpi.h", files, n_files);
+      add_embedded(c, "nnrt_mpi.c", files, n_files);
+    }
   }
   return true;
 }

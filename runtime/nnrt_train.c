@@ -5,6 +5,12 @@
  * output: a carriage-return progress line on stderr when stderr is a terminal, one line per epoch
  * on stdout, and every error as "error: ..." on stderr with exit status 1 (2 for bad usage).
  *
+ * Data parallel (api->parallel, nnc train --mpi): every rank runs all of this on the same data and
+ * seed; each batch is split into contiguous shares by rank, the test set too, and only rank 0
+ * prints and writes checkpoints. The ranks meet (parallel->sum) at fixed points — before the first
+ * epoch, in the evaluation, after each checkpoint — where a failure on any rank becomes every
+ * rank's, so they all stop together.
+ *
  * Determinism: epoch e visits the training set in a permutation drawn from an nnrt_rng seeded
  * from (seed, e) alone, and the model owns all other state, so a run resumed from an epoch-end
  * checkpoint continues bit-identically. The epoch to resume at is the model's step count divided
@@ -480,17 +486,26 @@ static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const 
 
 /* ---- evaluation ---- */
 
+/* The first and last+1 of count items that are this rank's share (all of them in a single process). */
+static void share_of(const nnrt_model_api *api, long count, long *lo, long *hi) {
+  const nnrt_parallel *p = api->parallel;
+  *lo = p ? (long)((long long)count * p->rank / p->size) : 0;
+  *hi = p ? (long)((long long)count * (p->rank + 1) / p->size) : count;
+}
+
 /* Test accuracy in [0, 1] (label models) or mean squared error (target models); -1 when the model's
- * output does not line up with the labels or targets. */
+ * output does not line up with the labels or targets. With MPI each rank evaluates its share and
+ * the counts are summed. */
 static double evaluate(const nnrt_model_api *api, void *model, const nnrt_dataset *ds, int batch,
                        float *out) {
-  long start, correct = 0;
+  long start, correct = 0, lo, hi;
   double sq = 0;
   int labels = api->n_classes > 0;
   int width = labels ? api->n_classes : api->target_size;
   if (api->out_size != width) return -1;
-  for (start = 0; start < ds->n; start += batch) {
-    int n = ds->n - start < batch ? (int)(ds->n - start) : batch, i, j;
+  share_of(api, ds->n, &lo, &hi);
+  for (start = lo; start < hi; start += batch) {
+    int n = hi - start < batch ? (int)(hi - start) : batch, i, j;
     api->forward(model, ds->x + (size_t)start * (size_t)ds->dim, n, out);
     for (i = 0; i < n; i++) {
       const float *o = out + (size_t)i * (size_t)width;
@@ -504,6 +519,14 @@ static double evaluate(const nnrt_model_api *api, void *model, const nnrt_datase
         for (j = 0; j < width; j++) sq += ((double)o[j] - t[j]) * ((double)o[j] - t[j]);
       }
     }
+  }
+  if (api->parallel) {
+    double totals[2];
+    totals[0] = (double)correct;
+    totals[1] = sq;
+    if (api->parallel->sum(totals, 2) != 0) return -1;
+    correct = (long)totals[0];
+    sq = totals[1];
   }
   return labels ? (double)correct / (double)ds->n : sq / ((double)ds->n * width);
 }
@@ -590,10 +613,20 @@ static void *alloc_array(size_t count, size_t size) {
   return malloc(count * size > 0 ? count * size : 1);
 }
 
+/* With MPI: the number of ranks where `failed` is set (every rank must call it at the same point);
+ * 0 in a single process, where a failure has already been handled. */
+static int ranks_failed(const nnrt_model_api *api, int failed) {
+  double count = failed;
+  if (!api->parallel) return 0;
+  if (api->parallel->sum(&count, 1) != 0) return 1;
+  return (int)count;
+}
+
 static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   train_state s;
   const char *train_name = NULL, *test_name = NULL, *train_labels_name = NULL, *test_labels_name = NULL, *ckpt;
-  int labels, epoch, start_epoch = 0, progress, saved = 0;
+  int labels, epoch, start_epoch = 0, progress, saved = 0, started = 0, share_max = args->batch;
+  int rank0 = !api->parallel || api->parallel->rank == 0;
   long steps_per_epoch;
   char c1[32], c2[32], c3[32];
 
@@ -621,7 +654,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     snprintf(s.default_ckpt, len, "%s.ckpt", api->name);
     ckpt = s.default_ckpt;
   }
-  if (nnrt_train_check_checkpoint(ckpt) != 0) goto fail; /* now, not after the first epoch */
+  if (rank0 && nnrt_train_check_checkpoint(ckpt) != 0) goto fail; /* now, not after the first epoch */
   steps_per_epoch = (s.train.n + args->batch - 1) / args->batch;
   s.perm = alloc_array((size_t)s.train.n, sizeof(long));
   s.xb = alloc_array((size_t)args->batch, (size_t)api->in_size * sizeof(float));
@@ -637,7 +670,9 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
 #endif
 
   nnrt_clear_error();
-  s.model = api->create(args->batch, args->seed);
+  /* with MPI a rank steps on its share of each batch, at most ceil(batch / ranks) examples */
+  if (api->parallel) share_max = (args->batch + api->parallel->size - 1) / api->parallel->size;
+  s.model = api->create(share_max, args->seed);
   if (!s.model) {
     fprintf(stderr, "error: cannot create model '%s' for batches of %d: %s\n", api->name,
             args->batch, last_error_or("out of memory"));
@@ -680,6 +715,9 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     }
     fputs("step,epoch,layer,op,depth,act_mean,act_var,grad_norm,dead_frac,loss,model\n", s.stats);
   }
+  started = 1;
+  if (ranks_failed(api, 0)) goto fail; /* another rank could not start: it said why */
+
   printf("model %s: %s parameters; %s training and %s test examples; batch %d, seed %llu\n",
          api->name, fmt_count(c1, sizeof c1, (double)api->n_params),
          fmt_count(c2, sizeof c2, (double)s.train.n), fmt_count(c3, sizeof c3, (double)s.test.n),
@@ -693,7 +731,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   fflush(stdout);
 
 #ifdef NNRT_HAVE_ISATTY
-  progress = !args->quiet && isatty(fileno(stderr));
+  progress = rank0 && !args->quiet && isatty(fileno(stderr));
 #else
   progress = 0;
 #endif
@@ -704,12 +742,13 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     int record = 0;
     epoch_permutation(s.perm, s.train.n, args->seed, epoch);
     for (b = 0; b < steps_per_epoch; b++) {
-      long first = b * args->batch;
+      long first = b * args->batch, lo, hi;
       int n = s.train.n - first < args->batch ? (int)(s.train.n - first) : args->batch, i;
       float loss;
-      /* Gather the batch's examples in permutation order. */
-      for (i = 0; i < n; i++) {
-        long e = s.perm[first + i];
+      /* Gather the batch's examples (this rank's share of them) in permutation order. */
+      share_of(api, n, &lo, &hi);
+      for (i = 0; i < hi - lo; i++) {
+        long e = s.perm[first + lo + i];
         memcpy(s.xb + (size_t)i * (size_t)api->in_size, s.train.x + (size_t)e * (size_t)s.train.dim,
                (size_t)api->in_size * sizeof(float));
         if (labels)
@@ -725,15 +764,17 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
         record = args->stats_every ? step % (uint64_t)args->stats_every == 0 : b + 1 == steps_per_epoch;
         api->stats_record(s.model, record);
       }
-      loss = labels ? api->train_step_label(s.model, s.xb, s.yb, n)
-                    : api->train_step_target(s.model, s.xb, s.tb, n);
+      loss = labels ? api->train_step_label(s.model, s.xb, s.yb, (int)(hi - lo))
+                    : api->train_step_target(s.model, s.xb, s.tb, (int)(hi - lo));
       if (!isfinite(loss)) {
         if (progress) fprintf(stderr, "\n");
-        /* train_step refuses (NaN) a step whose loss or any gradient is not finite */
-        fprintf(stderr,
-                "error: the loss or a gradient became NaN or infinite at epoch %d, batch %ld of %ld; "
-                "stopping without that step (a smaller learning rate may help)\n",
-                epoch + 1, b + 1, steps_per_epoch);
+        /* train_step refuses (NaN) a step whose loss or any gradient is not finite (with MPI on
+           every rank at once: rank 0 says so) */
+        if (rank0)
+          fprintf(stderr,
+                  "error: the loss or a gradient became NaN or infinite at epoch %d, batch %ld of %ld; "
+                  "stopping without that step (a smaller learning rate may help)\n",
+                  epoch + 1, b + 1, steps_per_epoch);
         goto fail;
       }
       if (record && write_stats(api, args, &s, epoch, loss) != 0) goto fail;
@@ -759,10 +800,12 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
            fmt_count(c1, sizeof c1, seconds > 0 ? (double)done / seconds : 0));
     fflush(stdout);
     nnrt_clear_error();
-    if (api->save(s.model, ckpt) != 0) {
+    if (rank0 && api->save(s.model, ckpt) != 0) {
       fprintf(stderr, "error: %s\n", last_error_or("cannot save the checkpoint"));
+      ranks_failed(api, 1);
       goto fail;
     }
+    if (ranks_failed(api, 0)) goto fail; /* rank 0 could not save */
     saved = 1;
   }
   if (saved) printf("checkpoint: %s\n", ckpt);
@@ -773,6 +816,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
 oom:
   fprintf(stderr, "error: out of memory\n");
 fail:
+  if (!started) ranks_failed(api, 1); /* the others wait to start: they stop too */
   fflush(stdout);
   state_free(api, &s);
   return 1;

@@ -23,6 +23,16 @@ typedef struct nnrt_layer_stats {
   double act_mean, act_var, grad_norm, dead_frac; /* spec §8's columns */
 } nnrt_layer_stats;
 
+/* Data-parallel training (nnc train --mpi): what the MPI entry point (nnrt_mpi.c) lends the
+ * driver. Every rank runs the driver; train_step_* then takes the rank's share of each batch and
+ * returns the whole batch's mean loss, the same on every rank. */
+typedef struct nnrt_parallel {
+  int rank, size;
+  /* Sums values[0..n) over the ranks in place, the same result on every rank; 0 on success. A
+     collective: every rank calls it at the same points of the run. */
+  int (*sum)(double *values, int n);
+} nnrt_parallel;
+
 typedef struct nnrt_model_api {
   const char *name;          /* the model's name, e.g. "fashion_snn" */
   int in_size;               /* floats per example of the input */
@@ -48,6 +58,8 @@ typedef struct nnrt_model_api {
   int n_layers;
   void (*stats_record)(void *model, int on);
   uint64_t (*stats)(const void *model, nnrt_layer_stats *out, int cap);
+  /* NULL in a single process; with MPI, this rank and the sum over all of them */
+  const nnrt_parallel *parallel;
 } nnrt_model_api;
 
 typedef struct nnrt_train_args {

@@ -34,7 +34,7 @@ rc=$?
 cat "$work/out1.txt"
 [ $rc -eq 1 ] || { echo "FAIL: not root, no sudo: exit $rc, expected 1"; status=1; }
 grep -q "no sudo" "$work/out1.txt" || { echo "FAIL: not root, no sudo: not said"; status=1; }
-grep -q "apt-get install --no-install-recommends .*libopenblas-dev" "$work/out1.txt" ||
+grep -q "apt-get install --no-install-recommends .*libopenblas-dev.*libopenmpi-dev openmpi-bin" "$work/out1.txt" ||
   { echo "FAIL: not root, no sudo: the command to run is not shown"; status=1; }
 [ ! -e "$work/apt.log" ] || { echo "FAIL: apt-get ran without root"; status=1; }
 
