@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "nnc.h"
+#include "nnrt.h"
 #include "nnrt_train.h"
 
 static void usage(FILE *out) {
@@ -369,6 +370,19 @@ static void set_blas_threads(int threads) {
   setenv("OPENBLAS_NUM_THREADS", value, 1);
 }
 
+/* OpenBLAS picks its kernels when it loads, and the generated program loads the OpenBLAS that nnc
+ * runs with: when nnc's copy chose generic kernels for a CPU with AVX2 (an OpenBLAS older than the
+ * CPU, or OPENBLAS_CORETYPE set so), the program gets the fitting core in its environment. */
+static void guard_openblas(void) {
+  const char *core = nnrt_openblas_corename();
+  unsigned cpu = nnrt_cpu_features();
+  const char *type = nnrt_openblas_coretype(core, cpu);
+  if (!type) return;
+  setenv("OPENBLAS_CORETYPE", type, 1);
+  fprintf(stderr, "nnc: OpenBLAS chose its generic %s kernels on this %s CPU; running with OPENBLAS_CORETYPE=%s\n",
+          core, cpu & NNRT_CPU_AVX512 ? "AVX-512" : "AVX2", type);
+}
+
 static int cmd_train(int argc, char **argv) {
   const char *build_dir = NULL, *cc = getenv("CC");
   EmitOptions opt = {true, false, false, NULL};
@@ -403,6 +417,7 @@ static int cmd_train(int argc, char **argv) {
   }
   opt.source_name = base_name(file);
   set_blas_threads(targs.threads);
+  if (opt.blas) guard_openblas();
   int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc && *cc ? cc : "cc", pass, NULL);
   free(pass);
   return status;
@@ -475,6 +490,7 @@ static int cmd_bench(int argc, char **argv) {
   const char *python = vs ? torch_python() : NULL;
   if (vs && !python) return 1;
   set_blas_threads(threads);
+  if (opt.blas) guard_openblas();
   return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python);
 }
 

@@ -34,6 +34,7 @@
 
 #ifdef NNRT_OPENBLAS
 extern void openblas_set_num_threads(int);
+extern char *openblas_get_corename(void);
 #endif
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
@@ -339,6 +340,14 @@ static int readable(const char *path) {
   }
   fclose(f);
   return 1;
+}
+
+const char *nnrt_openblas_corename(void) {
+#ifdef NNRT_OPENBLAS
+  return openblas_get_corename();
+#else
+  return NULL;
+#endif
 }
 
 int nnrt_train_check_checkpoint(const char *path) {

@@ -48,6 +48,11 @@
 #                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
+#   blas_core_match         blas_core.c: the OpenBLAS build, under the core nnc's guard picks for a
+#                           generic OpenBLAS on this CPU, against the --no-blas build: forward and
+#                           three train_steps, 2e-5
+#   blas_guard              blas_guard.cmake: with OPENBLAS_CORETYPE=Prescott, nnc bench and nnc
+#                           train say so and run the fitting core (read from /proc/cpuinfo)
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
 #                           bit-identical resume, wrong model, another parameter table, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
@@ -416,6 +421,18 @@ foreach(kind label target)
                     FLAGS ${flags} MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                     LIBS ${libs})
 endforeach()
+
+# ---- OpenBLAS's generic kernels: the guard's choice of core, and its results ----
+foreach(NAME core_blas core_loop)
+  configure_file(${NNC_BE_SRC}/backend/blas_core.nn.in ${NNC_BE_WORK}/blas_core/${NAME}.nn @ONLY)
+endforeach()
+nnc_be_model_test(blas_core_match MODELS ${NNC_BE_WORK}/blas_core/core_blas.nn ${NNC_BE_WORK}/blas_core/core_loop.nn
+                  FLAGS --debug-api MODEL_FLAGS - --no-blas,--debug-api DRIVER ${NNC_BE_SRC}/backend/blas_core.c
+                  LIBS ${BLAS_LIBRARIES})
+add_test(NAME blas_guard
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DDATA=${NNC_BE_SRC}/data
+                 -DWORK=${NNC_BE_WORK}/blas_guard -P ${NNC_BE_SRC}/backend/blas_guard.cmake)
+set_tests_properties(blas_guard PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
 
 # ---- checkpoints, determinism and argument checks through the generated API ----
 set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks bad_args)
