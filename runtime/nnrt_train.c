@@ -476,7 +476,7 @@ static int check_split(const nnrt_model_api *api, const nnrt_dataset *ds, const 
 /* Test accuracy in [0, 1] (label models) or mean squared error (target models); -1 when the model's
  * output does not line up with the labels or targets. */
 static double evaluate(const nnrt_model_api *api, void *model, const nnrt_dataset *ds, int batch,
-                       float *out) {
+                       float *xb, float *out) {
   long start, correct = 0;
   double sq = 0;
   int labels = api->n_classes > 0;
@@ -484,7 +484,8 @@ static double evaluate(const nnrt_model_api *api, void *model, const nnrt_datase
   if (api->out_size != width) return -1;
   for (start = 0; start < ds->n; start += batch) {
     int n = ds->n - start < batch ? (int)(ds->n - start) : batch, i, j;
-    api->forward(model, ds->x + (size_t)start * (size_t)ds->dim, n, out);
+    nnrt_dataset_inputs(ds, NULL, start, n, xb);
+    api->forward(model, xb, n, out);
     for (i = 0; i < n; i++) {
       const float *o = out + (size_t)i * (size_t)width;
       if (labels) {
@@ -646,7 +647,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   if (args->resume) printf("resumed from %s after epoch %d\n", args->resume, start_epoch);
   if (start_epoch >= args->epochs) {
     printf("nothing to train: %d of %d epochs done;  ", start_epoch, args->epochs);
-    print_metric(api, evaluate(api, s.model, &s.test, args->batch, s.out));
+    print_metric(api, evaluate(api, s.model, &s.test, args->batch, s.xb, s.out));
     printf("\n");
   }
   fflush(stdout);
@@ -665,11 +666,10 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
       long first = b * args->batch;
       int n = s.train.n - first < args->batch ? (int)(s.train.n - first) : args->batch, i;
       float loss;
-      /* Gather the batch's examples in permutation order. */
+      /* Gather the batch's examples in permutation order (IDX bytes become floats here). */
+      nnrt_dataset_inputs(&s.train, s.perm, first, n, s.xb);
       for (i = 0; i < n; i++) {
         long e = s.perm[first + i];
-        memcpy(s.xb + (size_t)i * (size_t)api->in_size, s.train.x + (size_t)e * (size_t)s.train.dim,
-               (size_t)api->in_size * sizeof(float));
         if (labels)
           s.yb[i] = s.train.labels[e];
         else
@@ -703,7 +703,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     }
     seconds = now_seconds() - t0;
     if (progress) fprintf(stderr, "\r%79s\r", "");
-    metric = evaluate(api, s.model, &s.test, args->batch, s.out);
+    metric = evaluate(api, s.model, &s.test, args->batch, s.xb, s.out);
     printf("epoch %d/%d  loss %.4f  ", epoch + 1, args->epochs, loss_sum / (double)done);
     print_metric(api, metric);
     printf("  (%.1f s, %s ex/s)\n", seconds,

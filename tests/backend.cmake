@@ -59,6 +59,9 @@
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake), its losses against
 #                           a curve recorded from an independent PyTorch run (expected_losses.py;
 #                           train_e2e_expected_losses replays it where torch is installed)
+#   train_rss               train_rss.c: nnc train's trainer on 14,000 random 28x28 images keeps
+#                           them as bytes: its peak RSS exceeds that of a run keeping 64 examples
+#                           by at most 1.25x the pixels' bytes + 3 MB (floats would be 4x)
 #   model_names             model_names.cmake: models named tm, train, forward, create, nn_real, m,
 #                           ... (C library, CBLAS and nnc identifiers) build as the spec's §7 says,
 #                           train, save and load; a few through nnc train and nnc bench too
@@ -479,6 +482,14 @@ endforeach()
 # the longest chain (two compilations of the trainer, then two more): start it first
 set_tests_properties(train_e2e_train PROPERTIES FIXTURES_SETUP train_e2e COST 100)
 set_tests_properties(train_e2e_resume PROPERTIES FIXTURES_REQUIRED train_e2e COST 100)
+
+# ---- the training driver's memory: the dataset kept as bytes ----
+add_executable(train_rss ${NNC_BE_SRC}/backend/train_rss.c)
+add_test(NAME train_rss
+         COMMAND sh -c "rm -rf \"$1\" && mkdir -p \"$1\" && exec \"$2\" \"$3\" \"$4\" \"$5\" rss_mlp \"$1\"" sh
+                 ${NNC_BE_WORK}/train_rss $<TARGET_FILE:train_rss> $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER}
+                 ${NNC_BE_SRC}/backend/rss_mlp.nn)
+set_tests_properties(train_rss PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
 
 # ---- golden emitted C ----
 add_test(NAME golden_tiny_dense_c
