@@ -135,8 +135,11 @@ static void emit_matmul(Emit *e, NodeId id) {
   const char *lda = dim_expr(e, a->shape.dim[1]), *ldb = dim_expr(e, b->shape.dim[1]);
   P(e, "  /* %s[%s,%s] = %s%s · %s%s */\n", ref(e, id), M, N, ref(e, n->in[0]), ta ? "^T" : "", ref(e, n->in[1]),
     tb ? "^T" : "");
-  emit_gemm(e, "  ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, e->opt->blas ? "0.0f" : "0", ref(e, id),
-            N);
+  if (e->opt->blas)
+    emit_gemm(e, "  ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, "0.0f", ref(e, id), N);
+  else /* nnc's own kernel (emit_dense.c) */
+    P(e, "  nnc_matmul(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M, N, K, ref(e, n->in[0]), lda,
+      ref(e, n->in[1]), ldb, ref(e, id), N);
 }
 
 /* The value of element-wise node n given its operands' values (each a plain name, so naming
@@ -1197,14 +1200,15 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
-  bool use_sum = false, use_dot = false;
+  bool use_sum = false, use_dot = false, use_matmul = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
     use_sigmoid |= g->nodes[i].op == OP_SIGMOID;
     Op op = g->nodes[i].op;
     bool conv = op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_WEIGHT;
-    use_gemm |= op == OP_MATMUL || conv;
+    use_gemm |= conv;
+    use_matmul |= op == OP_MATMUL;
     bool unfolds = conv && !conv2d_is_pointwise(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
     use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
     use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
@@ -1252,6 +1256,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "};\n\n",
     e.name);
   if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
+  if (!opt->blas && use_matmul) P(&e, "%s", dense_matmul_helper);
   if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
   if (use_unfold) P(&e, "%s", im2col_helper);
   if (use_fold) P(&e, "%s", col2im_helper);

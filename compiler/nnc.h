@@ -406,6 +406,11 @@ void emit_train_main(Compilation *c, FILE *out);
 /* The main() of `nnc bench`: times train_step and forward on random data. */
 void emit_bench_main(Compilation *c, FILE *out);
 
+/* ============================== emit_dense.c ============================== */
+/* The generated file's nnc_matmul(): nnc's register-blocked product for dense layers (needs
+ * nnc_real, NNC_HOT and <string.h> before it). */
+extern const char *const dense_matmul_helper;
+
 /* ============================== export.c ============================== */
 /* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);
  * source_name is the .nn file named in its docstring. */

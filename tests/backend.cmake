@@ -48,6 +48,10 @@
 #                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
+#   matmul_check            matmul_check.c: nnc_matmul() (emit_dense.c) as emitted, ~8,000 products
+#                           of shapes 1..70 (and K past a k-block), every transpose: equal to a
+#                           plain k-order loop bit for bit (beta 0), within 1e-5 (beta 0.5); the
+#                           dispatched, undispatched and plain-C builds agree bit for bit
 #   blas_core_match         blas_core.c: the OpenBLAS build, under the core nnc's guard picks for a
 #                           generic OpenBLAS on this CPU, against the --no-blas build: forward and
 #                           three train_steps, 2e-5
@@ -424,6 +428,12 @@ foreach(kind label target)
                     FLAGS ${flags} MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                     LIBS ${libs})
 endforeach()
+
+# ---- nnc's own product for dense layers ----
+add_test(NAME matmul_check
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DSRC=${NNC_BE_SRC}/backend
+                 -DWORK=${NNC_BE_WORK}/matmul_check "-DCFLAGS=${nnc_gen_cflags_arg}" -P ${NNC_BE_SRC}/backend/matmul_check.cmake)
+set_tests_properties(matmul_check PROPERTIES TIMEOUT 300 LABELS backend)
 
 # ---- OpenBLAS's generic kernels: the guard's choice of core, and its results ----
 foreach(NAME core_blas core_loop)
