@@ -8,7 +8,8 @@
  * it, and then requires core_blas (model_config.h names it M) and core_loop to agree:
  *
  *   forward (37 examples):                |out_b - out_l| <= 2e-5 * max(1, |out_l|)
- *   three train_steps: every loss within 2e-5 relative, every parameter within 2e-5 * max(1, |p|)
+ *   three train_steps, then steps of 2 and 1 examples (where the BLAS build's backward products
+ *   use nnc_matmul): every loss within 2e-5 relative, every parameter within 2e-5 * max(1, |p|)
  *
  * The two builds sum the products in different orders (float rounding: about 1e-6 here); a
  * kernel that computes something else is off by far more. On a CPU without AVX2 the guard never
@@ -89,6 +90,13 @@ int main(int argc, char **argv) {
     if (!(fabs(lb - ll) <= TOL * fabs(ll))) failed = 1, fprintf(stderr, "FAIL: the losses differ\n");
   }
   failed |= compare("parameter after 3 steps", pb, pl, n);
+  /* batches of 2 and 1: the BLAS build's backward products switch to nnc_matmul (emit_matmul) */
+  for (int rows = 2; rows >= 1; rows--) {
+    float lb = M(train_step)(b, x, y, rows), ll = core_loop_train_step(l, x, y, rows);
+    printf("step of %d: loss %.9g (OpenBLAS) vs %.9g (loops)\n", rows, lb, ll);
+    if (!(fabs(lb - ll) <= TOL * fabs(ll))) failed = 1, fprintf(stderr, "FAIL: the losses differ\n");
+  }
+  failed |= compare("parameter after steps of 2 and 1", pb, pl, n);
   M(free)(b);
   core_loop_free(l);
   return failed;
