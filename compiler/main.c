@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "nnc.h"
+#include "nnrt.h"
 #include "nnrt_train.h"
 
 static void usage(FILE *out) {
@@ -499,6 +500,19 @@ static int prepare_mpi(int ranks, const char **cc, bool cc_given) {
   return 0;
 }
 
+/* OpenBLAS picks its kernels when it loads, and the generated program loads the OpenBLAS that nnc
+ * runs with: when nnc's copy chose generic kernels for a CPU with AVX2 (an OpenBLAS older than the
+ * CPU, or OPENBLAS_CORETYPE set so), the program gets the fitting core in its environment. */
+static void guard_openblas(void) {
+  const char *core = nnrt_openblas_corename();
+  unsigned cpu = nnrt_cpu_features();
+  const char *type = nnrt_openblas_coretype(core, cpu);
+  if (!type) return;
+  setenv("OPENBLAS_CORETYPE", type, 1);
+  fprintf(stderr, "nnc: OpenBLAS chose its generic %s kernels on this %s CPU; running with OPENBLAS_CORETYPE=%s\n",
+          core, cpu & NNRT_CPU_AVX512 ? "AVX-512" : "AVX2", type);
+}
+
 static int cmd_train(int argc, char **argv) {
   const char *build_dir = NULL, *cc = getenv("CC"), *env_cc = cc;
   EmitOptions opt = {true, false, false, NULL, false, false};
@@ -561,6 +575,7 @@ static int cmd_train(int argc, char **argv) {
     opt.mpi = true;
   }
   set_blas_threads(targs.threads);
+  if (opt.blas) guard_openblas();
   int status = compile_and_run(file, &opt, DRIVER_TRAIN, build_dir, cc, pass, NULL, ranks);
   free(pass);
   return status;
@@ -633,6 +648,7 @@ static int cmd_bench(int argc, char **argv) {
   const char *python = vs ? torch_python() : NULL;
   if (vs && !python) return 1;
   set_blas_threads(threads);
+  if (opt.blas) guard_openblas();
   return compile_and_run(file, &opt, DRIVER_BENCH, build_dir, cc && *cc ? cc : "cc", vs ? twin_args : args, python, 0);
 }
 

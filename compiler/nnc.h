@@ -441,6 +441,11 @@ void stats_emit_train_glue(FILE *out, const Graph *g, const char *upper);
 bool plot_stats(Compilation *c, const char *shown, char *text, const char *file_base, char **svg, size_t *svg_len,
                 FILE *err);
 
+/* ============================== emit_dense.c ============================== */
+/* The generated file's nnc_matmul(): nnc's register-blocked product for dense layers (needs
+ * nnc_real, NNC_HOT and <string.h> before it). */
+extern const char *const dense_matmul_helper;
+
 /* ============================== export.c ============================== */
 /* Writes the PyTorch twin NAME_torch.py of a front-end-checked graph (with a loss and an optimizer);
  * source_name is the .nn file named in its docstring. */

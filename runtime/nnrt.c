@@ -172,6 +172,43 @@ void nnrt_free(void *p) {
   free(raw);
 }
 
+/* ---- the CPU and OpenBLAS's choice of kernels ---- */
+
+unsigned nnrt_cpu_features(void) {
+  unsigned features = 0;
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  /* libgcc's (and compiler-rt's) answers include the OS's support for the wider registers */
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) features |= NNRT_CPU_AVX2;
+  if ((features & NNRT_CPU_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    features |= NNRT_CPU_AVX512;
+  if (__builtin_cpu_is("amd")) features |= NNRT_CPU_AMD;
+#endif
+  return features;
+}
+
+static int same_name(const char *a, const char *b) {
+  for (; *a && *b; a++, b++) {
+    char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+    char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+    if (x != y) return 0;
+  }
+  return *a == *b;
+}
+
+const char *nnrt_openblas_coretype(const char *corename, unsigned cpu_features) {
+  /* OpenBLAS 0.3's x86-64 cores whose sgemm uses 256-bit FMA or wider; every other core
+     (Prescott, Core2, Katmai, Nehalem, Sandybridge, ...) leaves an AVX2 CPU's FMA units idle */
+  static const char *const fitting[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"};
+  size_t i;
+  if (!corename || !(cpu_features & NNRT_CPU_AVX2)) return NULL;
+  for (i = 0; i < sizeof fitting / sizeof fitting[0]; i++)
+    if (same_name(corename, fitting[i])) return NULL;
+  if (cpu_features & NNRT_CPU_AVX512) return "SkylakeX";
+  return cpu_features & NNRT_CPU_AMD ? "Zen" : "Haswell";
+}
+
 /* ---- checkpoints: byte encoding ---- */
 
 #define FNV_OFFSET UINT64_C(0xcbf29ce484222325)

@@ -33,6 +33,23 @@ double nnrt_rng_normal(nnrt_rng *rng);  /* N(0, 1) */
 void *nnrt_alloc(size_t bytes); /* 64-byte aligned and zeroed; NULL on failure or overflow */
 void nnrt_free(void *p);
 
+/* ---- the CPU and OpenBLAS's choice of kernels ----
+ * OpenBLAS picks its kernels for the CPU when it loads, and an OpenBLAS older than the CPU falls
+ * back to generic SSE kernels (Debian 12's 0.3.21 reports "Prescott" on recent AVX-512 Xeons):
+ * matrix products then run several times slower, silently. The environment variable
+ * OPENBLAS_CORETYPE, read when the library loads, overrides the choice. */
+enum {
+  NNRT_CPU_AVX2 = 1,   /* AVX2 and FMA, enabled by the OS */
+  NNRT_CPU_AVX512 = 2, /* AVX-512 F, BW, DQ and VL (what OpenBLAS's SkylakeX kernels use) */
+  NNRT_CPU_AMD = 4     /* made by AMD */
+};
+/* This CPU's NNRT_CPU_* bits; 0 where they cannot be asked (not x86, or not GCC or Clang). */
+unsigned nnrt_cpu_features(void);
+/* The OPENBLAS_CORETYPE to run with when `corename` (what openblas_get_corename() reports) has no
+ * AVX2 kernels but the CPU described by `cpu_features` has AVX2: "SkylakeX" for AVX-512, "Zen"
+ * for AMD, else "Haswell". NULL when OpenBLAS's choice fits the CPU (or corename is NULL). */
+const char *nnrt_openblas_coretype(const char *corename, unsigned cpu_features);
+
 /* ---- errors: a message for the last failure of nnrt_* or of a generated NAME_load/NAME_save ---- */
 const char *nnrt_last_error(void); /* "" when none; not thread-safe */
 void nnrt_clear_error(void);       /* makes nnrt_last_error() "" again */

@@ -1,10 +1,13 @@
 /* nnrt_data.c — IDX and CSV dataset loaders and input standardization (see nnrt_data.h).
  *
- * Both loaders read through zlib's gz* interface, which passes plain files through unchanged and
- * inflates gzip ones, so compression is detected by content, not by name; a gzip file must end
- * where its last member does (gz_check_end: gzread alone ignores bytes after it). Sizes from a header
- * are checked for overflow and then only bound the read: arrays grow as data actually arrives,
- * so a header that claims billions of examples costs nothing before the file runs out.
+ * Compression is detected by content, not by name, and a gzip file must end where its last member
+ * does. IDX files, which are large (Fashion-MNIST's training images: 47 MB), go through
+ * idx_reader: one pass of zlib's inflate straight into the dataset's bytes, which also sees where
+ * each gzip member ends. CSV files go through zlib's gz* interface, which passes plain files
+ * through unchanged, plus gz_check_end (gzread alone ignores bytes after the last member). Sizes
+ * from a header are checked for overflow and then only bound the read: arrays grow as data
+ * actually arrives, so a header that claims billions of examples costs nothing before the file
+ * runs out. IDX images stay bytes; they become floats a batch at a time (nnrt_dataset_inputs).
  */
 #include "nnrt_data.h"
 
@@ -64,27 +67,134 @@ static gzFile open_gz(const char *path) {
   return g;
 }
 
-/* Reads up to n bytes; returns how many arrived, or -1 after setting the error for a read or
- * decompression failure. A gzip stream that simply ends early reads short, like a plain file. */
-static long read_some(gzFile g, const char *path, void *buf, unsigned n) {
-  int got = gzread(g, buf, n);
-  int errnum = Z_OK;
-  const char *msg = gzerror(g, &errnum);
-  if (got < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
-    if (errnum == Z_ERRNO)
-      nnrt_set_error("%s: read error: %s", path, strerror(errno));
-    else
-      nnrt_set_error("%s: corrupt gzip data: %s", path, msg);
+/* ---- one pass over an IDX file, plain or gzip ---- */
+
+typedef struct idx_reader {
+  FILE *f;
+  const char *path;
+  unsigned char *in; /* CHUNK bytes read ahead from the file */
+  size_t in_pos, in_len;
+  int at_eof;        /* the file has no more bytes */
+  int gzip;          /* the file starts with gzip's magic 1f 8b */
+  int member_end;    /* inflate finished a gzip member: another must follow, or nothing */
+  int cut_short;     /* the gzip data ended inside a member */
+  z_stream z;
+  int z_ready;
+} idx_reader;
+
+/* Refills r->in; -1 after setting the error on a read error. */
+static int reader_fill(idx_reader *r) {
+  size_t got;
+  r->in_pos = r->in_len = 0;
+  if (r->at_eof) return 0;
+  errno = 0;
+  got = fread(r->in, 1, CHUNK, r->f);
+  if (got == 0 && ferror(r->f)) {
+    nnrt_set_error("%s: read error: %s", r->path, errno ? strerror(errno) : "I/O error");
     return -1;
   }
-  return got;
+  if (got < CHUNK) r->at_eof = 1;
+  r->in_pos = 0;
+  r->in_len = got;
+  return 0;
 }
 
-/* 1 when zlib stopped because the gzip data ended early (not at a member's end). */
-static int gz_cut_short(gzFile g) {
-  int errnum = Z_OK;
-  gzerror(g, &errnum);
-  return errnum == Z_BUF_ERROR;
+static int reader_open(idx_reader *r, const char *path) {
+  memset(r, 0, sizeof *r);
+  r->path = path;
+  errno = 0;
+  r->f = fopen(path, "rb");
+  if (!r->f) {
+    nnrt_set_error("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    return -1;
+  }
+  r->in = malloc(CHUNK);
+  if (!r->in) {
+    nnrt_set_error("%s: out of memory", path);
+    return -1;
+  }
+  if (reader_fill(r) != 0) return -1;
+  r->gzip = r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;
+  if (r->gzip) {
+    if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK) {
+      nnrt_set_error("%s: out of memory", path);
+      return -1;
+    }
+    r->z_ready = 1;
+  }
+  return 0;
+}
+
+static void reader_close(idx_reader *r) {
+  if (r->z_ready) inflateEnd(&r->z);
+  if (r->f) fclose(r->f);
+  free(r->in);
+  memset(r, 0, sizeof *r);
+}
+
+/* Reads up to n bytes into buf; returns how many arrived (fewer only at the end of the data), or
+ * -1 after setting the error for a read error, corrupt gzip data or bytes after the last gzip
+ * member. gzip data that simply ends early reads short, like a plain file, and sets cut_short. */
+static long read_some(idx_reader *r, void *buf, size_t n) {
+  unsigned char *out = buf;
+  size_t done = 0;
+  while (done < n) {
+    if (r->in_pos == r->in_len) {
+      if (reader_fill(r) != 0) return -1;
+      if (r->in_len == 0) {
+        if (r->gzip && !r->member_end) r->cut_short = 1;
+        break;
+      }
+    }
+    if (!r->gzip) {
+      size_t take = r->in_len - r->in_pos;
+      if (take > n - done) take = n - done;
+      memcpy(out + done, r->in + r->in_pos, take);
+      r->in_pos += take;
+      done += take;
+      /* large reads skip the copy through r->in */
+      if (r->in_pos == r->in_len && n - done >= CHUNK && !r->at_eof) {
+        size_t got;
+        errno = 0;
+        got = fread(out + done, 1, n - done, r->f);
+        if (got < n - done) {
+          if (ferror(r->f)) {
+            nnrt_set_error("%s: read error: %s", r->path, errno ? strerror(errno) : "I/O error");
+            return -1;
+          }
+          r->at_eof = 1;
+        }
+        done += got;
+      }
+      continue;
+    }
+    if (r->member_end) {
+      /* another member must start here (gzip -d reads it as more data): 1f 8b */
+      if (r->in[r->in_pos] != 0x1f || (r->in_len - r->in_pos > 1 && r->in[r->in_pos + 1] != 0x8b)) {
+        nnrt_set_error("%s: unexpected bytes after the end of the gzip data", r->path);
+        return -1;
+      }
+      inflateReset(&r->z);
+      r->member_end = 0;
+    }
+    {
+      size_t room = n - done;
+      int rc;
+      r->z.next_in = r->in + r->in_pos;
+      r->z.avail_in = (uInt)(r->in_len - r->in_pos);
+      r->z.next_out = out + done;
+      r->z.avail_out = room > (1u << 30) ? (1u << 30) : (uInt)room;
+      rc = inflate(&r->z, Z_NO_FLUSH);
+      done += (size_t)(r->z.next_out - (out + done));
+      r->in_pos = (size_t)(r->z.next_in - r->in);
+      if (rc == Z_STREAM_END) r->member_end = 1;
+      else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        nnrt_set_error("%s: corrupt gzip data: %s", r->path, r->z.msg ? r->z.msg : "inflate failed");
+        return -1;
+      }
+    }
+  }
+  return (long)done;
 }
 
 /* gzread ignores whatever follows the last gzip member when it is not another member; a file
@@ -146,14 +256,14 @@ typedef struct idx_header {
   uint64_t example_bytes; /* product of dims[1..] */
 } idx_header;
 
-static int idx_read_header(gzFile g, const char *path, const char *what, int min_dims,
+static int idx_read_header(idx_reader *g, const char *path, const char *what, int min_dims,
                            int max_dims, idx_header *h) {
   unsigned char b[16];
   long got;
   int i;
-  got = read_some(g, path, b, 4);
+  got = read_some(g, b, 4);
   if (got < 0) return -1;
-  if (got < 4 && gz_cut_short(g)) {
+  if (got < 4 && g->cut_short) {
     nnrt_set_error("%s: truncated gzip file: it ends before the IDX header", path);
     return -1;
   }
@@ -179,7 +289,7 @@ static int idx_read_header(gzFile g, const char *path, const char *what, int min
                      min_dims, max_dims);
     return -1;
   }
-  got = read_some(g, path, b, (unsigned)(4 * h->n_dims));
+  got = read_some(g, b, (size_t)(4 * h->n_dims));
   if (got < 0) return -1;
   if (got < 4 * h->n_dims) {
     nnrt_set_error("%s: truncated in the header", path);
@@ -210,18 +320,20 @@ static int idx_read_header(gzFile g, const char *path, const char *what, int min
   return 0;
 }
 
-/* Where the payload bytes of an IDX file go: the first `keep` bytes are converted into *out
- * (floats scaled by 1/255, or int32 labels); the rest is only counted. */
+/* Where the payload bytes of an IDX file go: the first `keep` bytes are stored in *out (the
+ * bytes themselves, or int32 labels); the rest is only counted. */
 typedef struct idx_sink {
-  int as_float;
-  void *out;        /* float* or int32_t* */
+  int as_bytes;
+  void *out;        /* unsigned char* or int32_t* */
   size_t cap;       /* elements allocated in out */
   uint64_t n_kept;  /* elements stored so far */
   uint64_t keep;    /* elements to store */
 } idx_sink;
 
+#define BIG_READ (1u << 20) /* bytes per read into the dataset's own array */
+
 /* Reads exactly `total` payload bytes into sink and checks that nothing follows them. */
-static int idx_read_payload(gzFile g, const char *path, uint64_t total, idx_sink *s,
+static int idx_read_payload(idx_reader *g, const char *path, uint64_t total, idx_sink *s,
                             const char *what, uint32_t n_examples) {
   unsigned char *chunk = malloc(CHUNK);
   uint64_t done = 0;
@@ -232,8 +344,20 @@ static int idx_read_payload(gzFile g, const char *path, uint64_t total, idx_sink
   }
   while (done < total) {
     uint64_t left = total - done;
-    unsigned want = left < CHUNK ? (unsigned)left : CHUNK;
-    got = read_some(g, path, chunk, want);
+    size_t want = left < CHUNK ? (size_t)left : CHUNK;
+    unsigned char *into = chunk;
+    if (s->as_bytes && s->n_kept < s->keep) {
+      /* straight into the array, which grows only as the data arrives */
+      uint64_t room = s->keep - s->n_kept;
+      want = left < BIG_READ ? (size_t)left : BIG_READ;
+      if (want > room) want = (size_t)room;
+      if (!grow(&s->out, &s->cap, (size_t)s->n_kept + want, 1)) {
+        nnrt_set_error("%s: out of memory for %llu %s", path, (unsigned long long)s->keep, what);
+        goto fail;
+      }
+      into = (unsigned char *)s->out + s->n_kept;
+    }
+    got = read_some(g, into, want);
     if (got < 0) goto fail;
     if (got == 0) {
       nnrt_set_error("%s: truncated: the header declares %lu %s (%llu bytes of data), the file "
@@ -242,27 +366,25 @@ static int idx_read_payload(gzFile g, const char *path, uint64_t total, idx_sink
                      (unsigned long long)done);
       goto fail;
     }
-    if (s->n_kept < s->keep) {
+    if (into != chunk) {
+      s->n_kept += (uint64_t)got;
+    } else if (s->n_kept < s->keep) {
       uint64_t take = (uint64_t)got;
       size_t i, base;
+      int32_t *y;
       if (take > s->keep - s->n_kept) take = s->keep - s->n_kept;
       base = (size_t)s->n_kept;
-      if (!grow(&s->out, &s->cap, base + (size_t)take, s->as_float ? sizeof(float) : sizeof(int32_t))) {
+      if (!grow(&s->out, &s->cap, base + (size_t)take, sizeof(int32_t))) {
         nnrt_set_error("%s: out of memory for %llu %s", path, (unsigned long long)s->keep, what);
         goto fail;
       }
-      if (s->as_float) {
-        float *x = (float *)s->out + base;
-        for (i = 0; i < (size_t)take; i++) x[i] = (float)chunk[i] / 255.0f;
-      } else {
-        int32_t *y = (int32_t *)s->out + base;
-        for (i = 0; i < (size_t)take; i++) y[i] = chunk[i];
-      }
+      y = (int32_t *)s->out + base;
+      for (i = 0; i < (size_t)take; i++) y[i] = chunk[i];
       s->n_kept += take;
     }
     done += (uint64_t)got;
   }
-  got = read_some(g, path, chunk, CHUNK);
+  got = read_some(g, chunk, CHUNK);
   if (got < 0) goto fail;
   if (got > 0) {
     nnrt_set_error("%s: unexpected bytes after the %lu %s the header declares", path,
@@ -276,9 +398,14 @@ fail:
   return -1;
 }
 
+static void set_pixel_values(nnrt_dataset *ds) {
+  int b;
+  for (b = 0; b < 256; b++) ds->pixel_value[b] = (float)b / 255.0f;
+}
+
 int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char *labels_path,
                           long limit) {
-  gzFile gi = NULL, gl = NULL;
+  idx_reader gi, gl;
   idx_header hi, hl;
   idx_sink xs, ys;
   uint64_t keep;
@@ -288,11 +415,13 @@ int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char 
   memset(ds, 0, sizeof *ds);
   memset(&xs, 0, sizeof xs);
   memset(&ys, 0, sizeof ys);
+  memset(&gi, 0, sizeof gi);
+  memset(&gl, 0, sizeof gl);
   /* Both headers first, so that a count mismatch is reported before any data is read. */
-  if (!(gi = open_gz(images_path))) goto fail;
-  if (idx_read_header(gi, images_path, "images", 2, 4, &hi) != 0) goto fail;
-  if (!(gl = open_gz(labels_path))) goto fail;
-  if (idx_read_header(gl, labels_path, "labels", 1, 1, &hl) != 0) goto fail;
+  if (reader_open(&gi, images_path) != 0) goto fail;
+  if (idx_read_header(&gi, images_path, "images", 2, 4, &hi) != 0) goto fail;
+  if (reader_open(&gl, labels_path) != 0) goto fail;
+  if (idx_read_header(&gl, labels_path, "labels", 1, 1, &hl) != 0) goto fail;
   if (hi.dims[0] != hl.dims[0]) {
     nnrt_set_error("%s: %lu images, but %s has %lu labels", images_path, (unsigned long)hi.dims[0],
                    labels_path, (unsigned long)hl.dims[0]);
@@ -305,34 +434,34 @@ int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char 
   keep = hi.dims[0];
   if (limit > 0 && (uint64_t)limit < keep) keep = (uint64_t)limit;
 
-  xs.as_float = 1;
+  xs.as_bytes = 1;
   xs.keep = keep * hi.example_bytes; /* < 2^32 * 2^31: no overflow */
   if (xs.keep > (uint64_t)((size_t)-1 / sizeof(float))) {
     nnrt_set_error("%s: too large for this machine", images_path);
     goto fail;
   }
-  if (idx_read_payload(gi, images_path, (uint64_t)hi.dims[0] * hi.example_bytes, &xs, "images",
+  if (idx_read_payload(&gi, images_path, (uint64_t)hi.dims[0] * hi.example_bytes, &xs, "images",
                        hi.dims[0]) != 0)
     goto fail;
   ys.keep = keep;
-  if (idx_read_payload(gl, labels_path, hl.dims[0], &ys, "labels", hl.dims[0]) != 0) goto fail;
-  if (gz_check_end(gi, images_path) != 0 || gz_check_end(gl, labels_path) != 0) goto fail;
-  gzclose(gi);
-  gzclose(gl);
+  if (idx_read_payload(&gl, labels_path, hl.dims[0], &ys, "labels", hl.dims[0]) != 0) goto fail;
+  reader_close(&gi);
+  reader_close(&gl);
 
   ds->n = (long)keep;
   ds->dim = (int)hi.example_bytes;
   ds->rank = hi.n_dims - 1;
   for (k = 0; k < ds->rank; k++) ds->shape[k] = (int)hi.dims[k + 1];
-  ds->x = xs.out;
+  ds->pixels = xs.out;
+  set_pixel_values(ds);
   ds->labels = ys.out;
   for (i = 0; i < ds->n; i++)
     if (ds->labels[i] + 1 > ds->n_classes_seen) ds->n_classes_seen = ds->labels[i] + 1;
   return 0;
 
 fail:
-  if (gi) gzclose(gi);
-  if (gl) gzclose(gl);
+  reader_close(&gi);
+  reader_close(&gl);
   free(xs.out);
   free(ys.out);
   memset(ds, 0, sizeof *ds);
@@ -540,9 +669,24 @@ fail:
 void nnrt_dataset_free(nnrt_dataset *ds) {
   if (!ds) return;
   free(ds->x);
+  free(ds->pixels);
   free(ds->labels);
   free(ds->targets);
   memset(ds, 0, sizeof *ds);
+}
+
+void nnrt_dataset_inputs(const nnrt_dataset *ds, const long *index, long first, int count, float *out) {
+  size_t dim = (size_t)ds->dim;
+  int i;
+  for (i = 0; i < count; i++, out += dim) {
+    size_t e = (size_t)(index ? index[first + i] : first + i), j;
+    if (ds->pixels) {
+      const unsigned char *p = ds->pixels + e * dim;
+      for (j = 0; j < dim; j++) out[j] = ds->pixel_value[p[j]];
+    } else {
+      memcpy(out, ds->x + e * dim, dim * sizeof(float));
+    }
+  }
 }
 
 void nnrt_dataset_stats(const nnrt_dataset *ds, float *mean, float *std) {
@@ -551,10 +695,20 @@ void nnrt_dataset_stats(const nnrt_dataset *ds, float *mean, float *std) {
   *mean = 0.0f;
   *std = 1.0f;
   if (count == 0) return;
-  for (i = 0; i < count; i++) sum += ds->x[i];
-  m = sum / (double)count;
-  /* Two passes: the variance of centred values does not cancel catastrophically. */
-  for (i = 0; i < count; i++) sq += (ds->x[i] - m) * (ds->x[i] - m);
+  if (ds->pixels) {
+    /* each value is one of 256: count them once (the products below are exact in double) */
+    uint64_t seen[256] = {0};
+    int b;
+    for (i = 0; i < count; i++) seen[ds->pixels[i]]++;
+    for (b = 0; b < 256; b++) sum += (double)seen[b] * ds->pixel_value[b];
+    m = sum / (double)count;
+    for (b = 0; b < 256; b++) sq += (double)seen[b] * ((ds->pixel_value[b] - m) * (ds->pixel_value[b] - m));
+  } else {
+    for (i = 0; i < count; i++) sum += ds->x[i];
+    m = sum / (double)count;
+    /* Two passes: the variance of centred values does not cancel catastrophically. */
+    for (i = 0; i < count; i++) sq += (ds->x[i] - m) * (ds->x[i] - m);
+  }
   var = sq / (double)count;
   *mean = (float)m;
   *std = (var > 1e-24 && isfinite(var)) ? (float)sqrt(var) : 1.0f;
@@ -563,5 +717,9 @@ void nnrt_dataset_stats(const nnrt_dataset *ds, float *mean, float *std) {
 void nnrt_dataset_standardize(nnrt_dataset *ds, float mean, float std) {
   size_t i, count = (size_t)ds->n * (size_t)ds->dim;
   float inv = 1.0f / std;
+  if (ds->pixels) {
+    for (i = 0; i < 256; i++) ds->pixel_value[i] = (ds->pixel_value[i] - mean) * inv;
+    return;
+  }
   for (i = 0; i < count; i++) ds->x[i] = (ds->x[i] - mean) * inv;
 }

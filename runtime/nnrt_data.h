@@ -19,10 +19,13 @@ extern "C" {
 
 typedef struct nnrt_dataset {
   long n;             /* examples */
-  int dim;            /* input floats per example: the product of shape */
+  int dim;            /* input values per example: the product of shape */
   int rank;           /* rank of the per-example input shape (1 for CSV) */
   int shape[4];       /* per-example input shape, e.g. {28, 28} for an IDX file of 28x28 images */
-  float *x;           /* n * dim inputs, one example after another */
+  float *x;           /* CSV: n * dim inputs, one example after another; NULL for IDX */
+  unsigned char *pixels; /* IDX: the n * dim bytes as loaded (a quarter of the floats' memory);
+                            each becomes pixel_value[byte] in nnrt_dataset_inputs(); NULL for CSV */
+  float pixel_value[256]; /* IDX: byte / 255, standardized by nnrt_dataset_standardize() */
   int32_t *labels;    /* n class ids (classification), or NULL */
   int n_classes_seen; /* 1 + the largest label; 0 without labels */
   float *targets;     /* n * target_dim real targets (regression), or NULL */
@@ -30,7 +33,7 @@ typedef struct nnrt_dataset {
 } nnrt_dataset;
 
 /* Loads an IDX image file (unsigned bytes, 2 to 4 dimensions: count, then the example's shape;
- * pixels scaled to [0, 1] by /255 as torchvision's ToTensor does) and its IDX label file
+ * kept as bytes, read as pixels scaled to [0, 1] by /255 as torchvision's ToTensor does) and its IDX label file
  * (unsigned bytes, 1 dimension, same count). limit > 0 keeps only the first `limit` examples (the
  * rest of the files is still validated); 0 keeps all. */
 int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char *labels_path,
@@ -44,12 +47,18 @@ int nnrt_dataset_load_csv(nnrt_dataset *ds, const char *path, int target_dim, lo
 
 void nnrt_dataset_free(nnrt_dataset *ds); /* frees the arrays and zeroes *ds; NULL-safe */
 
+/* Writes examples first .. first + count - 1 (index == NULL), or index[first] ..
+ * index[first + count - 1], as floats into out (count * dim values): the CSV values, or the pixels
+ * scaled (and standardized) as pixel_value says. The training driver converts one batch at a time. */
+void nnrt_dataset_inputs(const nnrt_dataset *ds, const long *index, long first, int count, float *out);
+
 /* One global mean and standard deviation over every input value of ds (computed in double; a
  * constant or empty input gives std 1 so that standardizing is harmless). */
 void nnrt_dataset_stats(const nnrt_dataset *ds, float *mean, float *std);
 
-/* x = (x - mean) / std for every input value; the caller passes the training set's statistics
- * for the test set too. */
+/* Every input value becomes (value - mean) * (1 / std), in float; the caller passes the training
+ * set's statistics for the test set too. CSV values change in place; IDX pixels keep their bytes
+ * and change pixel_value, so nnrt_dataset_inputs() gives the same floats either way. */
 void nnrt_dataset_standardize(nnrt_dataset *ds, float mean, float std);
 
 #ifdef __cplusplus

@@ -40,6 +40,7 @@
 
 #ifdef NNRT_OPENBLAS
 extern void openblas_set_num_threads(int);
+extern char *openblas_get_corename(void);
 #endif
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
@@ -359,6 +360,14 @@ static int readable(const char *path) {
   return 1;
 }
 
+const char *nnrt_openblas_corename(void) {
+#ifdef NNRT_OPENBLAS
+  return openblas_get_corename();
+#else
+  return NULL;
+#endif
+}
+
 /* 0 when a file can be written at path (what it is: "the checkpoint"; flag: the option naming it) */
 static int check_writable(const char *path, const char *flag, const char *what) {
   struct stat st;
@@ -497,7 +506,7 @@ static void share_of(const nnrt_model_api *api, long count, long *lo, long *hi) 
  * output does not line up with the labels or targets. With MPI each rank evaluates its share and
  * the counts are summed. */
 static double evaluate(const nnrt_model_api *api, void *model, const nnrt_dataset *ds, int batch,
-                       float *out) {
+                       float *xb, float *out) {
   long start, correct = 0, lo, hi;
   double sq = 0;
   int labels = api->n_classes > 0;
@@ -506,7 +515,8 @@ static double evaluate(const nnrt_model_api *api, void *model, const nnrt_datase
   share_of(api, ds->n, &lo, &hi);
   for (start = lo; start < hi; start += batch) {
     int n = hi - start < batch ? (int)(hi - start) : batch, i, j;
-    api->forward(model, ds->x + (size_t)start * (size_t)ds->dim, n, out);
+    nnrt_dataset_inputs(ds, NULL, start, n, xb);
+    api->forward(model, xb, n, out);
     for (i = 0; i < n; i++) {
       const float *o = out + (size_t)i * (size_t)width;
       if (labels) {
@@ -725,7 +735,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   if (args->resume) printf("resumed from %s after epoch %d\n", args->resume, start_epoch);
   if (start_epoch >= args->epochs) {
     printf("nothing to train: %d of %d epochs done;  ", start_epoch, args->epochs);
-    print_metric(api, evaluate(api, s.model, &s.test, args->batch, s.out));
+    print_metric(api, evaluate(api, s.model, &s.test, args->batch, s.xb, s.out));
     printf("\n");
   }
   fflush(stdout);
@@ -745,12 +755,12 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
       long first = b * args->batch, lo, hi;
       int n = s.train.n - first < args->batch ? (int)(s.train.n - first) : args->batch, i;
       float loss;
-      /* Gather the batch's examples (this rank's share of them) in permutation order. */
+      /* Gather the batch's examples (this rank's share of them) in permutation order (IDX bytes
+         become floats here). */
       share_of(api, n, &lo, &hi);
+      nnrt_dataset_inputs(&s.train, s.perm, first + lo, (int)(hi - lo), s.xb);
       for (i = 0; i < hi - lo; i++) {
         long e = s.perm[first + lo + i];
-        memcpy(s.xb + (size_t)i * (size_t)api->in_size, s.train.x + (size_t)e * (size_t)s.train.dim,
-               (size_t)api->in_size * sizeof(float));
         if (labels)
           s.yb[i] = s.train.labels[e];
         else
@@ -793,7 +803,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
     }
     seconds = now_seconds() - t0;
     if (progress) fprintf(stderr, "\r%79s\r", "");
-    metric = evaluate(api, s.model, &s.test, args->batch, s.out);
+    metric = evaluate(api, s.model, &s.test, args->batch, s.xb, s.out);
     printf("epoch %d/%d  loss %.4f  ", epoch + 1, args->epochs, loss_sum / (double)done);
     print_metric(api, metric);
     printf("  (%.1f s, %s ex/s)\n", seconds,

@@ -93,6 +93,10 @@ int nnrt_train_check_files(const nnrt_train_args *args);
  * -1 after an "error: PATH: ..." on stderr. Checked again before training starts. */
 int nnrt_train_check_checkpoint(const char *path);
 
+/* The kernels OpenBLAS chose in this process (openblas_get_corename(), e.g. "Zen"); NULL when the
+ * driver was built without OpenBLAS. nnc compares it with the CPU (nnrt_openblas_coretype()). */
+const char *nnrt_openblas_corename(void);
+
 /* The whole training run; returns the process exit status (0 ok, 1 bad data or failure, 2 usage). */
 int nnrt_train_main(const nnrt_model_api *api, int argc, char **argv);
 

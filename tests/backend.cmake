@@ -48,12 +48,24 @@
 #                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
 #                           train_step against the double build's on the same parameters, 1e-5
+#   matmul_check            matmul_check.c: nnc_matmul() (emit_dense.c) as emitted, ~8,000 products
+#                           of shapes 1..70 (and K past a k-block), every transpose: equal to a
+#                           plain k-order loop bit for bit (beta 0), within 1e-5 (beta 0.5); the
+#                           dispatched, undispatched and plain-C builds agree bit for bit
+#   blas_core_match         blas_core.c: the OpenBLAS build, under the core nnc's guard picks for a
+#                           generic OpenBLAS on this CPU, against the --no-blas build: forward and
+#                           three train_steps, 2e-5
+#   blas_guard              blas_guard.cmake: with OPENBLAS_CORETYPE=Prescott, nnc bench and nnc
+#                           train say so and run the fitting core (read from /proc/cpuinfo)
 #   ckpt_<case>_<blas|noblas>  checkpoint.c through the generated API: save/load round trip,
 #                           bit-identical resume, wrong model, another parameter table, corrupt files, failed saves, seeds,
 #                           forward in batches and chunks, rejected train_step arguments
 #   train_e2e_<case>        nnc train on tests/data/tiny_*.csv (train_e2e.cmake), its losses against
 #                           a curve recorded from an independent PyTorch run (expected_losses.py;
 #                           train_e2e_expected_losses replays it where torch is installed)
+#   train_rss               train_rss.c: nnc train's trainer on 14,000 random 28x28 images keeps
+#                           them as bytes: its peak RSS exceeds that of a run keeping 64 examples
+#                           by at most 1.25x the pixels' bytes + 3 MB (floats would be 4x)
 #   model_names             model_names.cmake: models named tm, train, forward, create, nn_real, m,
 #                           ... (C library, CBLAS and nnc identifiers) build as the spec's §7 says,
 #                           train, save and load; a few through nnc train and nnc bench too
@@ -424,6 +436,24 @@ nnc_be_model_test(precision_conv_portable
                   FLAGS --debug-api MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                   LIBS ${BLAS_LIBRARIES} CFLAGS -DNNC_NO_SIMD)
 
+# ---- nnc's own product for dense layers ----
+add_test(NAME matmul_check
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DSRC=${NNC_BE_SRC}/backend
+                 -DWORK=${NNC_BE_WORK}/matmul_check "-DCFLAGS=${nnc_gen_cflags_arg}" -P ${NNC_BE_SRC}/backend/matmul_check.cmake)
+set_tests_properties(matmul_check PROPERTIES TIMEOUT 300 LABELS backend)
+
+# ---- OpenBLAS's generic kernels: the guard's choice of core, and its results ----
+foreach(NAME core_blas core_loop)
+  configure_file(${NNC_BE_SRC}/backend/blas_core.nn.in ${NNC_BE_WORK}/blas_core/${NAME}.nn @ONLY)
+endforeach()
+nnc_be_model_test(blas_core_match MODELS ${NNC_BE_WORK}/blas_core/core_blas.nn ${NNC_BE_WORK}/blas_core/core_loop.nn
+                  FLAGS --debug-api MODEL_FLAGS - --no-blas,--debug-api DRIVER ${NNC_BE_SRC}/backend/blas_core.c
+                  LIBS ${BLAS_LIBRARIES})
+add_test(NAME blas_guard
+         COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DDATA=${NNC_BE_SRC}/data
+                 -DWORK=${NNC_BE_WORK}/blas_guard -P ${NNC_BE_SRC}/backend/blas_guard.cmake)
+set_tests_properties(blas_guard PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
+
 # ---- checkpoints, determinism and argument checks through the generated API ----
 set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks bad_args)
 foreach(mode blas noblas)
@@ -469,6 +499,14 @@ endforeach()
 # the longest chain (two compilations of the trainer, then two more): start it first
 set_tests_properties(train_e2e_train PROPERTIES FIXTURES_SETUP train_e2e COST 100)
 set_tests_properties(train_e2e_resume PROPERTIES FIXTURES_REQUIRED train_e2e COST 100)
+
+# ---- the training driver's memory: the dataset kept as bytes ----
+add_executable(train_rss ${NNC_BE_SRC}/backend/train_rss.c)
+add_test(NAME train_rss
+         COMMAND sh -c "rm -rf \"$1\" && mkdir -p \"$1\" && exec \"$2\" \"$3\" \"$4\" \"$5\" rss_mlp \"$1\"" sh
+                 ${NNC_BE_WORK}/train_rss $<TARGET_FILE:train_rss> $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER}
+                 ${NNC_BE_SRC}/backend/rss_mlp.nn)
+set_tests_properties(train_rss PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
 
 # ---- golden emitted C ----
 add_test(NAME golden_tiny_dense_c

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
         at = 0;
       }
       long e = order[at++];
-      for (int d = 0; d < train.dim; d++) x[(size_t)i * train.dim + d] = train.x[(size_t)e * train.dim + d];
+      nnrt_dataset_inputs(&train, NULL, e, 1, x + (size_t)i * train.dim);
       y[i] = train.labels[e];
     }
     float loss = M(train_step)(m, x, y, batch);
@@ -75,7 +75,8 @@ int main(int argc, char **argv) {
   long correct = 0;
   for (long start = 0; start < test.n; start += batch) {
     int n = test.n - start < batch ? (int)(test.n - start) : batch;
-    M(forward)(m, test.x + (size_t)start * test.dim, n, out);
+    nnrt_dataset_inputs(&test, NULL, start, n, x);
+    M(forward)(m, x, n, out);
     for (int i = 0; i < n; i++) {
       int best = 0;
       for (int k = 1; k < 10; k++)

@@ -90,6 +90,7 @@ static void write_good_pair(fixture *f, int gz) {
 static void assert_empty(const nnrt_dataset *ds) {
   assert_int_equal(ds->n, 0);
   assert_null(ds->x);
+  assert_null(ds->pixels);
   assert_null(ds->labels);
   assert_null(ds->targets);
 }
@@ -113,7 +114,19 @@ static void check_good(fixture *f, long limit, long expect_n) {
   assert_int_equal(ds.shape[0], 2);
   assert_int_equal(ds.shape[1], 3);
   assert_int_equal(ds.n_classes_seen, 3); /* every prefix used here holds label 2 */
-  for (i = 0; i < ds.n * ds.dim; i++) assert_true(ds.x[i] == (float)(i * 7 % 256) / 255.0f);
+  {
+    float x[5 * 6];
+    long order[6], k;
+    nnrt_dataset_inputs(&ds, NULL, 0, (int)ds.n, x);
+    for (i = 0; i < ds.n * ds.dim; i++) assert_true(x[i] == (float)(i * 7 % 256) / 255.0f);
+    /* in a given order (a permutation, ds.n being odd), from a given position */
+    for (k = 0; k < ds.n; k++) order[k + 1] = (2 * k + 1) % ds.n;
+    nnrt_dataset_inputs(&ds, order, 1, (int)ds.n, x);
+    for (i = 0; i < ds.n * ds.dim; i++) {
+      long e = order[1 + i / 6];
+      assert_true(x[i] == (float)((e * 6 + i % 6) * 7 % 256) / 255.0f);
+    }
+  }
   for (i = 0; i < ds.n; i++) assert_int_equal(ds.labels[i], labels[i]);
   assert_null(ds.targets);
   nnrt_dataset_free(&ds);
@@ -345,6 +358,65 @@ static void test_gzip_trailing_bytes(void **state) {
   assert_empty(&ds);
 }
 
+/* Images larger than the loader's read sizes (64 kB, 1 MB), plain, gzip in one member and in
+ * three (gzip -d reads them as one), whole and cut by a limit inside a read: every pixel where it
+ * belongs. */
+static void test_idx_large_and_members(void **state) {
+  fixture *f = *state;
+  enum { COUNT = 700, SIDE = 40 }; /* 1.12 MB of pixels */
+  size_t payload = (size_t)COUNT * SIDE * SIDE, n, i;
+  uint32_t idims[3] = {COUNT, SIDE, SIDE}, ldims[1] = {COUNT};
+  unsigned char *buf = malloc(payload + 64), lbuf[COUNT + 16];
+  float *x = malloc(sizeof(float) * payload);
+  int form;
+  assert_non_null(buf);
+  assert_non_null(x);
+  n = make_idx(lbuf, 0x08, 1, ldims, 0);
+  for (i = 0; i < COUNT; i++) lbuf[n++] = (unsigned char)(i % 10);
+  write_file(f->labels, lbuf, n, 1);
+  n = make_idx(buf, 0x08, 3, idims, payload);
+  for (form = 0; form < 3; form++) {
+    long limits[2] = {0, 411}, k;
+    if (form < 2) {
+      write_file(f->images, buf, n, form);
+    } else {
+      size_t cut[4] = {0, 5, 300001, n};
+      FILE *fp = fopen(f->images, "wb");
+      char part[160];
+      int m;
+      assert_non_null(fp);
+      for (m = 0; m < 3; m++) {
+        FILE *in;
+        size_t got;
+        unsigned char *z = malloc(n + 1024);
+        snprintf(part, sizeof part, "%s.part", f->images);
+        write_file(part, buf + cut[m], cut[m + 1] - cut[m], 1);
+        in = fopen(part, "rb");
+        assert_non_null(in);
+        got = fread(z, 1, n + 1024, in);
+        fclose(in);
+        assert_int_equal(fwrite(z, 1, got, fp), got);
+        free(z);
+        remove(part);
+      }
+      assert_int_equal(fclose(fp), 0);
+    }
+    for (k = 0; k < 2; k++) {
+      nnrt_dataset ds;
+      long e;
+      assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, limits[k]), 0);
+      assert_int_equal(ds.n, limits[k] ? limits[k] : COUNT);
+      nnrt_dataset_inputs(&ds, NULL, 0, (int)ds.n, x);
+      for (i = 0; i < (size_t)ds.n * SIDE * SIDE; i++)
+        if (x[i] != (float)(i * 7 % 256) / 255.0f) fail_msg("form %d, limit %ld: pixel %zu is %g", form, limits[k], i, x[i]);
+      for (e = 0; e < ds.n; e++) assert_int_equal(ds.labels[e], e % 10);
+      nnrt_dataset_free(&ds);
+    }
+  }
+  free(buf);
+  free(x);
+}
+
 /* ---- CSV ---- */
 
 static void expect_csv_error(fixture *f, const char *text, int target_dim, const char *message) {
@@ -495,6 +567,7 @@ int main(void) {
       T(test_idx_missing_and_corrupt_gzip),
       T(test_idx_truncated_gzip),
       T(test_gzip_trailing_bytes),
+      T(test_idx_large_and_members),
       T(test_csv_labels),
       T(test_csv_targets_and_gzip),
       T(test_csv_long_line),

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nnrt.h"
@@ -146,6 +147,54 @@ static void test_errors(void **state) {
   assert_string_equal(nnrt_last_error(), "");
 }
 
+/* The guard's decision, with the CPU described by hand: generic cores on AVX2 / AVX-512 CPUs get
+ * the fitting core, fitting cores and CPUs without AVX2 are left alone. */
+static void test_openblas_coretype_decision(void **state) {
+  (void)state;
+  const unsigned avx2 = NNRT_CPU_AVX2, avx512 = NNRT_CPU_AVX2 | NNRT_CPU_AVX512, amd = NNRT_CPU_AMD;
+  assert_string_equal(nnrt_openblas_coretype("Prescott", avx512), "SkylakeX");
+  assert_string_equal(nnrt_openblas_coretype("Prescott", avx2), "Haswell");
+  assert_string_equal(nnrt_openblas_coretype("Prescott", avx2 | amd), "Zen");
+  assert_string_equal(nnrt_openblas_coretype("Core2", avx2), "Haswell");
+  assert_string_equal(nnrt_openblas_coretype("Katmai", avx512 | amd), "SkylakeX");
+  assert_string_equal(nnrt_openblas_coretype("Sandybridge", avx2), "Haswell"); /* AVX without FMA */
+  assert_string_equal(nnrt_openblas_coretype("Nehalem", avx2 | amd), "Zen");
+  assert_string_equal(nnrt_openblas_coretype("PRESCOTT", avx2), "Haswell");
+  assert_null(nnrt_openblas_coretype("Zen", avx2 | amd));
+  assert_null(nnrt_openblas_coretype("Haswell", avx512)); /* OpenBLAS's own choice on an AVX-512 CPU */
+  assert_null(nnrt_openblas_coretype("SkylakeX", avx512));
+  assert_null(nnrt_openblas_coretype("zen", avx2 | amd));
+  assert_null(nnrt_openblas_coretype("Cooperlake", avx512));
+  assert_null(nnrt_openblas_coretype("Prescott", 0));   /* an older CPU: generic is right */
+  assert_null(nnrt_openblas_coretype("Prescott", amd)); /* AMD without AVX2 */
+  assert_null(nnrt_openblas_coretype("Prescot", 0));
+  assert_null(nnrt_openblas_coretype(NULL, avx512));    /* no OpenBLAS */
+}
+
+/* nnrt_cpu_features() against the kernel's own account of the CPU (/proc/cpuinfo's flags). */
+static void test_cpu_features_match_cpuinfo(void **state) {
+  (void)state;
+  unsigned features = nnrt_cpu_features();
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && defined(__linux__)
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  assert_non_null(f);
+  char line[8192];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f))
+    if (strncmp(line, "flags", 5) == 0) found = 1;
+  fclose(f);
+  assert_true(found);
+  strcat(line, " "); /* flags are space-separated words: " avx2 " */
+  int avx2 = strstr(line, " avx2 ") && strstr(line, " fma ");
+  int avx512 = avx2 && strstr(line, " avx512f ") && strstr(line, " avx512bw ") && strstr(line, " avx512dq ") &&
+               strstr(line, " avx512vl ");
+  assert_int_equal(!!(features & NNRT_CPU_AVX2), avx2);
+  assert_int_equal(!!(features & NNRT_CPU_AVX512), !!avx512);
+#else
+  assert_int_equal(features & NNRT_CPU_AVX512, 0);
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rng_known_values),
@@ -156,6 +205,8 @@ int main(void) {
       cmocka_unit_test(test_alloc_aligned_and_zeroed),
       cmocka_unit_test(test_alloc_overflow),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_openblas_coretype_decision),
+      cmocka_unit_test(test_cpu_features_match_cpuinfo),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

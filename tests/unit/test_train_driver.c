@@ -478,7 +478,7 @@ static void test_parse_errors(void **state) {
 static double checkpoint_accuracy(const fixture *f, const char *path) {
   nnrt_model_api api = tiny_api();
   nnrt_dataset train, test;
-  float mean, std, out[N_TEST * MAX_K];
+  float mean, std, out[N_TEST * MAX_K], *x;
   void *m;
   int i, j, correct = 0;
   assert_int_equal(nnrt_dataset_load_idx(&train, f->train_images, f->train_labels, 0), 0);
@@ -487,7 +487,11 @@ static double checkpoint_accuracy(const fixture *f, const char *path) {
   nnrt_dataset_standardize(&test, mean, std);
   m = api.create(N_TEST, 1);
   assert_int_equal(api.load(m, path), 0);
-  api.forward(m, test.x, N_TEST, out);
+  x = malloc(sizeof(float) * N_TEST * (size_t)test.dim);
+  assert_non_null(x);
+  nnrt_dataset_inputs(&test, NULL, 0, N_TEST, x);
+  api.forward(m, x, N_TEST, out);
+  free(x);
   for (i = 0; i < N_TEST; i++) {
     int best = 0;
     for (j = 1; j < MAX_K; j++)
