@@ -37,6 +37,25 @@ static double uniform(void) {
   return (double)(state >> 11) / 4503599627370496.0 * 2 - 1;
 }
 
+/* forward() of both builds on x: 1 (and the first failures on stderr) unless every output agrees */
+static int check_forward(M_model *f, prec_d *d, const float *x, const char *what, int *reported) {
+  static float of[N * M_OUT_SIZE], od[N * M_OUT_SIZE];
+  int failed = 0;
+  double worst = 0;
+  M(forward)(f, x, N, of);
+  prec_d_forward(d, x, N, od);
+  for (int i = 0; i < N * M_OUT_SIZE; i++) {
+    double err = fabs((double)of[i] - od[i]) / fmax(1.0, fabs(od[i]));
+    worst = fmax(worst, err);
+    if (!(err <= TOL)) {
+      if ((*reported)++ < 10) fprintf(stderr, "FAIL: %s, output %d: float %.9g, double %.9g\n", what, i, of[i], od[i]);
+      failed = 1;
+    }
+  }
+  printf("%s: worst difference %.3g (bound %g)\n", what, worst, TOL);
+  return failed;
+}
+
 int main(void) {
   M_model *f = M(new)(N, 21);
   prec_d *d = prec_d_new(N, 21); /* the same seed: the same dropout masks */
@@ -50,7 +69,7 @@ int main(void) {
   double *pd = prec_d_debug_params(d);
   for (long i = 0; i < n; i++) pd[i] = pf[i];
 
-  static float x[N * M_IN_SIZE], of[N * M_OUT_SIZE], od[N * M_OUT_SIZE];
+  static float x[N * M_IN_SIZE];
   for (int i = 0; i < N * M_IN_SIZE; i++) x[i] = (float)(4 * uniform());
 #if M_LABEL
   static M_y y[N];
@@ -60,19 +79,9 @@ int main(void) {
   for (int i = 0; i < N * M_TARGET_SIZE; i++) y[i] = (float)(0.5 + 0.5 * uniform());
 #endif
 
-  int failed = 0, reported = 0;
+  int reported = 0;
+  int failed = check_forward(f, d, x, "forward", &reported);
   double worst = 0;
-  M(forward)(f, x, N, of);
-  prec_d_forward(d, x, N, od);
-  for (int i = 0; i < N * M_OUT_SIZE; i++) {
-    double err = fabs((double)of[i] - od[i]) / fmax(1.0, fabs(od[i]));
-    worst = fmax(worst, err);
-    if (!(err <= TOL)) {
-      if (reported++ < 10) fprintf(stderr, "FAIL: forward output %d: float %.9g, double %.9g\n", i, of[i], od[i]);
-      failed = 1;
-    }
-  }
-  printf("forward: worst difference %.3g (bound %g)\n", worst, TOL);
 
   /* the gradients themselves (the step below scales them by the learning rate), relative to the
      largest; the masks of this pass are drawn alike in both */
@@ -111,18 +120,7 @@ int main(void) {
   printf("parameters after one step: worst difference %.3g (bound %g)\n", worst, TOL);
 
   /* forward again: batchnorm's running statistics have moved from their initial values */
-  M(forward)(f, x, N, of);
-  prec_d_forward(d, x, N, od);
-  worst = 0;
-  for (int i = 0; i < N * M_OUT_SIZE; i++) {
-    double err = fabs((double)of[i] - od[i]) / fmax(1.0, fabs(od[i]));
-    worst = fmax(worst, err);
-    if (!(err <= TOL)) {
-      if (reported++ < 10) fprintf(stderr, "FAIL: forward output %d after the step: float %.9g, double %.9g\n", i, of[i], od[i]);
-      failed = 1;
-    }
-  }
-  printf("forward after the step: worst difference %.3g (bound %g)\n", worst, TOL);
+  failed |= check_forward(f, d, x, "forward after the step", &reported);
   M(free)(f);
   prec_d_free(d);
   return failed;
