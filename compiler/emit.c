@@ -440,24 +440,24 @@ bool conv2d_is_3x3_same(const Node *conv) {
   return conv->attr.kernel == 3 && conv->attr.stride == 1 && conv->attr.pad == 1;
 }
 
-/* compiler/kernels/conv3x3.c's nnc_c3_grid, nnc_c3_plane and nnc_c3_packed: the packed weights, Ci
- * zero-bordered planes and a 4-channel output block, for one call of nnc_c3_conv */
+/* compiler/kernels/conv3x3.c's nnc_c3_grid and nnc_c3_plane: the positions computed for an H x W
+ * image, and the floats of one zero-bordered input plane */
+static size_t c3_grid(int H, int W) { return (size_t)(H * (W + 1) + 7) / 8 * 8; }
+static size_t c3_plane(int H, int W) { return c3_grid(H, W) + 2 * (size_t)(W + 1) + 2; }
+
+/* the scratch of one call of nnc_c3_conv: the packed weights (nnc_c3_packed), Ci planes and a
+ * 4-channel output block */
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
-  size_t grid = (size_t)(H * (W + 1) + 7) / 8 * 8, plane = grid + 2 * (size_t)(W + 1) + 2;
-  return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * plane + 4 * grid;
+  return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
 }
 
 /* Examples per call of nnc_c3_weight_grad: enough for some 768 grid positions, so that small
  * images' sums are not dominated by the final sums across lanes. */
-int conv3x3_weight_group(int H, int W) {
-  int grid = (H * (W + 1) + 7) / 8 * 8;
-  return (768 + grid - 1) / grid;
-}
+int conv3x3_weight_group(int H, int W) { return (int)((768 + c3_grid(H, W) - 1) / c3_grid(H, W)); }
 
 /* its scratch: the group's x planes and dy grids */
 size_t conv3x3_weight_scratch(int C, int H, int W, int F) {
-  size_t grid = (size_t)(H * (W + 1) + 7) / 8 * 8, plane = grid + 2 * (size_t)(W + 1) + 2;
-  return (size_t)conv3x3_weight_group(H, W) * ((size_t)C * plane + (size_t)F * grid);
+  return (size_t)conv3x3_weight_group(H, W) * ((size_t)C * c3_plane(H, W) + (size_t)F * c3_grid(H, W));
 }
 
 int conv2d_group(const Node *conv) {
@@ -529,13 +529,17 @@ static void emit_regroup(Emit *e, const ConvDims *d, const char *y, bool to_mode
  * CPUs with AVX2 and FMA): out[b] = conv(in[b]) with w packed as it is or, for the input gradient,
  * transposed and flipped. Opens the else branch that the unfolding path fills; emit_direct_end
  * closes it. */
+/* The direct path is compiled where the kernel is (NNC_C3) and taken where the CPU allows; the
+ * portable code that follows direct_else is the other branch. */
+static const char *const direct_if = "#ifdef NNC_C3\n  if (nnc_c3_usable()) {\n";
+static const char *const direct_else = "  } else\n#endif\n  {\n";
+
 static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const char *in, const char *w, const char *out,
                               const Node *bias_add, const Node *bn) {
   if (!d->direct) return false;
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
-  P(e, "#ifdef NNC_C3\n"
-       "  if (nnc_c3_usable()) {\n"
-       "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_packed(%d, %d);\n"
+  P(e, "%s", direct_if);
+  P(e, "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_packed(%d, %d);\n"
        "    nnc_c3_pack(packed, %s, %d, %d, %d);\n",
     e->plan.fixed, Fo, Ci, w, d->F, d->C, data_grad);
   const char *epilogue = "NULL, NULL";
@@ -551,11 +555,9 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
     epilogue = "scale, shift";
   }
   P(e, "    for (int b = 0; b < n; b++)\n"
-       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s);\n"
-       "  } else\n"
-       "#endif\n"
-       "  {\n",
+       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s);\n",
     out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, epilogue);
+  P(e, "%s", direct_else);
   return true;
 }
 
@@ -667,9 +669,8 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
   P(e, "  /* %s = Σ_b %s[b] · unfold(%s[b])^T */\n", dw, dy, x);
   if (d.direct) {
     int group = conv3x3_weight_group(d.H, d.W);
-    P(e, "#ifdef NNC_C3\n"
-         "  if (nnc_c3_usable()) {\n"
-         "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)%d * nnc_c3_grid(%d, %d);\n"
+    P(e, "%s", direct_if);
+    P(e, "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)%d * nnc_c3_grid(%d, %d);\n"
          "    float *xp = m->fixed + %zu, *dyg = xp + %d * planes;\n"
          "    for (int b0 = 0; b0 < n; b0 += %d) {\n"
          "      const int g = n - b0 < %d ? n - b0 : %d;\n"
@@ -678,12 +679,10 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
          "        nnc_c3_layout(dyg + j * grids, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, 1);\n"
          "      }\n"
          "      nnc_c3_weight_grad(%s, dyg, xp, %d, %d, %d, %d, g, b0 > 0);\n"
-         "    }\n"
-         "  } else\n"
-         "#endif\n"
-         "  {\n",
+         "    }\n",
       d.C, d.H, d.W, d.F, d.H, d.W, e->plan.fixed, group, group, group, group, x, d.in, d.C, d.H, d.W, dy, d.out, d.F,
       d.H, d.W, dw, d.C, d.H, d.W, d.F);
+    P(e, "%s", direct_else);
   }
   emit_group_loop(e, &d);
   if (d.pointwise) {

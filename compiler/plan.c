@@ -192,7 +192,8 @@ Plan plan_build(Compilation *c, bool double_precision) {
   }
   /* Batch statistics kept from a batchnorm's forward kernel for its backward ones and the running
      statistics' update; for the convolutions, shared by all, one group of examples unfolded
-     (im2col) and, for groups of several, their output in the products' layout. */
+     (im2col) and, for groups of several, their output in the products' layout, or what the direct
+     3x3 kernels need (float builds), whichever is more. */
   for (int i = 0; i < n; i++) {
     Node *nd = &g->nodes[i];
     if (nd->op == OP_BATCHNORM && p.in_train[i]) {

@@ -43,13 +43,18 @@ NNC_C3_FN void nnc_c3_pack(float *wp, const float *w, int F, int C, int data_gra
       }
 }
 
+/* the first count (1..8) lanes, for loads and stores that must not touch memory past them */
+__attribute__((target("avx2,fma"))) NNC_C3_FN __m256i nnc_c3_lanes(int count) {
+  static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 - count));
+}
+
 /* to[0..n) = from[0..n), 8 at a time: rows are short, where memcpy's call and rep movs cost most */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const float *from, int n) {
-  static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   int j = 0;
   for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
-  if (j < n) { /* the first n - j lanes, without touching memory past them */
-    const __m256i mask = _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 - (n - j)));
+  if (j < n) {
+    const __m256i mask = nnc_c3_lanes(n - j);
     _mm256_maskstore_ps(to + j, mask, _mm256_maskload_ps(from + j, mask));
   }
 }
@@ -58,12 +63,11 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const 
  * affine map (inference's batchnorm, with the convolution's bias folded in) */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_affine(float *to, const float *from, int n, float scale,
                                                               float shift) {
-  static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift);
   int j = 0;
   for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(from + j), a), b));
   if (j < n) {
-    const __m256i mask = _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 - (n - j)));
+    const __m256i mask = nnc_c3_lanes(n - j);
     _mm256_maskstore_ps(to + j, mask, _mm256_add_ps(_mm256_mul_ps(_mm256_maskload_ps(from + j, mask), a), b));
   }
 }
