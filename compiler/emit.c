@@ -216,7 +216,7 @@ static bool emit_ew_stats(Emit *e, NodeId id, const char *indent, const char *v,
 }
 
 /* One loop computing `root` and every node fused into it (fuse.c), intermediates in locals.
- * A bias_add in the group makes the loop run over batch, channel and position. With `stats`
+ * A bias_add or batchnorm in the group makes the loop run over batch, channel and position. With `stats`
  * (a --stats build's train()), a group holding a layer's output or its gradient is emitted
  * twice: the plain loop, and one that also accumulates the statistics, run on recorded steps. */
 static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *members, int n_members, bool stats);
@@ -249,25 +249,37 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats) {
 
 static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *members, int n_members, bool stats) {
   Graph *g = e->g;
-  const Node *bias = NULL;
+  const Node *channel = NULL; /* the group's bias_add or batchnorm (fuse.c: at most one) */
   for (int k = 0; k < n_members; k++)
-    if (g->nodes[members[k]].op == OP_BIAS_ADD) bias = &g->nodes[members[k]];
-  const char *indent;
-  if (bias) {
-    long long ch = bias->shape.dim[1], spatial = count_of(bias) / ch;
+    if (g->nodes[members[k]].op == OP_BIAS_ADD || g->nodes[members[k]].op == OP_BATCHNORM) channel = &g->nodes[members[k]];
+  const char *indent, *close;
+  if (channel) {
+    long long ch = channel->shape.dim[1], spatial = count_of(channel) / ch;
+    const char *batch = is_batched(channel->shape) ? "n" : "1";
+    /* a batchnorm's scale and shift, left in its statistics by emit_batchnorm */
+    const char *bn = channel->op != OP_BATCHNORM ? NULL
+                   : arena_printf(&e->c->arena, "const nnc_real bn_scale = m->fixed[%zu + c], bn_shift = m->fixed[%zu + c];\n",
+                                  e->plan.store[channel - g->nodes].stats + 3 * (size_t)ch,
+                                  e->plan.store[channel - g->nodes].stats + 4 * (size_t)ch);
     if (spatial == 1) {
       P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      size_t i = (size_t)b * %lld + c;\n",
-        is_batched(bias->shape) ? "n" : "1", ch, ch);
-      indent = "      ";
+        batch, ch, ch);
+      if (bn) P(e, "      %s", bn);
+      indent = "      ", close = "    }\n";
+    } else if (bn) {
+      P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      %s"
+           "      for (int s = 0; s < %lld; s++) {\n        size_t i = ((size_t)b * %lld + c) * %lld + s;\n",
+        batch, ch, bn, spatial, ch, spatial);
+      indent = "        ", close = "      }\n    }\n";
     } else {
       P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++)\n      for (int s = 0; s < %lld; s++) {\n"
            "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n",
-        is_batched(bias->shape) ? "n" : "1", ch, spatial, ch, spatial);
-      indent = "        ";
+        batch, ch, spatial, ch, spatial);
+      indent = "        ", close = "      }\n";
     }
   } else {
     P(e, "  for (size_t i = 0; i < %s; i++) {\n", elems(e, &g->nodes[root]));
-    indent = "    ";
+    indent = "    ", close = "  }\n";
   }
   for (int k = 0; k < n_members; k++) {
     NodeId id = members[k];
@@ -279,14 +291,15 @@ static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *m
       else if (n->op == OP_BIAS_ADD && j == 1) operand[j] = arena_printf(&e->c->arena, "%s[c]", ref(e, in));
       else operand[j] = arena_printf(&e->c->arena, "%s[i]", ref(e, in));
     }
-    const char *value = ew_expr(e, n, operand[0], operand[1]);
+    const char *value = n->op == OP_BATCHNORM ? arena_printf(&e->c->arena, "%s * bn_scale + bn_shift", operand[0])
+                                              : ew_expr(e, n, operand[0], operand[1]);
     if (id == root) P(e, "%s%s[i] = %s;\n", indent, ref(e, id), value);
     else P(e, "%snnc_real v%u = %s;\n", indent, id, value);
     if (stats)
       emit_ew_stats(e, id, indent, id == root ? arena_printf(&e->c->arena, "%s[i]", ref(e, id)) : arena_printf(&e->c->arena, "v%u", id),
                     false);
   }
-  P(e, "%s}\n", !bias ? "  " : count_of(bias) / bias->shape.dim[1] == 1 ? "    " : "      ");
+  P(e, "%s", close);
 }
 
 /* db[c] = Σ_b,s dy[b, c, s] */
@@ -534,16 +547,24 @@ static void emit_regroup(Emit *e, const ConvDims *d, const char *y, bool to_mode
 static const char *const direct_if = "#ifdef NNC_C3\n  if (nnc_c3_usable()) {\n";
 static const char *const direct_else = "  } else\n#endif\n  {\n";
 
+static void emit_batchnorm(Emit *e, NodeId id, bool training, bool apply);
+static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats);
+
+/* out[b] = conv(in[b]) and, for the forward pass, the epilogue of fold (fuse.c): its bias, or in
+ * inference the batchnorm with the bias folded in as one per-channel scale and shift, then that
+ * batchnorm's add (of fold->residual) and relu. */
 static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const char *in, const char *w, const char *out,
-                              const Node *bias_add, const Node *bn) {
+                              const ConvFold *fold, bool training) {
   if (!d->direct) return false;
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
   P(e, "%s", direct_if);
   P(e, "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_packed(%d, %d);\n"
        "    nnc_c3_pack(packed, %s, %d, %d, %d);\n",
     e->plan.fixed, Fo, Ci, w, d->F, d->C, data_grad);
-  const char *epilogue = "NULL, NULL";
-  if (bn) { /* inference: y = (conv + bias - mean) gamma / sqrt(var + eps) + beta, per channel */
+  const char *scale = "NULL", *shift = "NULL", *residual = "NULL";
+  const Node *bias_add = fold && fold->bias_add != NO_NODE ? &e->g->nodes[fold->bias_add] : NULL;
+  if (fold && fold->batchnorm != NO_NODE) { /* y = (conv + bias - mean) gamma / sqrt(var + eps) + beta */
+    const Node *bn = &e->g->nodes[fold->batchnorm];
     P(e, "    float *scale = scratch, *shift = scale + %d;\n"
          "    scratch = shift + %d;\n"
          "    for (int f = 0; f < %d; f++) {\n"
@@ -552,50 +573,43 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
          "    }\n",
       d->F, d->F, d->F, ref(e, bn->in[1]), ref(e, bn->in[4]), bn->attr.eps, ref(e, bn->in[2]),
       bias_add ? ref(e, bias_add->in[1]) : "0", bias_add ? "[f]" : "", ref(e, bn->in[3]));
-    epilogue = "scale, shift";
+    scale = "scale", shift = "shift";
+  } else if (bias_add) {
+    shift = ref(e, bias_add->in[1]);
   }
+  if (fold && fold->residual != NO_NODE)
+    residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
   P(e, "    for (int b = 0; b < n; b++)\n"
-       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s);\n",
-    out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, epilogue);
+       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
+    out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
+    fold && fold->relu != NO_NODE);
+  if (training && e->opt->stats && fold && fold->last != NO_NODE) { /* the portable path's loop records them */
+    const Node *last = &e->g->nodes[fold->last];
+    stats_emit_pass(e->out, e->g, fold->last, out, elems(e, last));
+  }
   P(e, "%s", direct_else);
   return true;
 }
 
-/* The one node of the function being emitted that reads id, if it is the only reader. */
-static const Node *sole_reader(Emit *e, NodeId id, const bool *in_fn) {
-  const Node *found = NULL;
-  for (int i = 0; i < e->g->n_nodes; i++) {
-    if (!in_fn[i]) continue;
-    const Node *n = &e->g->nodes[i];
-    for (int k = 0; k < n->n_in; k++)
-      if (n->in[k] == id) {
-        if (found) return NULL;
-        found = n;
-      }
+/* The portable path's version of a direct convolution's epilogue: its nodes as they are. */
+static void emit_folded(Emit *e, const ConvFold *fold, bool training, const Fusion *fu) {
+  if (fold->bias_add != NO_NODE) {
+    emit_ew_group(e, fold->bias_add, fu, training && e->opt->stats);
+    e->folded[fold->bias_add] = true;
   }
-  return found;
-}
-
-/* In inference, conv2d -> [bias_add ->] batchnorm is one kernel when the convolution is direct:
- * the batchnorm node, or NULL. */
-static const Node *foldable_batchnorm(Emit *e, NodeId conv, const Node **bias_add) {
-  const bool *in_fn = e->plan.in_infer;
-  const Node *next = sole_reader(e, conv, in_fn);
-  *bias_add = NULL;
-  if (next && next->op == OP_BIAS_ADD && next->in[0] == conv) {
-    *bias_add = next;
-    next = sole_reader(e, (NodeId)(next - e->g->nodes), in_fn);
+  if (fold->batchnorm != NO_NODE) {
+    emit_batchnorm(e, fold->batchnorm, training, !fu->inlined[fold->batchnorm]);
+    e->folded[fold->batchnorm] = true;
   }
-  if (!next || next->op != OP_BATCHNORM) return NULL;
-  return next;
+  if (fold->relu != NO_NODE) {
+    emit_ew_group(e, fold->relu, fu, false);
+    e->folded[fold->relu] = true;
+  }
 }
 
 static void emit_direct_end(Emit *e, bool direct) {
   if (direct) P(e, "  }\n");
 }
-
-static void emit_batchnorm(Emit *e, NodeId id, bool training);
-static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats);
 
 /* y[b] (F x OH OW) = w (F x C k k) · unfold(x[b]) (C k k x OH OW), for groups of examples at once */
 static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
@@ -606,9 +620,8 @@ static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
   P(e, "  /* %s[b] (%d x %lld) = %s (%d x %lld) · unfold(%s[b]) (%lld x %lld): k=%d stride=%d pad=%d, %d example%s a product */\n",
     y, d.F, d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p, d.group,
     d.group > 1 ? "s" : "");
-  const Node *bias_add = NULL, *bn = NULL;
-  if (!training && d.direct) bn = foldable_batchnorm(e, id, &bias_add);
-  bool direct = emit_direct_begin(e, &d, false, x, w, bn ? ref(e, (NodeId)(bn - e->g->nodes)) : y, bias_add, bn);
+  const ConvFold *fold = d.direct && fu->fold[id].last != NO_NODE ? &fu->fold[id] : NULL;
+  bool direct = emit_direct_begin(e, &d, false, x, w, fold ? ref(e, fold->last) : y, fold, training);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
@@ -622,15 +635,7 @@ static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
     if (d.group > 1) emit_regroup(e, &d, y, true);
   }
   P(e, "  }\n");
-  if (bn) { /* the portable path runs them as they are */
-    if (bias_add) {
-      NodeId b = (NodeId)(bias_add - e->g->nodes);
-      emit_ew_group(e, b, fu, false);
-      e->folded[b] = true;
-    }
-    emit_batchnorm(e, (NodeId)(bn - e->g->nodes), false);
-    e->folded[bn - e->g->nodes] = true;
-  }
+  if (fold) emit_folded(e, fold, training, fu);
   emit_direct_end(e, direct);
 }
 
@@ -642,7 +647,7 @@ static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
   const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
   const char *zero = e->opt->blas ? "0.0f" : "0";
   P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
-  bool direct = emit_direct_begin(e, &d, true, dy, w, dx, NULL, NULL);
+  bool direct = emit_direct_begin(e, &d, true, dy, w, dx, NULL, false);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
@@ -708,17 +713,22 @@ static void bn_dims(Emit *e, const Node *x, long long *ch, long long *spatial) {
   *spatial = (long long)shape_count(x->shape) / *ch;
 }
 
-static void emit_batchnorm(Emit *e, NodeId id, bool training) {
+/* y = x scale + shift per channel: from the batch's statistics in training (kept for the backward
+ * pass), the running ones in inference. Without apply (the batchnorm is inlined into its user's
+ * loop, fuse.c), the scale and shift are left in its statistics instead. */
+static void emit_batchnorm(Emit *e, NodeId id, bool training, bool apply) {
   const Node *n = &e->g->nodes[id];
   long long C, S;
   bn_dims(e, n, &C, &S);
-  const char *x = ref(e, n->in[0]), *y = ref(e, id), *gamma = ref(e, n->in[1]), *beta = ref(e, n->in[2]);
+  const char *x = ref(e, n->in[0]), *gamma = ref(e, n->in[1]), *beta = ref(e, n->in[2]);
   const char *f = e->fsuf;
   P(e, "  for (int c = 0; c < %lld; c++) {\n", C);
+  if (training || !apply)
+    P(e, "    nnc_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) (training); scale, shift */\n",
+      e->plan.store[id].stats);
   if (training) {
     /* two passes, summed in double across planes: the mean, then the variance around it */
-    P(e, "    nnc_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) */\n"
-         "    double sum = 0, squares = 0;\n", e->plan.store[id].stats);
+    P(e, "    double sum = 0, squares = 0;\n");
     if (S == 1)
       P(e, "    for (int b = 0; b < n; b++) sum += %s[(size_t)b * %lld + c];\n"
            "    const double count = n, mean = sum / count;\n"
@@ -740,11 +750,15 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training) {
     P(e, "    const nnc_real scale = %s[c] / sqrt%s(%s[c] + (nnc_real)%.17g), shift = %s[c] - %s[c] * scale;\n", gamma, f,
       ref(e, n->in[4]), n->attr.eps, beta, ref(e, n->in[3]));
   }
+  if (!apply) {
+    P(e, "    stats[%lld + c] = scale;\n    stats[%lld + c] = shift;\n  }\n", 3 * C, 4 * C);
+    return;
+  }
   P(e, "    for (int b = 0; b < n; b++)\n"
        "      for (int s = 0; s < %lld; s++) {\n"
        "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
        "        %s[i] = %s[i] * scale + shift;\n      }\n  }\n",
-    S, C, S, y, x);
+    S, C, S, ref(e, id), x);
 }
 
 /* running = momentum running + (1 - momentum) batch, with the unbiased batch variance (spec §4) */
@@ -764,6 +778,29 @@ static void emit_running_stats(Emit *e, NodeId id) {
 }
 
 /* dgamma[c] = Σ dy x^, and dx = gamma / (N sqrt(var + eps)) (N dy - dbeta - x^ dgamma) */
+/* A bias gradient of train() that sums `of` over batch and positions ([B, C, S], S > 1) and is
+ * emitted after `after`: the batchnorm's beta gradient, which its gamma gradient's loop also
+ * computes, or the gradient of the convolution bias before it, which the loop that writes its
+ * input gradient computes. The same sums in the same order as emit_bias_grad's. */
+static NodeId bias_grad_of(Emit *e, NodeId of, NodeId after, long long C, long long S) {
+  if (S == 1) return NO_NODE;
+  for (int j = (int)after + 1; j < e->g->n_nodes; j++) {
+    const Node *n = &e->g->nodes[j];
+    if (e->plan.in_train[j] && n->op == OP_BIAS_GRAD && n->in[0] == of && count_of(n) == C &&
+        !e->plan.fuse_train.inlined[j])
+      return (NodeId)j;
+  }
+  return NO_NODE;
+}
+
+/* Marks a node computed by the kernel being emitted; its --stats pass follows that kernel. */
+static void fold_into_kernel(Emit *e, NodeId id) {
+  e->folded[id] = true;
+  if (e->opt->stats) stats_emit_pass(e->out, e->g, id, ref(e, id), elems(e, &e->g->nodes[id]));
+}
+
+/* dgamma[c] = Σ dy x^ (and dbeta[c] = Σ dy), and dx = gamma / (N sqrt(var + eps)) (N dy - dbeta -
+ * x^ dgamma) (and the bias gradient of the convolution before, Σ dx) */
 static void emit_batchnorm_bwd(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   const Node *x = &e->g->nodes[n->in[1]];
@@ -771,26 +808,35 @@ static void emit_batchnorm_bwd(Emit *e, NodeId id) {
   bn_dims(e, x, &C, &S);
   size_t stats = e->plan.store[n->attr.fwd].stats;
   const char *dy = ref(e, n->in[0]), *xr = ref(e, n->in[1]), *out = ref(e, id);
+  NodeId bias_grad = bias_grad_of(e, n->op == OP_BATCHNORM_GAMMA_GRAD ? n->in[0] : id, id, C, S);
   P(e, "  for (int c = 0; c < %lld; c++) {\n"
        "    const nnc_real *stats = m->fixed + %zu, mean = stats[c], inv_std = stats[%lld + c];\n",
     C, stats, 2 * C);
+  if (bias_grad != NO_NODE) P(e, "    nnc_real bias_sum = 0;\n");
   if (n->op == OP_BATCHNORM_GAMMA_GRAD) {
     P(e, "    nnc_real sum = 0;\n"
          "    for (int b = 0; b < n; b++) {\n"
          "      size_t at = ((size_t)b * %lld + c) * %lld;\n"
-         "      sum += nnc_dot_centered(%s + at, 0, %s + at, mean, %lld);\n    }\n"
-         "    %s[c] = sum * inv_std;\n  }\n",
-      C, S, dy, xr, S, out);
-    return;
+         "      sum += nnc_dot_centered(%s + at, 0, %s + at, mean, %lld);\n",
+      C, S, dy, xr, S);
+    if (bias_grad != NO_NODE) P(e, "      bias_sum += nnc_sum(%s + at, %lld);\n", dy, S);
+    P(e, "    }\n    %s[c] = sum * inv_std;\n", out);
+  } else {
+    const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
+    P(e, "    const nnc_real count = (nnc_real)n * %lld, k = %s[c] * inv_std / count;\n"
+         "    const nnc_real db = %s[c], dg = %s[c] * inv_std;\n"
+         "    for (int b = 0; b < n; b++) {\n"
+         "      size_t at = ((size_t)b * %lld + c) * %lld;\n"
+         "      for (int s = 0; s < %lld; s++) {\n"
+         "        size_t i = at + s;\n"
+         "        %s[i] = k * (count * %s[i] - db - (%s[i] - mean) * dg);\n      }\n",
+      S, gamma, dbeta, dgamma, C, S, S, out, dy, xr);
+    if (bias_grad != NO_NODE) P(e, "      bias_sum += nnc_sum(%s + at, %lld);\n", out, S);
+    P(e, "    }\n");
   }
-  const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
-  P(e, "    const nnc_real count = (nnc_real)n * %lld, k = %s[c] * inv_std / count;\n"
-       "    const nnc_real db = %s[c], dg = %s[c] * inv_std;\n"
-       "    for (int b = 0; b < n; b++)\n"
-       "      for (int s = 0; s < %lld; s++) {\n"
-       "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
-       "        %s[i] = k * (count * %s[i] - db - (%s[i] - mean) * dg);\n      }\n  }\n",
-    S, gamma, dbeta, dgamma, S, C, S, out, dy, xr);
+  if (bias_grad != NO_NODE) P(e, "    %s[c] = bias_sum;\n", ref(e, bias_grad));
+  P(e, "  }\n");
+  if (bias_grad != NO_NODE) fold_into_kernel(e, bias_grad);
 }
 
 /* max and average pooling, k x k windows at stride s, no padding; one plane (b, c) at a time */
@@ -853,7 +899,14 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   const Node *n = &e->g->nodes[id];
   const char *y = ref(e, id);
   const char *a = n->n_in > 0 ? ref(e, n->in[0]) : NULL;
-  if (fu->inlined[id] || e->folded[id]) return; /* computed in its user's loop or an earlier kernel */
+  if (e->folded[id]) return; /* computed by an earlier kernel */
+  if (fu->inlined[id]) {     /* computed in its user's loop; a batchnorm's statistics are not */
+    if (n->op == OP_BATCHNORM) {
+      source_comment(e, n, "batchnorm statistics");
+      emit_batchnorm(e, id, training, false);
+    }
+    return;
+  }
   switch (n->op) {
   case OP_INPUT: case OP_LABEL: case OP_TARGET: case OP_PARAM: case OP_BUFFER: case OP_RESHAPE:
     /* storage only; a flatten's output is a layer's all the same */
@@ -880,7 +933,7 @@ static void emit_node(Emit *e, NodeId id, bool training, const Fusion *fu) {
   case OP_CONV2D: emit_conv2d(e, id, training, fu); break;
   case OP_CONV2D_BWD_DATA: emit_conv2d_bwd_data(e, id); break;
   case OP_CONV2D_BWD_WEIGHT: emit_conv2d_bwd_weight(e, id); break;
-  case OP_BATCHNORM: emit_batchnorm(e, id, training); break;
+  case OP_BATCHNORM: emit_batchnorm(e, id, training, true); break;
   case OP_BATCHNORM_GAMMA_GRAD: case OP_BATCHNORM_BWD: emit_batchnorm_bwd(e, id); break;
   case OP_MAX_POOL: case OP_MAX_POOL_BWD: case OP_AVG_POOL: case OP_AVG_POOL_BWD: emit_pool(e, id); break;
   case OP_GLOBAL_AVG_POOL: case OP_GLOBAL_AVG_POOL_BWD: emit_global_avg_pool(e, id); break;

@@ -353,9 +353,17 @@ void summary_print_memory(const Graph *g, const Plan *p, FILE *out); /* its memo
 bool grad_build(Compilation *c);
 
 /* ============================== plan.c ============================== */
+/* What a direct 3x3 convolution's kernel computes after the convolution (fuse.c); NO_NODE: absent */
+typedef struct ConvFold {
+  NodeId bias_add, batchnorm; /* its bias, and in inference the batchnorm after it */
+  NodeId residual_add, residual, relu; /* in inference: the batchnorm's relu or add + relu group, and the add's other operand */
+  NodeId last;       /* the node whose storage the kernel writes (the last of the above), or NO_NODE */
+} ConvFold;
+
 typedef struct Fusion {
   bool *inlined;     /* per node: computed inside the loop of its single user */
   NodeId *root;      /* per node: the node whose loop computes it (itself when not inlined) */
+  ConvFold *fold;    /* per conv2d node */
 } Fusion;
 
 typedef enum StorageKind {
@@ -374,8 +382,8 @@ typedef struct Storage {
   size_t offset;     /* elements; per example for STORE_BATCHED */
   NodeId alias;      /* STORE_ALIAS */
   size_t aux;        /* per-example offset of a second batched buffer (dropout masks), or SIZE_MAX */
-  size_t stats;      /* batchnorm in training: offset in the fixed block of its batch mean, variance and
-                        1/sqrt(var + eps), one per channel each */
+  size_t stats;      /* batchnorm: offset in the fixed block of its batch mean, variance, 1/sqrt(var + eps)
+                        (training), and the scale and shift that apply it, one per channel each */
 } Storage;
 
 struct Plan {
@@ -400,7 +408,7 @@ void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers);
 /* ============================== fuse.c ============================== */
 /* Fusion groups for one function: in_fn marks its nodes, result is the value it returns. Needs
  * the plan's storage kinds (not its offsets). */
-Fusion fuse_plan(Compilation *c, const Plan *p, const bool *in_fn, NodeId result);
+Fusion fuse_plan(Compilation *c, const Plan *p, const bool *in_fn, NodeId result, bool training, bool double_precision);
 
 /* ============================== emit.c ============================== */
 typedef struct EmitOptions {

@@ -3,8 +3,9 @@
  * Parameters are carved out of one block (trainable first, in creation order), their gradients
  * out of a mirror block. Unbatched temporaries (scalars, intermediate parameter gradients) get a
  * small fixed block. Batched values — activations, their gradients, dropout masks — share the
- * activation arena by liveness: a value occupies its region from the kernel that writes it to
- * the last kernel that reads it, in train() or infer() (both run nodes in id order, so one
+ * activation arena by liveness: a value occupies its region from the kernel that writes it (a
+ * direct convolution writes the last node of its epilogue) to the last kernel that reads it, in
+ * train() or infer() (both run nodes in id order, so one
  * placement serves both), and regions of values whose lifetimes overlap never overlap. A value
  * computed inside a fused loop in both functions needs no region at all. Reshapes alias their
  * input. Requires grad.c's output.
@@ -62,6 +63,18 @@ static size_t place_batched(Compilation *c, Plan *p, bool infer_only) {
   NodeId out = p->store[g->output].kind == STORE_ALIAS ? p->store[g->output].alias : g->output;
   last[out] = n;
 
+  /* a direct convolution writes the last node of its epilogue (fuse.c's ConvFold) when it runs */
+  long *first_write = arena_alloc(&c->arena, sizeof(long) * (size_t)n);
+  for (int i = 0; i < n; i++) first_write[i] = i;
+  for (int f = infer_only ? 1 : 0; f < 2; f++) {
+    const Fusion *fu = f == 0 ? &p->fuse_train : &p->fuse_infer;
+    const bool *in_fn = f == 0 ? p->in_train : p->in_infer;
+    for (int i = 0; i < n; i++) {
+      NodeId last_folded = in_fn[i] && g->nodes[i].op == OP_CONV2D ? fu->fold[i].last : NO_NODE;
+      if (last_folded != NO_NODE && first_write[last_folded] > i) first_write[last_folded] = i;
+    }
+  }
+
   Item *items = arena_alloc(&c->arena, sizeof(Item) * (size_t)(2 * n + 1));
   int n_items = 0;
   /* in order of the first write: the copied-in input and target, then kernel by kernel */
@@ -74,9 +87,15 @@ static size_t place_batched(Compilation *c, Plan *p, bool infer_only) {
                         (p->in_infer[i] && !p->fuse_infer.inlined[i]);
     if (!needs_region) continue;
     Op op = g->nodes[i].op;
-    long first = op == OP_INPUT || op == OP_TARGET ? -1 : i;
+    long first = op == OP_INPUT || op == OP_TARGET ? -1 : first_write[i];
     size_t size = (size_t)shape_count(g->nodes[i].shape);
     items[n_items++] = (Item){(NodeId)i, false, size, first, last[i] < first ? first : last[i], 0};
+  }
+  for (int it = 1; it < n_items; it++) { /* stable, by first write: folds move a few items earlier */
+    Item x = items[it];
+    int k = it;
+    for (; k > 0 && items[k - 1].first > x.first; k--) items[k] = items[k - 1];
+    items[k] = x;
   }
   /* Dropout masks are kept across calls: the gradient-check hook reuses them (freeze_masks). They
      are placed first and live throughout, so no other value ever shares their region. */
@@ -196,9 +215,9 @@ Plan plan_build(Compilation *c, bool double_precision) {
      3x3 kernels need (float builds), whichever is more. */
   for (int i = 0; i < n; i++) {
     Node *nd = &g->nodes[i];
-    if (nd->op == OP_BATCHNORM && p.in_train[i]) {
+    if (nd->op == OP_BATCHNORM && (p.in_train[i] || p.in_infer[i])) {
       p.store[i].stats = p.fixed;
-      p.fixed += 3 * (size_t)nd->shape.dim[1];
+      p.fixed += 5 * (size_t)nd->shape.dim[1];
     }
     if ((nd->op == OP_CONV2D || nd->op == OP_CONV2D_BWD_DATA || nd->op == OP_CONV2D_BWD_WEIGHT) &&
         (p.in_train[i] || p.in_infer[i])) {
@@ -217,8 +236,8 @@ Plan plan_build(Compilation *c, bool double_precision) {
       if (need > p.scratch) p.scratch = need;
     }
   }
-  p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss);
-  p.fuse_infer = fuse_plan(c, &p, p.in_infer, g->output);
+  p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss, true, double_precision);
+  p.fuse_infer = fuse_plan(c, &p, p.in_infer, g->output, false, double_precision);
   p.batched_per_example = place_batched(c, &p, false);
   p.infer_per_example = place_batched(c, &p, true);
   return p;

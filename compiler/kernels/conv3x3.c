@@ -59,16 +59,24 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const 
   }
 }
 
-/* to[0..n) = from[0..n) * scale + shift: the epilogue of a convolution followed by a per-channel
- * affine map (inference's batchnorm, with the convolution's bias folded in) */
-__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_affine(float *to, const float *from, int n, float scale,
-                                                              float shift) {
-  const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift);
+/* to[0..n) = from[0..n) scale + shift, plus residual[0..n) when it is not NULL, then relu'd when
+ * relu is set: the epilogue of a convolution followed by its bias, or in inference by a batchnorm
+ * (the bias folded in) and that batchnorm's relu or add + relu. max(0, v) returns v when v is NaN
+ * or zero, as `v < 0 ? 0 : v` does. */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_epilogue(float *to, const float *from, int n, float scale,
+                                                                float shift, const float *residual, int relu) {
+  const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
   int j = 0;
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(from + j), a), b));
+  for (; j + 8 <= n; j += 8) {
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(from + j), a), b);
+    if (residual) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + j));
+    _mm256_storeu_ps(to + j, relu ? _mm256_max_ps(zero, v) : v);
+  }
   if (j < n) {
     const __m256i mask = nnc_c3_lanes(n - j);
-    _mm256_maskstore_ps(to + j, mask, _mm256_add_ps(_mm256_mul_ps(_mm256_maskload_ps(from + j, mask), a), b));
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_maskload_ps(from + j, mask), a), b);
+    if (residual) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + j, mask));
+    _mm256_maskstore_ps(to + j, mask, relu ? _mm256_max_ps(zero, v) : v);
   }
 }
 
@@ -96,11 +104,12 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_layout(float *to, cons
   }
 }
 
-/* y [Fo][H][W] = the 3x3 same convolution of x [Ci][H][W] with the packed weights wp; with scale
- * (not NULL), y[f] = conv[f] scale[f] + shift[f] */
+/* y [Fo][H][W] = the 3x3 same convolution of x [Ci][H][W] with the packed weights wp; with an
+ * epilogue (nnc_c3_epilogue) when any of scale, shift and residual is not NULL or relu is set:
+ * y[f] = conv[f] scale[f] + shift[f] (+ residual[f]) (relu'd), scale 1 and shift 0 when NULL. */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const float *x, const float *wp, int Ci,
                                                             int H, int W, int Fo, float *scratch, const float *scale,
-                                                            const float *shift) {
+                                                            const float *shift, const float *residual, int relu) {
   const int Wp = W + 1, grid = nnc_c3_grid(H, W), plane = nnc_c3_plane(H, W);
   float *xp = scratch, *out = scratch + (size_t)Ci * plane;
   nnc_c3_layout(xp, x, Ci, H, W, 0);
@@ -159,8 +168,11 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const f
       for (int h = 0; h < H; h++) {
         float *to = y + ((size_t)f * H + h) * W;
         const float *from = out + (size_t)(f - f0) * grid + (size_t)h * Wp;
-        if (scale) nnc_c3_affine(to, from, W, scale[f], shift[f]);
-        else nnc_c3_copy(to, from, W);
+        if (scale || shift || residual || relu)
+          nnc_c3_epilogue(to, from, W, scale ? scale[f] : 1, shift ? shift[f] : 0,
+                          residual ? residual + ((size_t)f * H + h) * W : NULL, relu);
+        else
+          nnc_c3_copy(to, from, W);
       }
   }
 }

@@ -57,7 +57,7 @@ static void check_shape(int C, int F, int H, int W, int n) {
   assert_true(y && dx && dw && scratch);
 
   nnc_c3_pack(scratch, w, F, C, 0);
-  nnc_c3_conv(y, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), NULL, NULL);
+  nnc_c3_conv(y, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), NULL, NULL, NULL, 0);
   for (int f = 0; f < F; f++)
     for (int i = 0; i < H; i++)
       for (int j = 0; j < W; j++) {
@@ -71,19 +71,33 @@ static void check_shape(int C, int F, int H, int W, int n) {
         expect_near("forward", y[((size_t)f * H + i) * W + j], want, size, C, F, H, W, ((size_t)f * H + i) * W + j);
       }
 
-  /* the affine epilogue: y[f] scale[f] + shift[f] */
+  /* the epilogues: y[f] scale[f] + shift[f]; y[f] + shift[f] (the bias in training); and
+     relu(y[f] scale[f] + shift[f] + r) (inference's batchnorm, add and relu), where relu keeps a
+     NaN of r as `v < 0 ? 0 : v` does */
   float *scale = random_floats((size_t)F), *shift = random_floats((size_t)F), *z = malloc(sizeof(float) * out);
+  float *r = random_floats(out);
   assert_non_null(z);
+  r[out / 2] = NAN;
   nnc_c3_pack(scratch, w, F, C, 0);
-  nnc_c3_conv(z, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), scale, shift);
+  nnc_c3_conv(z, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), scale, shift, NULL, 0);
   for (size_t i = 0; i < out; i++) {
     size_t f = i / ((size_t)H * W);
     expect_near("affine epilogue", z[i], (double)y[i] * scale[f] + shift[f], fabs(y[i] * scale[f]), C, F, H, W, i);
   }
-  free(scale), free(shift), free(z);
+  nnc_c3_conv(z, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), NULL, shift, NULL, 0);
+  for (size_t i = 0; i < out; i++)
+    expect_near("bias epilogue", z[i], (double)y[i] + shift[i / ((size_t)H * W)], fabs(y[i]), C, F, H, W, i);
+  nnc_c3_conv(z, x, scratch, C, H, W, F, scratch + nnc_c3_packed(F, C), scale, shift, r, 1);
+  for (size_t i = 0; i < out; i++) {
+    size_t f = i / ((size_t)H * W);
+    double v = (double)y[i] * scale[f] + shift[f] + r[i];
+    if (i == out / 2) assert_true(isnan(z[i]));
+    else expect_near("residual relu epilogue", z[i], v < 0 ? 0 : v, fabs(y[i] * scale[f]) + fabs(r[i]), C, F, H, W, i);
+  }
+  free(scale), free(shift), free(z), free(r);
 
   nnc_c3_pack(scratch, w, F, C, 1);
-  nnc_c3_conv(dx, dy, scratch, F, H, W, C, scratch + nnc_c3_packed(C, F), NULL, NULL);
+  nnc_c3_conv(dx, dy, scratch, F, H, W, C, scratch + nnc_c3_packed(C, F), NULL, NULL, NULL, 0);
   for (int c = 0; c < C; c++)
     for (int h = 0; h < H; h++)
       for (int k = 0; k < W; k++) {

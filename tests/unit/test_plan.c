@@ -16,7 +16,9 @@
  * The kernels, their reads and their writes are emit.c's: one kernel per node that is neither
  * storage (input, label, target, parameter, reshape) nor fused into another's loop; a fused loop
  * reads its members' operands that are not computed inside it; dropout in train() writes its
- * mask, which dropout's backward reads. NNC_PLAN_SEED and NNC_PLAN_ITERS (in the environment)
+ * mask, which dropout's backward reads; and, replayed a second time, a direct 3x3 convolution
+ * writes what its epilogue computes (fuse.c's ConvFold) in place of those nodes' kernels, as on
+ * CPUs with AVX2. Hand-picked residual networks exercise those. NNC_PLAN_SEED and NNC_PLAN_ITERS (in the environment)
  * pick another seed or more iterations.
  */
 #include <setjmp.h>
@@ -207,10 +209,14 @@ static bool overlaps(const Shadow *s, uint32_t a, uint32_t b) {
   return oa < ob + sb && ob < oa + sa;
 }
 
-/* Replays one function (in_fn, its fusion) over a fresh shadow. */
-static void replay(Shadow *s, const bool *in_fn, const Fusion *fu, bool training) {
+/* Replays one function (in_fn, its fusion) over a fresh shadow; with direct, as the direct 3x3
+ * convolutions run it: such a conv2d reads its operands (and its fold's residual) and writes the
+ * last node of its fold (fuse.c's ConvFold), whose nodes then run no kernel of their own. */
+static void replay(Shadow *s, const bool *in_fn, const Fusion *fu, bool training, bool direct) {
   const Graph *g = s->g;
   uint32_t n = (uint32_t)g->n_nodes;
+  bool *folded = calloc(n + 1, sizeof *folded);
+  assert_non_null(folded);
   memset(s->owner, 0, sizeof *s->owner * (s->size + 1));
   if (training) /* the masks are drawn by the first call and kept */
     for (uint32_t i = 0; i < n; i++)
@@ -220,9 +226,23 @@ static void replay(Shadow *s, const bool *in_fn, const Fusion *fu, bool training
   uint32_t reads[1024];
   for (uint32_t k = 0; k < n; k++) {
     const Node *nd = &g->nodes[k];
-    if (!in_fn[k] || fu->inlined[k]) continue;
+    if (!in_fn[k] || fu->inlined[k] || folded[k]) continue;
     if (op_kind(nd->op) == OPK_LEAF || nd->op == OP_RESHAPE) continue;
     int n_reads = 0;
+    const ConvFold *fold = direct && nd->op == OP_CONV2D && fu->fold[k].last != NO_NODE ? &fu->fold[k] : NULL;
+    if (fold) {
+      for (int j = 0; j < nd->n_in; j++) reads[n_reads++] = resolve(s->p, nd->in[j]);
+      if (fold->residual != NO_NODE) reads[n_reads++] = resolve(s->p, fold->residual);
+      for (int r = 0; r < n_reads; r++) shadow_read(s, reads[r], (NodeId)k);
+      for (int r = 0; r < n_reads; r++)
+        if (overlaps(s, fold->last, reads[r]))
+          report(s, "direct kernel %%%u writes %%%u over its own operand %%%u", k, fold->last, reads[r]);
+      shadow_write(s, fold->last, (NodeId)k);
+      NodeId members[] = {fold->bias_add, fold->batchnorm, fold->relu};
+      for (int j = 0; j < 3; j++)
+        if (members[j] != NO_NODE) folded[members[j]] = true;
+      continue;
+    }
     for (uint32_t m = 0; m <= k; m++) { /* the members of k's loop */
       if (!in_fn[m] || (m != k && !(fu->inlined[m] && fu->root[m] == k))) continue;
       const Node *mn = &g->nodes[m];
@@ -240,6 +260,7 @@ static void replay(Shadow *s, const bool *in_fn, const Fusion *fu, bool training
     shadow_write(s, k, (NodeId)k);
   }
   if (!training) shadow_read(s, resolve(s->p, g->output), (NodeId)n);
+  free(folded);
 }
 
 static long n_models, n_kernels_total;
@@ -255,10 +276,12 @@ static void check_model(const char *src) {
     Shadow s = {&f.c.graph, &p, NULL, p.batched_per_example, "", src, 0};
     s.owner = calloc(s.size + 1, sizeof *s.owner);
     assert_non_null(s.owner);
-    s.fn = "train";
-    replay(&s, p.in_train, &p.fuse_train, true);
-    s.fn = "infer";
-    replay(&s, p.in_infer, &p.fuse_infer, false);
+    for (int direct = 0; direct < 2; direct++) {
+      s.fn = direct ? "direct train" : "train";
+      replay(&s, p.in_train, &p.fuse_train, true, direct);
+      s.fn = direct ? "direct infer" : "infer";
+      replay(&s, p.in_infer, &p.fuse_infer, false, direct);
+    }
     free(s.owner);
     n_models++;
     n_kernels_total += f.c.graph.n_nodes;
@@ -281,6 +304,25 @@ static void test_models(void **state) {
               "c = dense(b, 4) * a + x\nloss mse(c, t)\noptimizer adam(lr=0.01)\n");
   check_model("model r\ninput x : [2, 3, 4]\nlabel y : class[2]\nh = dropout(flatten(x), 0.5)\n"
               "g = dense(h, 24) + h\nloss softmax_cross_entropy(dense(g, 2), y)\noptimizer sgd(lr=0.1)\n");
+  /* residual blocks, whose direct convolutions write their bias, or batchnorm + (add +) relu, when
+     they run: the shortcut computed before the block's second convolution (folded) and after it
+     (not folded), a batchnorm inlined into an activation that does not fold, a bias-free conv */
+  static const char *const blocks =
+      "h = relu(batchnorm(conv2d(x, 4, 3, pad=1)))\n"
+      "g = batchnorm(conv2d(relu(batchnorm(conv2d(h, 4, 3, pad=1))), 4, 3, pad=1, bias=false))\n"
+      "h = relu(g + h)\n"
+      "s = batchnorm(conv2d(h, 6, 1, stride=2))\n"
+      "h = relu(batchnorm(conv2d(h, 6, 3, stride=2, pad=1)))\n"
+      "h = relu(s + batchnorm(conv2d(h, 6, 3, pad=1)))\n"
+      "g = relu(batchnorm(conv2d(h, 6, 3, stride=2, pad=1)))\n"
+      "h = relu(batchnorm(conv2d(g, 6, 3, pad=1)) + batchnorm(conv2d(h, 6, 1, stride=2)))\n"
+      "h = selu(batchnorm(conv2d(h, 5, 3, pad=1))) + conv2d(h, 5, 3, pad=1)\n";
+  char *src = malloc(4096);
+  assert_non_null(src);
+  snprintf(src, 4096, "model r\ninput x : [3, 9, 10]\nlabel y : class[3]\n%s"
+           "loss softmax_cross_entropy(dense(global_avg_pool(h), 3), y)\noptimizer sgd(lr=0.1)\n", blocks);
+  check_model(src);
+  free(src);
 }
 
 static void test_random_models(void **state) {
