@@ -21,6 +21,8 @@
 #define NNC_C3 1
 /* unused: a model may need only some of these */
 #define NNC_C3_FN __attribute__((unused)) static
+/* the per-row helpers: a call per row of 7 to 28 floats costs as much as the copy */
+#define NNC_C3_ROW __attribute__((unused, always_inline)) static inline
 
 NNC_C3_FN int nnc_c3_grid(int H, int W) { return (H * (W + 1) + 7) / 8 * 8; }
 /* the last run reads up to 2 rows and 2 columns past the grid */
@@ -44,13 +46,13 @@ NNC_C3_FN void nnc_c3_pack(float *wp, const float *w, int F, int C, int data_gra
 }
 
 /* the first count (1..8) lanes, for loads and stores that must not touch memory past them */
-__attribute__((target("avx2,fma"))) NNC_C3_FN __m256i nnc_c3_lanes(int count) {
+__attribute__((target("avx2,fma"))) NNC_C3_ROW __m256i nnc_c3_lanes(int count) {
   static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_loadu_si256((const __m256i *)(const void *)(lanes + 8 - count));
 }
 
 /* to[0..n) = from[0..n), 8 at a time: rows are short, where memcpy's call and rep movs cost most */
-__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const float *from, int n) {
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_copy(float *to, const float *from, int n) {
   int j = 0;
   for (; j + 8 <= n; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
   if (j < n) {
@@ -63,7 +65,7 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_copy(float *to, const 
  * relu is set: the epilogue of a convolution followed by its bias, or in inference by a batchnorm
  * (the bias folded in) and that batchnorm's relu or add + relu. max(0, v) returns v when v is NaN
  * or zero, as `v < 0 ? 0 : v` does. */
-__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_epilogue(float *to, const float *from, int n, float scale,
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_epilogue(float *to, const float *from, int n, float scale,
                                                                 float shift, const float *residual, int relu) {
   const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
   int j = 0;
