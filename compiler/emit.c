@@ -151,6 +151,18 @@ static void emit_matmul(Emit *e, NodeId id) {
                                  N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, ref(e, id), N);
   if (!e->opt->blas) {
     P(e, "  %s", own); /* nnc's own kernel (emit_dense.c) */
+  } else if (n->shape.dim[0] == DIM_BATCH && !ta && tb) {
+    /* one example: a matrix-vector product. cblas_sgemm would first copy all of B (the weights)
+       into its packed layout, 60 % of fashion_snn's batch-1 forward (OpenBLAS 0.3.21) */
+    P(e, "  if (n == 1)\n    cblas_sgemv(CblasRowMajor, CblasNoTrans, %s, %s, 1.0f, %s, %s, %s, 1, 0.0f, %s, 1);\n  else\n",
+      N, K, ref(e, n->in[1]), ldb, ref(e, n->in[0]), ref(e, id));
+    emit_gemm(e, "    ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, "0.0f", ref(e, id), N);
+  } else if (ta && !tb && a->shape.dim[0] == DIM_BATCH) {
+    /* one example: the weight gradient is an outer product, each element one product, written
+       once (cblas_sgemm zeroes C, packs both operands and then adds into C) */
+    P(e, "  if (n == 1)\n    for (int i = 0; i < %s; i++)\n      for (int j = 0; j < %s; j++) %s[(size_t)i * %s + j] = %s[i] * %s[j];\n"
+         "  else\n", M, N, ref(e, id), N, ref(e, n->in[0]), ref(e, n->in[1]));
+    emit_gemm(e, "    ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, "0.0f", ref(e, id), N);
   } else if (matmul_own_below(n, a) > 0) {
     P(e, "  if (n <= %d) /* a row or two: nnc's kernel is faster than cblas_sgemm's call (emit_dense.c) */\n    %s  else\n",
       matmul_own_below(n, a), own);

@@ -47,7 +47,8 @@
 #                           -R _double rewrites it); <mode> clang: the --no-blas output with clang,
 #                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
-#                           train_step against the double build's on the same parameters, 1e-5
+#                           train_step against the double build's on the same parameters, 1e-5;
+#                           precision_label_blas_one: the same with one example (BLAS build)
 #   vectorize_<model>       vectorize_check.sh (GCC only): at cc -O2, no element-wise loop of nnc_train()
 #                           or nnc_infer() that uses nnc_select (selu, elu, leaky_relu, their
 #                           gradients) is left scalar for "control flow in loop" (-fopt-info-vec)
@@ -433,6 +434,11 @@ foreach(kind label target conv)
                     FLAGS ${flags} MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                     LIBS ${libs})
 endforeach()
+# one example: a BLAS build's matrix-vector forward and outer-product weight gradients (emit_matmul)
+nnc_be_model_test(precision_label_blas_one
+                  MODELS ${NNC_BE_WORK}/precision_label/prec_f.nn ${NNC_BE_WORK}/precision_label/prec_d.nn
+                  FLAGS --debug-api MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
+                  LIBS ${BLAS_LIBRARIES} CFLAGS -DPRECISION_BATCH=1)
 # the convolutions' portable path too (im2col + gemm, what CPUs without AVX2 and FMA run)
 nnc_be_model_test(precision_conv_portable
                   MODELS ${NNC_BE_WORK}/precision_conv/prec_f.nn ${NNC_BE_WORK}/precision_conv/prec_d.nn
