@@ -6,7 +6,9 @@
 # 128 on 1 and 2 threads; prints one markdown table and the environment it ran in. ROUNDS (default
 # 5) alternating rounds per figure, resnet20 ROUNDS - 2 (at least 3): its rounds take seconds.
 # A round times 256 examples of each fashion model (256 steps at batch 1, 16 at 16, 4 at 128) and
-# 64 of resnet20 (64, 4 and 2 steps). About 12 minutes at the default on an idle 2-core machine.
+# 64 of resnet20 (64, 4 and 2 steps). On the project's 2-core machine at a load average of 5, the
+# 1-thread half took 2 minutes and the 2-thread half 25 (PyTorch's two threads crawl when the
+# cores are busy): REPORT_THREADS=1 for the headline figures.
 # REPORT_MODELS, REPORT_BATCHES and REPORT_THREADS narrow it (e.g. REPORT_MODELS=fashion_snn);
 # the environment reaches both sides, e.g. OPENBLAS_CORETYPE=Haswell bench/report.sh.
 # Progress goes to standard error, the report to standard output.
