@@ -151,6 +151,18 @@ static void emit_matmul(Emit *e, NodeId id) {
                                  N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, ref(e, id), N);
   if (!e->opt->blas) {
     P(e, "  %s", own); /* nnc's own kernel (emit_dense.c) */
+  } else if (n->shape.dim[0] == DIM_BATCH && !ta && tb) {
+    /* one example: a matrix-vector product. cblas_sgemm would first copy all of B (the weights)
+       into its packed layout, 60 % of fashion_snn's batch-1 forward (OpenBLAS 0.3.21) */
+    P(e, "  if (n == 1)\n    cblas_sgemv(CblasRowMajor, CblasNoTrans, %s, %s, 1.0f, %s, %s, %s, 1, 0.0f, %s, 1);\n  else\n",
+      N, K, ref(e, n->in[1]), ldb, ref(e, n->in[0]), ref(e, id));
+    emit_gemm(e, "    ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, "0.0f", ref(e, id), N);
+  } else if (ta && !tb && a->shape.dim[0] == DIM_BATCH) {
+    /* one example: the weight gradient is an outer product, each element one product, written
+       once (cblas_sgemm zeroes C, packs both operands and then adds into C) */
+    P(e, "  if (n == 1)\n    for (int i = 0; i < %s; i++)\n      for (int j = 0; j < %s; j++) %s[(size_t)i * %s + j] = %s[i] * %s[j];\n"
+         "  else\n", M, N, ref(e, id), N, ref(e, n->in[0]), ref(e, n->in[1]));
+    emit_gemm(e, "    ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, "0.0f", ref(e, id), N);
   } else if (matmul_own_below(n, a) > 0) {
     P(e, "  if (n <= %d) /* a row or two: nnc's kernel is faster than cblas_sgemm's call (emit_dense.c) */\n    %s  else\n",
       matmul_own_below(n, a), own);
@@ -173,21 +185,22 @@ static const char *ew_expr(Emit *e, const Node *n, const char *a, const char *b)
   case OP_SCALE: return arena_printf(ar, "(nnc_real)%.17g * %s", (double)n->attr.scale, a);
   /* NaN compares false, so `v < 0 ? 0 : v` keeps a NaN as torch.relu does (and stays a max) */
   case OP_RELU: return arena_printf(ar, "%s < 0 ? 0 : %s", a, a);
+  /* nnc_select, not ?:, where an arm computes (fast_select below) */
   case OP_SELU:
-    return arena_printf(ar, "%s > 0 ? (nnc_real)" SELU_LAMBDA " * %s : (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
-                            ") * nnc_expm1(%s)", a, a, a);
-  case OP_ELU: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * nnc_expm1(%s)", a, a, alpha, a);
-  case OP_LEAKY_RELU: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * %s", a, a, alpha, a);
+    return arena_printf(ar, "nnc_select(%s > 0, (nnc_real)" SELU_LAMBDA " * %s, (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
+                            ") * nnc_expm1(%s))", a, a, a);
+  case OP_ELU: return arena_printf(ar, "nnc_select(%s > 0, %s, (nnc_real)%.17g * nnc_expm1(%s))", a, a, alpha, a);
+  case OP_LEAKY_RELU: return arena_printf(ar, "nnc_select(%s > 0, %s, (nnc_real)%.17g * %s)", a, a, alpha, a);
   case OP_SIGMOID: return arena_printf(ar, "nnc_sigmoid(%s)", a);
   case OP_TANH: return arena_printf(ar, "tanh%s(%s)", f, a);
   /* backward: a = dy, b = y (or x for leaky_relu) */
   /* torch's threshold_backward: dy where y is not <= 0, so a NaN y passes dy on */
   case OP_RELU_BWD: return arena_printf(ar, "%s <= 0 ? 0 : %s", b, a);
   case OP_SELU_BWD:
-    return arena_printf(ar, "%s > 0 ? (nnc_real)" SELU_LAMBDA " * %s : %s * (%s + (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
-                            "))", b, a, a, b);
-  case OP_ELU_BWD: return arena_printf(ar, "%s > 0 ? %s : %s * (%s + (nnc_real)%.17g)", b, a, a, b, alpha);
-  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "%s > 0 ? %s : (nnc_real)%.17g * %s", b, a, alpha, a);
+    return arena_printf(ar, "nnc_select(%s > 0, (nnc_real)" SELU_LAMBDA " * %s, %s * (%s + (nnc_real)(" SELU_LAMBDA " * " SELU_ALPHA
+                            ")))", b, a, a, b);
+  case OP_ELU_BWD: return arena_printf(ar, "nnc_select(%s > 0, %s, %s * (%s + (nnc_real)%.17g))", b, a, a, b, alpha);
+  case OP_LEAKY_RELU_BWD: return arena_printf(ar, "nnc_select(%s > 0, %s, (nnc_real)%.17g * %s)", b, a, alpha, a);
   case OP_SIGMOID_BWD: return arena_printf(ar, "%s * %s * (1 - %s)", a, b, b);
   case OP_TANH_BWD: return arena_printf(ar, "%s * (1 - %s * %s)", a, b, b);
   default: nn_die("%s is not element-wise", op_name(n->op));
@@ -1548,7 +1561,9 @@ static const char *dispatch_macro =
  * stays NaN, as in expm1f. */
 static const char *fast_expm1 =
     "static inline float nnc_expm1(float x) {\n"
-    "  float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f; /* NaN too: k stays a small integer */\n"
+    "  /* clamped (NaN to -87 too: k stays a small integer) by nnc_select: after a ?: GCC would\n"
+    "     specialise the arithmetic below for the constant arms, and the loop would not vectorize */\n"
+    "  float lo = nnc_select(x > -87.0f, x, -87.0f), xc = nnc_select(lo < 88.0f, lo, 88.0f);\n"
     "#ifdef __FAST_MATH__ /* the compiler would fold the rounding trick below away */\n"
     "  float k = rintf(xc * 1.44269504f);\n"
     "#else\n"
@@ -1560,7 +1575,22 @@ static const char *fast_expm1 =
     "            r * (1.38888889e-3f + r * 1.98412698e-4f))))));\n"
     "  union { int32_t i; float f; } two_k;\n"
     "  two_k.i = ((int32_t)k + 127) << 23;\n"
-    "  return x != x ? x : two_k.f * p + (two_k.f - 1.0f); /* NaN in, NaN out */\n"
+    "  return nnc_select(x != x, x, two_k.f * p + (two_k.f - 1.0f)); /* NaN in, NaN out */\n"
+    "}\n\n";
+
+/* c ? a : b (c is 0 or 1) as a bitwise choice between two computed values. GCC does not turn a ?:
+ * whose arm does floating-point arithmetic into a vector select (the arithmetic might trap under
+ * its default -ftrapping-math), so the loops of selu, elu, leaky_relu and their gradients, and
+ * nnc_expm1, would stay scalar and branchy at cc -O2. The value is the ?:'s to the bit. */
+static const char *fast_select =
+    "/* c ? a : b, chosen bit by bit, so that GCC vectorizes the loops that use it at -O2 */\n"
+    "static inline nnc_real nnc_select(int c, nnc_real a, nnc_real b) {\n"
+    "  %s ua, ub, mask = 0 - (%s)c;\n"
+    "  memcpy(&ua, &a, sizeof ua);\n"
+    "  memcpy(&ub, &b, sizeof ub);\n"
+    "  ua = (ua & mask) | (ub & ~mask);\n"
+    "  memcpy(&a, &ua, sizeof a);\n"
+    "  return a;\n"
     "}\n\n";
 
 void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
@@ -1600,10 +1630,12 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
-  bool use_sum = false, use_dot = false, use_direct = false, use_matmul = false;
+  bool use_sum = false, use_dot = false, use_direct = false, use_matmul = false, use_select = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
+    use_select |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU || g->nodes[i].op == OP_LEAKY_RELU ||
+                  g->nodes[i].op == OP_SELU_BWD || g->nodes[i].op == OP_ELU_BWD || g->nodes[i].op == OP_LEAKY_RELU_BWD;
     use_sigmoid |= g->nodes[i].op == OP_SIGMOID;
     Op op = g->nodes[i].op;
     bool conv = op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_WEIGHT;
@@ -1619,6 +1651,8 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
                (op == OP_BIAS_GRAD && count_of(&g->nodes[g->nodes[i].in[0]]) != count_of(&g->nodes[i]));
     use_dot |= bn_image_stats || op == OP_BATCHNORM_GAMMA_GRAD;
   }
+  const char *bits = opt->double_precision ? "uint64_t" : "uint32_t";
+  if (use_select) P(&e, fast_select, bits, bits);
   if (use_expm1 && opt->double_precision)
     P(&e, "#define nnc_expm1 expm1\n\n");
   else if (use_expm1)

@@ -47,7 +47,11 @@
 #                           -R _double rewrites it); <mode> clang: the --no-blas output with clang,
 #                           when it is installed
 #   precision_label_noblas, precision_target_blas  precision.c: the float build's forward and one
-#                           train_step against the double build's on the same parameters, 1e-5
+#                           train_step against the double build's on the same parameters, 1e-5;
+#                           precision_label_blas_one: the same with one example (BLAS build)
+#   vectorize_<model>       vectorize_check.sh (GCC only): at cc -O2, no element-wise loop of nnc_train()
+#                           or nnc_infer() that uses nnc_select (selu, elu, leaky_relu, their
+#                           gradients) is left scalar for "control flow in loop" (-fopt-info-vec)
 #   matmul_check            matmul_check.c: nnc_matmul() (emit_dense.c) as emitted, ~8,000 products
 #                           of shapes 1..70 (and K past a k-block), every transpose: equal to a
 #                           plain k-order loop bit for bit (beta 0), within 1e-5 (beta 0.5); the
@@ -430,6 +434,11 @@ foreach(kind label target conv)
                     FLAGS ${flags} MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                     LIBS ${libs})
 endforeach()
+# one example: a BLAS build's matrix-vector forward and outer-product weight gradients (emit_matmul)
+nnc_be_model_test(precision_label_blas_one
+                  MODELS ${NNC_BE_WORK}/precision_label/prec_f.nn ${NNC_BE_WORK}/precision_label/prec_d.nn
+                  FLAGS --debug-api MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
+                  LIBS ${BLAS_LIBRARIES} CFLAGS -DPRECISION_BATCH=1)
 # the convolutions' portable path too (im2col + gemm, what CPUs without AVX2 and FMA run)
 nnc_be_model_test(precision_conv_portable
                   MODELS ${NNC_BE_WORK}/precision_conv/prec_f.nn ${NNC_BE_WORK}/precision_conv/prec_d.nn
@@ -441,6 +450,17 @@ add_test(NAME matmul_check
          COMMAND ${CMAKE_COMMAND} -DNNC=$<TARGET_FILE:nnc> -DCC=${CMAKE_C_COMPILER} -DSRC=${NNC_BE_SRC}/backend
                  -DWORK=${NNC_BE_WORK}/matmul_check "-DCFLAGS=${nnc_gen_cflags_arg}" -P ${NNC_BE_SRC}/backend/matmul_check.cmake)
 set_tests_properties(matmul_check PROPERTIES TIMEOUT 300 LABELS backend)
+
+# ---- element-wise loops vectorize at cc -O2 (GCC's -fopt-info) ----
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  foreach(model ${NNC_BE_SRC}/backend/vectorize.nn ${NNC_BE_REPO}/models/fashion_snn.nn)
+    get_filename_component(stem ${model} NAME_WE)
+    add_test(NAME vectorize_${stem}
+             COMMAND sh ${NNC_BE_SRC}/backend/vectorize_check.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${model}
+                     ${NNC_BE_WORK}/vectorize_${stem})
+    set_tests_properties(vectorize_${stem} PROPERTIES TIMEOUT 120 LABELS backend)
+  endforeach()
+endif()
 
 # ---- OpenBLAS's generic kernels: the guard's choice of core, and its results ----
 foreach(NAME core_blas core_loop)

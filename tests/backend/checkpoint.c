@@ -377,7 +377,10 @@ static int compare_outputs(const float *a, const float *b, size_t n, const char 
   double worst = 0;
   for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]) / fmax(1e-30, fabs((double)a[i])));
   printf("%s: %s (worst relative difference %.3g)\n", what, bitwise ? "bit-identical" : "not bit-identical", worst);
-  if (M_BLAS) CHECK(worst <= 1e-6, "%s: relative difference %.3g > 1e-6", what, worst);
+  /* BLAS builds: a single example's dense layers are cblas_sgemv, which sums in another order
+     than the batch's cblas_sgemm (some 10 ulps through fashion_snn-sized layers); a row mixed up
+     with another would be off by far more */
+  if (M_BLAS) CHECK(worst <= 1e-5, "%s: relative difference %.3g > 1e-5", what, worst);
   else CHECK(bitwise, "%s: not bit-identical without BLAS (relative difference %.3g)", what, worst);
   return bitwise;
 }
