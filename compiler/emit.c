@@ -1212,6 +1212,31 @@ static void emit_mpi_helpers(Emit *e) {
   P(e, "}\n\n");
 }
 
+/* Every batchnorm's batch statistics in sums[] (from 1 on, per channel the mean, then E[x^2]):
+ * packed as this rank's share of the global batch's (weighted by n / total), or, after the sum
+ * over the ranks, unpacked as the global batch's mean and biased variance. */
+static void emit_mpi_bn_sums(Emit *e, bool pack) {
+  const Graph *g = e->g;
+  long long at = 1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const Node *bn = &g->nodes[i];
+    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
+    long long C = bn->shape.dim[1];
+    size_t mean = e->plan.store[i].stats, var = mean + (size_t)C;
+    if (pack)
+      P(e, "    for (int c = 0; c < %lld; c++) { /* %s: mean, biased variance */\n"
+           "      const double mean = m->fixed[%zu + c], var = m->fixed[%zu + c];\n"
+           "      sums[%lld + c] = weight * mean;\n      sums[%lld + c] = weight * (var + mean * mean);\n    }\n",
+        C, g->layers[bn->layer].name, mean, var, at, at + C);
+    else
+      P(e, "  for (int c = 0; c < %lld; c++) { /* the global batch's statistics, for the running ones */\n"
+           "    const double mean = sums[%lld + c], var = sums[%lld + c] - mean * mean;\n"
+           "    m->fixed[%zu + c] = (nnc_real)mean;\n    m->fixed[%zu + c] = (nnc_real)(var > 0 ? var : 0);\n  }\n",
+        C, at, at + C, mean, var);
+    at += 2 * C;
+  }
+}
+
 /* NAME_train_step_mpi: counts and offsets first (every rank learns whether all arguments are good
  * before any computes), then each rank's gradients, scaled by its share n / total and summed in
  * one MPI_Allreduce over the gradient block; the loss and batchnorm's statistics are combined in
@@ -1251,17 +1276,7 @@ static void emit_mpi_step(Emit *e, const char *y_type) {
        "  double sums[%lld] = {0}; /* the loss, then per batchnorm channel the mean and E[x^2] */\n"
        "  if (n > 0) {\n    sums[0] = weight * (double)m->fixed[%zu];\n",
     1 + 2 * channels, e->plan.store[g->loss].offset);
-  long long at = 1;
-  for (int i = 0; i < g->n_nodes; i++) {
-    const Node *bn = &g->nodes[i];
-    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
-    long long C = bn->shape.dim[1];
-    P(e, "    for (int c = 0; c < %lld; c++) { /* %s: mean, biased variance */\n"
-         "      const double mean = m->fixed[%zu + c], var = m->fixed[%zu + c];\n"
-         "      sums[%lld + c] = weight * mean;\n      sums[%lld + c] = weight * (var + mean * mean);\n    }\n",
-      C, g->layers[bn->layer].name, e->plan.store[i].stats, e->plan.store[i].stats + (size_t)C, at, at + C);
-    at += 2 * C;
-  }
+  emit_mpi_bn_sums(e, true);
   P(e, "  }\n"
        "  const nnc_real scale = (nnc_real)weight;\n"
        "  for (size_t i = 0; i < NNC_N_PARAMS; i++) m->grads[i] *= scale;\n"
@@ -1272,17 +1287,7 @@ static void emit_mpi_step(Emit *e, const char *y_type) {
        "  if (!(isfinite(sums[0]) && nnc_all_finite(m->grads, NNC_N_PARAMS))) {\n"
        "    m->rng = rng_at_start;\n    return NAN;\n  }\n",
     1 + 2 * channels, e->opt->double_precision ? "MPI_DOUBLE" : "MPI_FLOAT");
-  at = 1;
-  for (int i = 0; i < g->n_nodes; i++) {
-    const Node *bn = &g->nodes[i];
-    if (bn->op != OP_BATCHNORM || !e->plan.in_train[i]) continue;
-    long long C = bn->shape.dim[1];
-    P(e, "  for (int c = 0; c < %lld; c++) { /* the global batch's statistics, for the running ones */\n"
-         "    const double mean = sums[%lld + c], var = sums[%lld + c] - mean * mean;\n"
-         "    m->fixed[%zu + c] = (nnc_real)mean;\n    m->fixed[%zu + c] = (nnc_real)(var > 0 ? var : 0);\n  }\n",
-      C, at, at + C, e->plan.store[i].stats, e->plan.store[i].stats + (size_t)C);
-    at += 2 * C;
-  }
+  emit_mpi_bn_sums(e, false);
   P(e, "  nnc_apply(m, (int)total[0]);\n  return (float)sums[0];\n}\n\n");
 }
 
