@@ -264,7 +264,7 @@ static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *m
   Graph *g = e->g;
   const Node *channel = NULL; /* the group's bias_add or batchnorm (fuse.c: at most one) */
   for (int k = 0; k < n_members; k++)
-    if (g->nodes[members[k]].op == OP_BIAS_ADD || g->nodes[members[k]].op == OP_BATCHNORM) channel = &g->nodes[members[k]];
+    if (fuse_per_channel(g->nodes[members[k]].op)) channel = &g->nodes[members[k]];
   const char *indent, *close;
   if (channel) {
     long long ch = channel->shape.dim[1], spatial = count_of(channel) / ch;
@@ -790,7 +790,6 @@ static void emit_running_stats(Emit *e, NodeId id) {
     ref(e, n->in[4]), mom, ref(e, n->in[4]), 1 - mom, C);
 }
 
-/* dgamma[c] = Σ dy x^, and dx = gamma / (N sqrt(var + eps)) (N dy - dbeta - x^ dgamma) */
 /* A bias gradient of train() that sums `of` over batch and positions ([B, C, S], S > 1) and is
  * emitted after `after`: the batchnorm's beta gradient, which its gamma gradient's loop also
  * computes, or the gradient of the convolution bias before it, which the loop that writes its

@@ -20,7 +20,7 @@
 
 #include "nnc.h"
 
-static bool per_channel(Op op) { return op == OP_BIAS_ADD || op == OP_BATCHNORM; }
+bool fuse_per_channel(Op op) { return op == OP_BIAS_ADD || op == OP_BATCHNORM; }
 
 /* What the direct kernel of convolution `conv` can compute after it (see the file comment). */
 static ConvFold conv_fold(const Graph *g, const Fusion *f, const int *uses, const NodeId *user, NodeId conv,
@@ -81,7 +81,7 @@ Fusion fuse_plan(Compilation *c, const Plan *p, const bool *in_fn, NodeId result
   for (int i = n - 1; i >= 0; i--) {
     const Node *nd = &g->nodes[i];
     if (!in_fn[i] || (op_kind(nd->op) != OPK_EW && nd->op != OP_BATCHNORM)) continue;
-    bool channel = per_channel(nd->op);
+    bool channel = fuse_per_channel(nd->op);
     has_channel[i] = channel;
     if (uses[i] != 1 || (NodeId)i == result) continue;
     StorageKind kind = p->store[i].kind;

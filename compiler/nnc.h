@@ -409,6 +409,8 @@ void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers);
 /* Fusion groups for one function: in_fn marks its nodes, result is the value it returns. Needs
  * the plan's storage kinds (not its offsets). */
 Fusion fuse_plan(Compilation *c, const Plan *p, const bool *in_fn, NodeId result, bool training, bool double_precision);
+/* bias_add and batchnorm: at most one a group, its channel layout shapes the group's loop */
+bool fuse_per_channel(Op op);
 
 /* ============================== emit.c ============================== */
 typedef struct EmitOptions {
