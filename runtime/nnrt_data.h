@@ -6,11 +6,14 @@
  * has arrived, so a malformed, truncated or lying file yields a message, never a crash or a huge
  * allocation. Every failure sets nnrt_last_error() to "PATH: what is wrong" (CSV: "PATH:LINE: ...")
  * and returns -1, leaving the dataset empty. Files may be gzip-compressed (detected by content).
+ * With a cache folder set (nnrt_dataset_set_cache), gzip IDX files are inflated once and read
+ * from the cache afterwards.
  * Needs zlib; generated model code never includes this header.
  */
 #ifndef NNRT_DATA_H
 #define NNRT_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -30,6 +33,8 @@ typedef struct nnrt_dataset {
   int n_classes_seen; /* 1 + the largest label; 0 without labels */
   float *targets;     /* n * target_dim real targets (regression), or NULL */
   int target_dim;     /* floats per example of the target; 0 for labels */
+  void *mapping;      /* IDX from the cache: the mapped cache file that pixels points into */
+  size_t mapping_len;
 } nnrt_dataset;
 
 /* Loads an IDX image file (unsigned bytes, 2 to 4 dimensions: count, then the example's shape;
@@ -44,6 +49,13 @@ int nnrt_dataset_load_idx(nnrt_dataset *ds, const char *images_path, const char 
  * and blank lines are allowed; a first line whose first field is not a number is a header and is
  * skipped. Every row must have as many fields as the first. limit > 0 stops after `limit` rows. */
 int nnrt_dataset_load_csv(nnrt_dataset *ds, const char *path, int target_dim, long limit);
+
+/* Where nnrt_dataset_load_idx() keeps the inflated bytes of gzip IDX files, to skip inflating
+ * them next time: dir, or with dir NULL the default, $NNC_CACHE_DIR, else $XDG_CACHE_HOME/nnc,
+ * else $HOME/.cache/nnc (no cache when none is set); "" turns the cache off, as it is until this
+ * is called. A folder that cannot be made or written means no cache, never an error. */
+void nnrt_dataset_set_cache(const char *dir);
+const char *nnrt_dataset_cache_dir(void); /* the folder in use, "" for none */
 
 void nnrt_dataset_free(nnrt_dataset *ds); /* frees the arrays and zeroes *ds; NULL-safe */
 

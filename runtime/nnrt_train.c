@@ -70,6 +70,8 @@ void nnrt_train_usage(FILE *out) {
         "  --limit-train N      use only the first N training examples (0 = all)\n"
         "  --limit-test N       use only the first N test examples (0 = all)\n"
         "  --quiet              no progress line\n"
+        "  --no-cache           inflate gzip IDX files every time instead of keeping them inflated\n"
+        "                       in $NNC_CACHE_DIR, $XDG_CACHE_HOME/nnc or ~/.cache/nnc\n"
         "  --stats FILE         write per-layer statistics (activation mean, variance, share of\n"
         "                       zeros, gradient norm) as CSV rows, for `nnc plot` (spec §8)\n"
         "  --stats-every N      record every N steps (default: each epoch's last step)\n"
@@ -151,7 +153,7 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
                                            "--test-csv",    "--checkpoint",   "--resume", "--stats"};
   static const char *const count_flags[] = {"--epochs", "--batch",       "--seed",
                                             "--threads", "--limit-train", "--limit-test", "--stats-every"};
-  static const char *const switch_flags[] = {"--no-standardize", "--quiet", "--help"};
+  static const char *const switch_flags[] = {"--no-standardize", "--quiet", "--help", "--no-cache"};
   const char **path_fields[10];
   int explicit_idx = 0, i, k;
 
@@ -225,7 +227,7 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
         break;
       }
     }
-    for (k = 0; k < 3 && !matched; k++) {
+    for (k = 0; k < 4 && !matched; k++) {
       if (!match_flag(argc, argv, &i, switch_flags[k], 0, &value)) continue;
       matched = 1;
       if (value) {
@@ -234,6 +236,7 @@ int nnrt_train_parse_args(nnrt_train_args *args, int argc, char **argv, int firs
       }
       if (k == 0) args->standardize = 0;
       if (k == 1) args->quiet = 1;
+      if (k == 3) args->no_cache = 1;
       if (k == 2) {
         nnrt_train_usage(err);
         return 1;
@@ -645,6 +648,7 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   labels = api->n_classes > 0;
 
   /* Data first: nothing is created or written until both splits are known to fit the model. */
+  nnrt_dataset_set_cache(args->no_cache ? "" : NULL);
   if (load_split(api, args, 0, &s.train, &train_name, &train_labels_name, s.found) ||
       load_split(api, args, 1, &s.test, &test_name, &test_labels_name, s.found + 2) ||
       check_split(api, &s.train, train_name, train_labels_name) ||

@@ -77,6 +77,7 @@ typedef struct nnrt_train_args {
   int quiet;                   /* no progress line */
   const char *stats;           /* --stats: the CSV the per-layer statistics go to, or NULL */
   long stats_every;            /* --stats-every N: record every N steps (0: each epoch's last step) */
+  int no_cache;                /* --no-cache: inflate gzip IDX files every time (nnrt_dataset_set_cache) */
 } nnrt_train_args;
 
 /* Parses argv[first..argc) into args (defaults filled in first). On a bad flag it prints

@@ -127,8 +127,10 @@ set(nnc_cblas_include "")
 if(NNC_CBLAS_INCLUDE_DIR AND NOT NNC_CBLAS_INCLUDE_DIR IN_LIST CMAKE_C_IMPLICIT_INCLUDE_DIRECTORIES)
   set(nnc_cblas_include "-I${NNC_CBLAS_INCLUDE_DIR}")
 endif()
-# determinism and speed: one BLAS thread; the sanitizers stop at the first error
-set(nnc_be_env OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+# determinism and speed: one BLAS thread; the sanitizers stop at the first error; trainers cache
+# inflated IDX files in the build folder, not the user's
+set(nnc_be_env OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    NNC_CACHE_DIR=${CMAKE_BINARY_DIR}/nnc-cache)
 
 # nnc_be_model_test(NAME MODELS a.nn... [FLAGS ...] [MODEL_FLAGS ...] [DRIVER x.c] [ARGS ...] [LIBS ...]
 #                   [BUILD_ONLY])

@@ -167,7 +167,7 @@ elseif(CASE STREQUAL "help")
     message(FATAL_ERROR "nnc train --help: exit ${rc}")
   endif()
   foreach(flag --data --train-csv --test-csv --epochs --batch --seed --threads --checkpoint --resume
-               --no-standardize --limit-train --limit-test --quiet --build-dir --cc --no-blas)
+               --no-standardize --no-cache --limit-train --limit-test --quiet --build-dir --cc --no-blas)
     if(NOT out MATCHES "${flag}")
       message(FATAL_ERROR "nnc train --help does not mention ${flag}:\n${out}")
     endif()

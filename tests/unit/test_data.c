@@ -4,6 +4,7 @@
  * files must be rejected with their exact message, a -1 and an empty dataset, never a crash or an
  * allocation sized by a lying header.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv, truncate */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
+  nnrt_dataset_set_cache(""); /* a failed test may leave it on */
   scratch_dir_remove(f->dir);
   free(f);
   return 0;
@@ -417,6 +419,193 @@ static void test_idx_large_and_members(void **state) {
   free(x);
 }
 
+/* ---- the cache of inflated gzip IDX files ---- */
+
+/* Counts the entries of dir whose name ends in suffix. */
+static int count_files(const char *dir, const char *suffix) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name), sl = strlen(suffix);
+    if (len >= sl && strcmp(e->d_name + len - sl, suffix) == 0) n++;
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+/* The path of the one cache file in dir that is `bytes` long (one per source file). */
+static void cache_file_of_size(const char *dir, long bytes, char *out, size_t size) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int found = 0;
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL) {
+    FILE *fp;
+    if ((size_t)snprintf(out, size, "%s/%s", dir, e->d_name) >= size) continue;
+    if (e->d_name[0] == '.' || !(fp = fopen(out, "rb"))) continue;
+    fseek(fp, 0, SEEK_END);
+    if (ftell(fp) == bytes) found++;
+    fclose(fp);
+    if (found) break;
+  }
+  closedir(d);
+  assert_int_equal(found, 1);
+}
+
+/* Loads the pair with the cache off and on (cold, then warm, as `use` says), with and without a
+ * limit, and checks that the cache changes nothing: the same bytes, labels and shape. Returns
+ * how many of the two cached loads used a mapped cache file. */
+static int same_with_cache(fixture *f, const char *cache) {
+  nnrt_dataset plain, cached;
+  long limits[2] = {0, 411};
+  int k, mapped = 0;
+  for (k = 0; k < 2; k++) {
+    nnrt_dataset_set_cache("");
+    assert_int_equal(nnrt_dataset_load_idx(&plain, f->images, f->labels, limits[k]), 0);
+    assert_null(plain.mapping);
+    nnrt_dataset_set_cache(cache);
+    assert_int_equal(nnrt_dataset_load_idx(&cached, f->images, f->labels, limits[k]), 0);
+    mapped += cached.mapping != NULL;
+    assert_int_equal(cached.n, plain.n);
+    assert_int_equal(cached.dim, plain.dim);
+    assert_int_equal(cached.rank, plain.rank);
+    assert_memory_equal(cached.shape, plain.shape, sizeof plain.shape);
+    assert_memory_equal(cached.pixels, plain.pixels, (size_t)plain.n * (size_t)plain.dim);
+    assert_memory_equal(cached.labels, plain.labels, (size_t)plain.n * sizeof *plain.labels);
+    assert_int_equal(cached.n_classes_seen, plain.n_classes_seen);
+    nnrt_dataset_free(&cached);
+    assert_empty(&cached);
+    nnrt_dataset_free(&plain);
+  }
+  nnrt_dataset_set_cache("");
+  return mapped;
+}
+
+/* gzip IDX files are inflated once into the cache folder and mapped afterwards, with the same
+ * result; a stale, corrupt or truncated cache file is ignored and rewritten; a cache folder that
+ * cannot be made means no cache; files that fail to load, and plain files, are not cached. */
+static void test_idx_cache(void **state) {
+  fixture *f = *state;
+  enum { COUNT = 700, SIDE = 40 };
+  size_t payload = (size_t)COUNT * SIDE * SIDE, n, i;
+  uint32_t idims[3] = {COUNT, SIDE, SIDE}, ldims[1] = {COUNT};
+  unsigned char *buf = malloc(payload + 64), lbuf[COUNT + 16];
+  char cache[128], entry[256], bad[256];
+  long image_cache_bytes = 80 + 16 + (long)payload;
+  FILE *fp;
+  nnrt_dataset ds;
+  assert_non_null(buf);
+  snprintf(cache, sizeof cache, "%s/cache/nnc", f->dir); /* made with its parent */
+  n = make_idx(lbuf, 0x08, 1, ldims, 0);
+  for (i = 0; i < COUNT; i++) lbuf[n++] = (unsigned char)(i % 10);
+  write_file(f->labels, lbuf, n, 1);
+  n = make_idx(buf, 0x08, 3, idims, payload);
+  write_file(f->images, buf, n, 1);
+
+  /* cold, then warm: both files cached, the images used in place */
+  assert_int_equal(same_with_cache(f, cache), 1);
+  assert_int_equal(same_with_cache(f, cache), 2);
+  assert_int_equal(count_files(cache, ".idx"), 2);
+  assert_int_equal(count_files(cache, "-0") + count_files(cache, "-1") + count_files(cache, "-2") +
+                       count_files(cache, "-3") + count_files(cache, "-4") + count_files(cache, "-5") +
+                       count_files(cache, "-6") + count_files(cache, "-7") + count_files(cache, "-8") +
+                       count_files(cache, "-9"),
+                   0); /* no temporary left */
+
+  /* a flipped byte in the cached images (their last one): ignored, then rewritten */
+  cache_file_of_size(cache, image_cache_bytes, entry, sizeof entry);
+  fp = fopen(entry, "r+b");
+  assert_non_null(fp);
+  fseek(fp, image_cache_bytes - 1, SEEK_SET);
+  fputc(0xAA ^ buf[n - 1], fp);
+  assert_int_equal(fclose(fp), 0);
+  assert_int_equal(same_with_cache(f, cache), 1); /* the first load after it inflated again */
+  assert_int_equal(same_with_cache(f, cache), 2);
+
+  /* a truncated cache file: ignored, then rewritten */
+  assert_int_equal(truncate(entry, image_cache_bytes - 100), 0);
+  assert_int_equal(same_with_cache(f, cache), 1);
+  assert_int_equal(same_with_cache(f, cache), 2);
+  cache_file_of_size(cache, image_cache_bytes, entry, sizeof entry);
+
+  /* the source changes (other pixels, the same size): the cache is stale */
+  for (i = 16; i < n; i++) buf[i] = (unsigned char)(255 - buf[i]);
+  write_file(f->images, buf, n, 1);
+  nnrt_dataset_set_cache(cache);
+  assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, 0), 0);
+  assert_null(ds.mapping);
+  assert_memory_equal(ds.pixels, buf + 16, payload);
+  nnrt_dataset_free(&ds);
+  assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, 0), 0);
+  assert_non_null(ds.mapping);
+  assert_memory_equal(ds.pixels, buf + 16, payload);
+  nnrt_dataset_free(&ds);
+  nnrt_dataset_set_cache("");
+  assert_int_equal(count_files(cache, ".idx"), 2); /* rewritten in place, not added */
+
+  /* errors read from the cache are the source's: labels that do not match cached images */
+  lbuf[6] = 1, lbuf[7] = 44; /* 300 labels */
+  write_file(f->labels, lbuf, 8 + 300, 1);
+  nnrt_dataset_set_cache(cache);
+  {
+    char expect[512];
+    snprintf(expect, sizeof expect, "%s: 700 images, but %s has 300 labels", f->images, f->labels);
+    expect_idx_error(f, expect);
+  }
+
+  /* a load that fails leaves no cache behind: a truncated gzip file */
+  scratch_dir_empty(cache, 0);
+  n = make_idx(lbuf, 0x08, 1, ldims, 0);
+  for (i = 0; i < COUNT; i++) lbuf[n++] = (unsigned char)(i % 10);
+  write_file(f->labels, lbuf, n, 1);
+  fp = fopen(f->images, "rb");
+  n = fread(buf, 1, payload + 64, fp);
+  fclose(fp);
+  write_file(f->images, buf, n - 30, 0);
+  nnrt_clear_error();
+  assert_int_equal(nnrt_dataset_load_idx(&ds, f->images, f->labels, 0), -1);
+  assert_empty(&ds);
+  assert_int_equal(count_files(cache, ""), 2); /* . and .. only: no cache, no temporary */
+
+  /* plain files are read directly, never cached */
+  scratch_dir_empty(cache, 0);
+  write_good_pair(f, 0);
+  check_good(f, 0, 5);
+  assert_int_equal(count_files(cache, ".idx"), 0);
+
+  /* a cache folder that cannot be made (its parent is a file): no cache, the same data */
+  write_good_pair(f, 1);
+  snprintf(bad, sizeof bad, "%s/sub", f->images);
+  nnrt_dataset_set_cache(bad);
+  check_good(f, 0, 5);
+  check_good(f, 0, 5);
+  nnrt_dataset_set_cache("");
+  scratch_dir_remove(cache); /* two levels down: teardown removes its parent */
+  free(buf);
+}
+
+/* The default folder: NNC_CACHE_DIR, else XDG_CACHE_HOME/nnc, else HOME/.cache/nnc, else none. */
+static void test_cache_default_dir(void **state) {
+  (void)state;
+  setenv("NNC_CACHE_DIR", "/x/c", 1);
+  setenv("XDG_CACHE_HOME", "/x/xdg", 1);
+  setenv("HOME", "/x/home", 1);
+  nnrt_dataset_set_cache(NULL);
+  assert_string_equal(nnrt_dataset_cache_dir(), "/x/c");
+  unsetenv("NNC_CACHE_DIR");
+  nnrt_dataset_set_cache(NULL);
+  assert_string_equal(nnrt_dataset_cache_dir(), "/x/xdg/nnc");
+  setenv("XDG_CACHE_HOME", "relative", 1); /* ignored, as the XDG spec says */
+  nnrt_dataset_set_cache(NULL);
+  assert_string_equal(nnrt_dataset_cache_dir(), "/x/home/.cache/nnc");
+  unsetenv("XDG_CACHE_HOME");
+  unsetenv("HOME");
+  nnrt_dataset_set_cache(NULL);
+  assert_string_equal(nnrt_dataset_cache_dir(), "");
+  nnrt_dataset_set_cache("");
+}
+
 /* ---- CSV ---- */
 
 static void expect_csv_error(fixture *f, const char *text, int target_dim, const char *message) {
@@ -568,6 +757,8 @@ int main(void) {
       T(test_idx_truncated_gzip),
       T(test_gzip_trailing_bytes),
       T(test_idx_large_and_members),
+      T(test_idx_cache),
+      T(test_cache_default_dir),
       T(test_csv_labels),
       T(test_csv_targets_and_gzip),
       T(test_csv_long_line),

@@ -7,6 +7,7 @@
  * regression. The driver prints its usual lines to stdout/stderr; the tests check exit codes,
  * files and what the trained model predicts.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -198,6 +200,7 @@ typedef struct fixture {
   char dir[64];
   char train_images[128], train_labels[128], test_images[128], test_labels[128];
   char csv_train[128], csv_test[128];
+  char cache[80]; /* NNC_CACHE_DIR */
 } fixture;
 
 static void write_idx_pair(const char *images, const char *labels, int n, uint64_t seed, int gz) {
@@ -268,6 +271,9 @@ static int setup(void **state) {
   write_idx_pair(f->test_images, f->test_labels, N_TEST, 12, 1);
   write_regression_csv(f->csv_train, 200, 21);
   write_regression_csv(f->csv_test, 50, 22);
+  /* the driver caches gzip IDX files (the test set here): in this folder, not the user's */
+  snprintf(f->cache, sizeof f->cache, "%s/cache", f->dir);
+  setenv("NNC_CACHE_DIR", f->cache, 1);
   *state = f;
   return 0;
 }
@@ -301,6 +307,16 @@ static int file_exists(const char *path) {
   FILE *f = fopen(path, "rb");
   if (f) fclose(f);
   return f != NULL;
+}
+
+/* the entries of a folder, . and .. left out */
+static int count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  while (d && (e = readdir(d)) != NULL) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  if (d) closedir(d);
+  return n;
 }
 
 static unsigned char *read_all(const char *path, size_t *n) {
@@ -365,6 +381,7 @@ static void test_parse_defaults(void **state) {
   assert_true(a.seed == 1);
   assert_int_equal(a.threads, 1);
   assert_int_equal(a.standardize, 1);
+  assert_int_equal(a.no_cache, 0);
   assert_int_equal(a.quiet, 0);
   assert_null(a.checkpoint);
   assert_null(a.resume);
@@ -381,8 +398,9 @@ static void test_parse_flags(void **state) {
                          "18446744073709551615", "--threads=4", "--checkpoint", "m.ckpt",
                          "--resume=old.ckpt", "--no-standardize", "--limit-train", "1000",
                          "--limit-test=0", "--quiet", "--data", "/d", "--train-images", "ti",
-                         "--test-labels=tl", (const char *)NULL),
+                         "--test-labels=tl", "--no-cache", (const char *)NULL),
                    0);
+  assert_int_equal(a.no_cache, 1);
   assert_int_equal(a.epochs, 3);
   assert_int_equal(a.batch, 32);
   assert_true(a.seed == UINT64_MAX);
@@ -596,6 +614,41 @@ static void test_train_learns_and_resumes(void **state) {
   free(c);
 }
 
+/* Training reads gzip IDX files from the cache when one is there: the same checkpoint to the byte
+ * without the cache (--no-cache, which leaves none), building it, and reading it. */
+static void test_train_cache(void **state) {
+  fixture *f = *state;
+  nnrt_model_api api = tiny_api();
+  char ck[3][256], gz_dir[200], ti[256], tl[256];
+  unsigned char *first;
+  size_t n_first;
+  int k;
+  snprintf(gz_dir, sizeof gz_dir, "%s/gz", f->dir);
+  assert_int_equal(mkdir(gz_dir, 0700), 0);
+  snprintf(ti, sizeof ti, "%s/train-images-idx3-ubyte.gz", gz_dir);
+  snprintf(tl, sizeof tl, "%s/train-labels-idx1-ubyte.gz", gz_dir);
+  write_idx_pair(ti, tl, N_TRAIN, 11, 1);
+  for (k = 0; k < 3; k++) {
+    snprintf(ck[k], sizeof ck[k], "%s/cache-%d.ckpt", f->dir, k);
+    assert_int_equal(train(&api, "--train-images", ti, "--train-labels", tl, "--test-images",
+                           f->test_images, "--test-labels", f->test_labels, "--epochs", "2",
+                           "--batch", "32", "--checkpoint", ck[k], "--quiet",
+                           k == 0 ? "--no-cache" : (const char *)NULL, (const char *)NULL),
+                     0);
+    if (k == 0) assert_false(file_exists(f->cache));
+  }
+  assert_int_equal(count_entries(f->cache), 4); /* two pairs of IDX files */
+  first = read_all(ck[0], &n_first);
+  for (k = 1; k < 3; k++) {
+    size_t n;
+    unsigned char *other = read_all(ck[k], &n);
+    assert_int_equal(n, n_first);
+    assert_memory_equal(other, first, n);
+    free(other);
+  }
+  free(first);
+}
+
 static void test_train_default_checkpoint(void **state) {
   fixture *f = *state;
   nnrt_model_api api = tiny_api();
@@ -761,6 +814,7 @@ int main(void) {
       cmocka_unit_test(test_parse_flags),
       cmocka_unit_test(test_parse_errors),
       T(test_train_learns_and_resumes),
+      T(test_train_cache),
       T(test_train_default_checkpoint),
       T(test_train_regression_csv),
       T(test_train_errors),
