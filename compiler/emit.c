@@ -138,6 +138,37 @@ static int matmul_own_below(const Node *n, const Node *a) {
   return rows_are_batch && !n->attr.trans_a && !n->attr.trans_b && k >= 64 ? 2 : 0;
 }
 
+/* Batch-1 training in one pass (README "Batch-1 training"): the parameter whose gradient node id
+ * is, when that gradient is a weight's G[M,N] = A^T B over the batch (A [B,M], B [B,N]), which at
+ * one example is the outer product of two vectors; -1 otherwise. At n == 1 such a gradient is never
+ * written: its two vectors wait in its place in the gradient block (M + N <= M N elements) and
+ * nnc_update_outer() computes each element where the optimizer needs it. MPI builds sum the
+ * gradient block across ranks before the update, so they keep the written gradient. */
+static int fused_weight_of(const Emit *e, NodeId id) {
+  const Graph *g = e->g;
+  const Node *n = &g->nodes[id];
+  if (e->opt->mpi || n->op != OP_MATMUL || !n->attr.trans_a || n->attr.trans_b || e->plan.store[id].kind != STORE_GRAD)
+    return -1;
+  const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+  int M = n->shape.dim[0], N = n->shape.dim[1];
+  if (a->shape.rank != 2 || b->shape.rank != 2 || a->shape.dim[0] != DIM_BATCH || b->shape.dim[0] != DIM_BATCH ||
+      M < 2 || N < 2)
+    return -1;
+  for (int p = 0; p < g->n_params; p++)
+    if (g->param_grad[p] == id)
+      return g->params[p].trainable && g->params[p].size == (size_t)M * (size_t)N &&
+                     e->plan.store[id].offset == g->params[p].offset
+                 ? p
+                 : -1;
+  return -1;
+}
+
+static bool any_fused_weight(const Emit *e) {
+  for (int p = 0; e->g->param_grad && p < e->g->n_params; p++)
+    if (e->g->param_grad[p] != NO_NODE && fused_weight_of(e, e->g->param_grad[p]) == p) return true;
+  return false;
+}
+
 static void emit_matmul(Emit *e, NodeId id) {
   const Node *n = &e->g->nodes[id];
   const Node *a = &e->g->nodes[n->in[0]], *b = &e->g->nodes[n->in[1]];
@@ -147,6 +178,11 @@ static void emit_matmul(Emit *e, NodeId id) {
   const char *lda = dim_expr(e, a->shape.dim[1]), *ldb = dim_expr(e, b->shape.dim[1]);
   P(e, "  /* %s[%s,%s] = %s%s · %s%s */\n", ref(e, id), M, N, ref(e, n->in[0]), ta ? "^T" : "", ref(e, n->in[1]),
     tb ? "^T" : "");
+  const bool fused = fused_weight_of(e, id) >= 0;
+  if (fused)
+    P(e, "  if (nnc_fused) { /* one pass: the update takes each element as %s[i] %s[j] (nnc_update_outer) */\n"
+         "    memcpy(%s, %s, sizeof(nnc_real) * %s);\n    memcpy(%s + %s, %s, sizeof(nnc_real) * %s);\n  } else {\n",
+      ref(e, n->in[0]), ref(e, n->in[1]), ref(e, id), ref(e, n->in[0]), M, ref(e, id), M, ref(e, n->in[1]), N);
   const char *own = arena_printf(&e->c->arena, "nnc_matmul(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M,
                                  N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, ref(e, id), N);
   if (!e->opt->blas) {
@@ -170,6 +206,7 @@ static void emit_matmul(Emit *e, NodeId id) {
   } else {
     emit_gemm(e, "  ", ta, tb, M, N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, "0.0f", ref(e, id), N);
   }
+  if (fused) P(e, "  }\n");
 }
 
 /* The value of element-wise node n given its operands' values (each a plain name, so naming
@@ -1010,10 +1047,16 @@ static void emit_apply_body(Emit *e) {
   for (int k = 0; k < g->n_nodes; k++)
     if (g->nodes[k].op == OP_BATCHNORM && e->plan.in_train[k]) emit_running_stats(e, (NodeId)k);
   /* parameters the loss does not reach are left alone, as torch.optim does */
-  for (int p = 0; p < g->n_params; p++)
-    if (g->params[p].trainable && g->param_grad[p] != NO_NODE)
-      P(e, "  nnc_update(m, %zu, %zu);  /* %s */\n", g->params[p].offset,
-        g->params[p].offset + g->params[p].size, g->params[p].name);
+  for (int p = 0; p < g->n_params; p++) {
+    if (!g->params[p].trainable || g->param_grad[p] == NO_NODE) continue;
+    if (fused_weight_of(e, g->param_grad[p]) == p) {
+      const Node *w = &g->nodes[g->param_grad[p]];
+      P(e, "  if (nnc_fused)\n    nnc_update_outer(m, %zu, %d, %d);  /* %s */\n  else\n  ", g->params[p].offset, w->shape.dim[0],
+        w->shape.dim[1], g->params[p].name);
+    }
+    P(e, "  nnc_update(m, %zu, %zu);  /* %s */\n", g->params[p].offset, g->params[p].offset + g->params[p].size,
+      g->params[p].name);
+  }
 }
 
 /* train() computes the loss and the gradients and, when `apply` is set and the loss and every
@@ -1028,6 +1071,10 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
     P(e, "NNC_HOT static const nnc_real *%s(struct %s *m, const float *x, const %s *%s, int n) {\n", fn, e->tag, y_type, yname);
   P(e, "  (void)m; (void)x; (void)%s; (void)n;\n", yname);
   if (training) P(e, "  const nnrt_rng rng_at_start = m->rng; /* restored when the step is refused */\n");
+  const bool fused = training && any_fused_weight(e);
+  if (fused)
+    P(e, "  /* one example: dense weights take their step in one pass, their gradients never written */\n"
+         "  const int nnc_fused = n == 1 && apply%s;\n", e->opt->stats ? " && !m->stats_on" : "");
   if (training && e->opt->stats) P(e, "  if (m->stats_on) memset(m->nnc_stats_acc, 0, sizeof m->nnc_stats_acc);\n");
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
   emit_pointers(e, in_fn, &fu);
@@ -1045,7 +1092,7 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
        "  if (apply && !(isfinite(%s[0]) && %s(m->grads, NNC_N_PARAMS))) {\n"
        "    m->rng = rng_at_start;\n    return 0;\n  }\n"
        "  if (!apply) return 1;\n",
-    ref(e, g->loss), "nnc_all_finite");
+    ref(e, g->loss), fused ? "(nnc_fused ? nnc_fused_finite : nnc_all_finite)" : "nnc_all_finite");
   if (e->opt->mpi) {
     for (int k = 0; k < g->n_nodes; k++) /* nnc_apply() updates the running statistics */
       if (g->nodes[k].op == OP_BATCHNORM && in_fn[k])
@@ -1090,6 +1137,51 @@ static void emit_init(Emit *e) {
   P(e, "}\n\n");
 }
 
+/* The optimizer's rule, torch.optim's: its state's pointers, then `loop` (which opens a loop over
+ * the elements i of the parameter block), the step of element i from its gradient `grad` (an
+ * expression), and `close`. */
+static void emit_update_rule(Emit *e, const char *loop, const char *grad, const char *close) {
+  const Optimizer *o = &e->g->opt;
+  const char *in = close[2] == ' ' ? "      " : "    "; /* the body's indentation: a loop or two deep */
+  const char *wd = "";
+  if (o->weight_decay > 0) wd = arena_printf(&e->c->arena, " + (nnc_real)%.17g * p[i]", o->weight_decay);
+  switch (o->kind) {
+  case OPT_SGD:
+    P(e, "  /* sgd(lr=%g, momentum=%g, nesterov=%s, weight_decay=%g) */\n", o->lr, o->momentum,
+      o->nesterov ? "true" : "false", o->weight_decay);
+    if (o->momentum == 0) {
+      P(e, "%s%sp[i] -= (nnc_real)%.17g * (%s%s);\n%s", loop, in, o->lr, grad, wd, close);
+    } else {
+      P(e, "  nnc_real *buf = m->opt_m;\n");
+      P(e, "%s%snnc_real d = %s%s;\n"
+           "%sbuf[i] = (nnc_real)%.17g * buf[i] + d;\n"
+           "%sp[i] -= (nnc_real)%.17g * %s;\n%s",
+        loop, in, grad, wd, in, o->momentum, in, o->lr,
+        o->nesterov ? arena_printf(&e->c->arena, "(d + (nnc_real)%.17g * buf[i])", o->momentum) : "buf[i]", close);
+    }
+    break;
+  case OPT_RMSPROP:
+    P(e, "  /* rmsprop(lr=%g, rho=%g, eps=%g, weight_decay=%g) */\n", o->lr, o->rho, o->eps, o->weight_decay);
+    P(e, "  nnc_real *sq = m->opt_m;\n");
+    P(e, "%s%snnc_real d = %s%s;\n"
+         "%ssq[i] = (nnc_real)%.17g * sq[i] + (nnc_real)%.17g * d * d;\n"
+         "%sp[i] -= (nnc_real)%.17g * d / (sqrt%s(sq[i]) + (nnc_real)%.17g);\n%s",
+      loop, in, grad, wd, in, o->rho, 1 - o->rho, in, o->lr, e->fsuf, o->eps, close);
+    break;
+  case OPT_ADAM:
+    P(e, "  /* adam(lr=%g, beta1=%g, beta2=%g, eps=%g, weight_decay=%g), bias-corrected */\n", o->lr, o->beta1,
+      o->beta2, o->eps, o->weight_decay);
+    P(e, "  nnc_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
+    P(e, "  const nnc_real step_size = m->step_size, root_c2 = m->root_c2;\n");
+    P(e, "%s%snnc_real d = %s%s;\n"
+         "%sm1[i] = (nnc_real)%.17g * m1[i] + (nnc_real)%.17g * d;\n"
+         "%sm2[i] = (nnc_real)%.17g * m2[i] + (nnc_real)%.17g * d * d;\n"
+         "%sp[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nnc_real)%.17g);\n%s",
+      loop, in, grad, wd, in, o->beta1, 1 - o->beta1, in, o->beta2, 1 - o->beta2, in, e->fsuf, o->eps, close);
+    break;
+  }
+}
+
 static void emit_update(Emit *e) {
   const Optimizer *o = &e->g->opt;
   P(e, "/* Starts an optimizer step: counts it and fixes its constants. */\n");
@@ -1109,50 +1201,43 @@ static void emit_update(Emit *e) {
        "   for each parameter the loss reaches, once every gradient is known to be finite. */\n");
   P(e, "NNC_HOT static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
   P(e, "  nnc_real *p = m->params, *g = m->grads;\n");
-  const char *wd = "";
-  char wdbuf[64];
-  if (o->weight_decay > 0) {
-    snprintf(wdbuf, sizeof wdbuf, " + (nnc_real)%.17g * p[i]", o->weight_decay);
-    wd = wdbuf;
-  }
-  switch (o->kind) {
-  case OPT_SGD:
-    P(e, "  /* sgd(lr=%g, momentum=%g, nesterov=%s, weight_decay=%g) */\n", o->lr, o->momentum,
-      o->nesterov ? "true" : "false", o->weight_decay);
-    if (o->momentum == 0) {
-      P(e, "  for (size_t i = begin; i < end; i++) p[i] -= (nnc_real)%.17g * (g[i]%s);\n", o->lr, wd);
-    } else {
-      P(e, "  nnc_real *buf = m->opt_m;\n");
-      P(e, "  for (size_t i = begin; i < end; i++) {\n"
-           "    nnc_real d = g[i]%s;\n"
-           "    buf[i] = (nnc_real)%.17g * buf[i] + d;\n"
-           "    p[i] -= (nnc_real)%.17g * %s;\n  }\n",
-        wd, o->momentum, o->lr, o->nesterov ? arena_printf(&e->c->arena, "(d + (nnc_real)%.17g * buf[i])", o->momentum) : "buf[i]");
-    }
-    break;
-  case OPT_RMSPROP:
-    P(e, "  /* rmsprop(lr=%g, rho=%g, eps=%g, weight_decay=%g) */\n", o->lr, o->rho, o->eps, o->weight_decay);
-    P(e, "  nnc_real *sq = m->opt_m;\n");
-    P(e, "  for (size_t i = begin; i < end; i++) {\n"
-         "    nnc_real d = g[i]%s;\n"
-         "    sq[i] = (nnc_real)%.17g * sq[i] + (nnc_real)%.17g * d * d;\n"
-         "    p[i] -= (nnc_real)%.17g * d / (sqrt%s(sq[i]) + (nnc_real)%.17g);\n  }\n",
-      wd, o->rho, 1 - o->rho, o->lr, e->fsuf, o->eps);
-    break;
-  case OPT_ADAM:
-    P(e, "  /* adam(lr=%g, beta1=%g, beta2=%g, eps=%g, weight_decay=%g), bias-corrected */\n", o->lr, o->beta1,
-      o->beta2, o->eps, o->weight_decay);
-    P(e, "  nnc_real *m1 = m->opt_m, *m2 = m->opt_v;\n");
-    P(e, "  const nnc_real step_size = m->step_size, root_c2 = m->root_c2;\n");
-    P(e, "  for (size_t i = begin; i < end; i++) {\n"
-         "    nnc_real d = g[i]%s;\n"
-         "    m1[i] = (nnc_real)%.17g * m1[i] + (nnc_real)%.17g * d;\n"
-         "    m2[i] = (nnc_real)%.17g * m2[i] + (nnc_real)%.17g * d * d;\n"
-         "    p[i] -= step_size * m1[i] / (sqrt%s(m2[i]) / root_c2 + (nnc_real)%.17g);\n  }\n",
-      wd, o->beta1, 1 - o->beta1, o->beta2, 1 - o->beta2, e->fsuf, o->eps);
-    break;
-  }
+  emit_update_rule(e, "  for (size_t i = begin; i < end; i++) {\n", "g[i]", "  }\n");
   P(e, "}\n\n");
+  if (!any_fused_weight(e)) return;
+  P(e, "/* nnc_update() of a weight [rows, cols] at one example, whose gradient is the outer product\n"
+       "   dy x^T: dy and x wait in the gradient's place (fused_weight_of() in nnc's emit.c), and each\n"
+       "   element of the gradient is computed where the rule needs it, the same product as written. */\n");
+  P(e, "NNC_HOT static void nnc_update_outer(struct %s *m, size_t begin, int rows, int cols) {\n", e->tag);
+  P(e, "  nnc_real *p = m->params;\n  const nnc_real *dy = m->grads + begin, *x = m->grads + begin + rows;\n");
+  emit_update_rule(e,
+                   "  for (int r = 0; r < rows; r++) {\n    const nnc_real dr = dy[r];\n"
+                   "    for (size_t c = 0, i = begin + (size_t)r * cols; c < (size_t)cols; c++, i++) {\n",
+                   "dr * x[c]", "    }\n  }\n");
+  P(e, "}\n\n");
+  /* the finiteness test of the step, for the gradient block as it is after a one-pass step */
+  P(e, "/* 1 when a[i] b[j] is finite for every i, j: a and b are, and so is the largest product (rounding\n"
+       "   is monotonic, so no smaller one overflows) */\n"
+       "static int nnc_outer_finite(const nnc_real *a, int rows, const nnc_real *b, int cols) {\n"
+       "  nnc_real top_a = 0, top_b = 0, top;\n"
+       "  if (!nnc_all_finite(a, (size_t)rows) || !nnc_all_finite(b, (size_t)cols)) return 0;\n"
+       "  for (int i = 0; i < rows; i++) top_a = a[i] > top_a ? a[i] : -a[i] > top_a ? -a[i] : top_a;\n"
+       "  for (int j = 0; j < cols; j++) top_b = b[j] > top_b ? b[j] : -b[j] > top_b ? -b[j] : top_b;\n"
+       "  top = top_a * top_b;\n  return isfinite(top);\n}\n\n");
+  P(e, "/* nnc_all_finite(g, NNC_N_PARAMS) after a one-pass step: the one-pass weights' gradients by\n"
+       "   their two vectors, the rest as written */\n"
+       "static int nnc_fused_finite(const nnc_real *g, size_t n) {\n  return ");
+  size_t at = 0;
+  for (int p = 0; p < e->g->n_params; p++) { /* offsets ascend with p (plan.c) */
+    NodeId d = e->g->param_grad[p];
+    if (d == NO_NODE || fused_weight_of(e, d) != p) continue;
+    const Param *w = &e->g->params[p];
+    int rows = e->g->nodes[d].shape.dim[0], cols = e->g->nodes[d].shape.dim[1];
+    if (w->offset > at) P(e, "nnc_all_finite(g + %zu, %zu) &&\n         ", at, w->offset - at);
+    P(e, "nnc_outer_finite(g + %zu, %d, g + %zu, %d) &&  /* %s */\n         ", w->offset, rows,
+      w->offset + (size_t)rows, cols, w->name);
+    at = w->offset + w->size;
+  }
+  P(e, "nnc_all_finite(g + %zu, n - %zu);\n}\n\n", at, at);
 }
 
 /* The test hook that hands out the last training pass's dropout masks (the PyTorch twin's parity

@@ -34,6 +34,9 @@
 #   optim_<case>            optim.c: train_step against torch.optim's formulas computed by hand in
 #                           double, 3 steps, relative 1e-12 (sgd, momentum, nesterov, weight decay,
 #                           rmsprop, adam)
+#   one_pass_<case>_<build> one_pass.c: batch-1 steps, each dense weight updated in one pass, against
+#                           the written gradients plus the optimizer's expressions, bit for bit;
+#                           an overflowing weight gradient refused (float BLAS, double plain C)
 #   optim_torch_<case>      the same steps replayed by torch.optim in float64 (torch_parity.py,
 #                           relative 1e-12); skipped when NNC_TEST_PYTHON cannot import torch
 #   compile_<model>_<mode>  models/*.nn (and the spec's examples, when the spec is beside the clone)
@@ -294,6 +297,28 @@ foreach(entry IN LISTS nnc_optim_cases)
     set_tests_properties(optim_${CASE} PROPERTIES FIXTURES_SETUP optim_build_${CASE})
   endif()
 endforeach()
+
+# ---- batch-1 training in one pass: bit for bit the written path, per optimizer and build ----
+foreach(entry IN LISTS nnc_optim_cases)
+  string(REPLACE "|" ";" entry "${entry}")
+  list(GET entry 0 CASE)
+  list(GET entry 1 OPTIMIZER)
+  configure_file(${NNC_BE_SRC}/backend/one_pass.nn.in ${NNC_BE_WORK}/one_pass_${CASE}.nn @ONLY)
+  string(REGEX REPLACE "[(), ]+" ";" args "${OPTIMIZER}")
+  list(REMOVE_ITEM args "")
+  foreach(build float double_plain)
+    set(flags --debug-api)
+    set(libs ${BLAS_LIBRARIES})
+    if(build STREQUAL "double_plain")
+      set(flags --debug-api --double --no-blas)
+      set(libs "")
+    endif()
+    nnc_be_model_test(one_pass_${CASE}_${build} MODELS ${NNC_BE_WORK}/one_pass_${CASE}.nn FLAGS ${flags}
+                      DRIVER ${NNC_BE_SRC}/backend/one_pass.c ARGS ${args} @WORK@ LIBS ${libs})
+  endforeach()
+endforeach()
+nnc_be_model_test(one_pass_adam_wd_float_plain MODELS ${NNC_BE_WORK}/one_pass_adam_wd.nn FLAGS --debug-api --no-blas
+                  DRIVER ${NNC_BE_SRC}/backend/one_pass.c ARGS adam lr=0.01 weight_decay=0.1 @WORK@)
 
 # ---- the generated C compiles cleanly in every mode and links with only what §7 says ----
 file(GLOB nnc_models CONFIGURE_DEPENDS ${NNC_BE_REPO}/models/*.nn)
