@@ -147,7 +147,7 @@ static int cmd_check(int argc, char **argv) {
     if (dump_ir) ir_print(&c.graph, stdout);
     else summary_print(&c.graph, stdout);
     if (!dump_ir && grad_build(&c)) {
-      Plan plan = plan_build(&c, false);
+      Plan plan = plan_build(&c, false, true);
       summary_print_memory(&c.graph, &plan, stdout);
     }
   }

@@ -286,6 +286,10 @@ bool conv2d_is_3x3_same(const Node *conv);
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo);
 int conv3x3_weight_group(int H, int W); /* examples per weight-gradient call */
 size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratch */
+/* compiler/kernels/gemm.c: whether a matmul is a dense layer's forward product x wᵀ with w a
+ * parameter, and the floats of w packed for it (nnc_g_packed) */
+bool matmul_is_dense_forward(const Graph *g, const Node *matmul);
+size_t dense_packed_size(int N, int K);
 bool ir_verify(const Graph *g, FILE *err); /* false (and a report) on an internal inconsistency */
 
 /* ============================== compilation ============================== */
@@ -384,6 +388,9 @@ typedef struct Storage {
   size_t aux;        /* per-example offset of a second batched buffer (dropout masks), or SIZE_MAX */
   size_t stats;      /* batchnorm: offset in the fixed block of its batch mean, variance, 1/sqrt(var + eps)
                         (training), and the scale and shift that apply it, one per channel each */
+  size_t packed;     /* a dense layer's forward product in inference (float BLAS builds): offset in the
+                        fixed block of its weights packed for compiler/kernels/gemm.c and, after them,
+                        the flag that says they are current; else SIZE_MAX */
 } Storage;
 
 struct Plan {
@@ -400,7 +407,7 @@ struct Plan {
 /* Decides which function computes each node, how element-wise nodes fuse, and where every node
  * lives: batched values share the activation arena by liveness. */
 /* double_precision: nnc_real is double (the float inputs are copied; no float-only kernels). */
-Plan plan_build(Compilation *c, bool double_precision);
+Plan plan_build(Compilation *c, bool double_precision, bool blas);
 /* Each parameter's offset into its block (trainable ones in the parameter block, the rest in the
  * buffer block, each in creation order) and the blocks' sizes, in values. */
 void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers);

@@ -146,7 +146,7 @@ void plan_param_offsets(Graph *g, size_t *n_params, size_t *n_buffers) {
   }
 }
 
-Plan plan_build(Compilation *c, bool double_precision) {
+Plan plan_build(Compilation *c, bool double_precision, bool blas) {
   Graph *g = &c->graph;
   int n = g->n_nodes;
   Plan p;
@@ -178,6 +178,7 @@ Plan plan_build(Compilation *c, bool double_precision) {
     Node *nd = &g->nodes[i];
     Storage *st = &p.store[i];
     st->aux = SIZE_MAX;
+    st->packed = SIZE_MAX;
     st->alias = NO_NODE;
     if (st->kind == STORE_GRAD || (!p.in_train[i] && !p.in_infer[i])) continue;
     size_t count = (size_t)shape_count(nd->shape);
@@ -234,6 +235,11 @@ Plan plan_build(Compilation *c, bool double_precision) {
         if (direct > need) need = direct;
       }
       if (need > p.scratch) p.scratch = need;
+    }
+    /* inference reuses the packed weights until a step or a load changes them */
+    if (nd->op == OP_MATMUL && p.in_infer[i] && blas && !double_precision && matmul_is_dense_forward(g, nd)) {
+      p.store[i].packed = p.fixed;
+      p.fixed += dense_packed_size(nd->shape.dim[1], g->nodes[nd->in[0]].shape.dim[1]) + 1;
     }
   }
   p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss, true, double_precision);

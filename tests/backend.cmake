@@ -502,7 +502,8 @@ add_test(NAME blas_guard
 set_tests_properties(blas_guard PROPERTIES TIMEOUT 120 LABELS backend ENVIRONMENT "${nnc_be_env}")
 
 # ---- checkpoints, determinism and argument checks through the generated API ----
-set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks bad_args)
+set(nnc_ckpt_cases roundtrip resume wrong_model param_table corrupt failed_save seed forward_batch forward_chunks packed_weights
+    bad_args)
 foreach(mode blas noblas)
   set(flags --debug-api)
   set(libs "")

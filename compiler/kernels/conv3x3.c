@@ -117,8 +117,11 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const f
   nnc_c3_layout(xp, x, Ci, H, W, 0);
   for (int f0 = 0; f0 < Fo; f0 += 4) {
     const float *wb = wp + (size_t)f0 * Ci * 9;
+    /* runs of 24, then of 16, then of 8: a grid of 24 k + 8 (7x7 images: 56) is cut 24 (k - 1) + 16 + 16,
+       as the 8-wide block loads a vector for every 4 products */
+    const int wide = grid % 24 == 8 && grid > 24 ? grid - 32 : grid / 24 * 24;
     int q0 = 0;
-    for (; q0 + 24 <= grid; q0 += 24) {
+    for (; q0 < wide; q0 += 24) {
       __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
       __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
       for (int c = 0; c < Ci; c++) {
@@ -151,6 +154,28 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_conv(float *y, const f
       _mm256_storeu_ps(o, a30), _mm256_storeu_ps(o + 8, a31), _mm256_storeu_ps(o + 16, a32);
     }
     const int tap_at[9] = {0, 1, 2, Wp, Wp + 1, Wp + 2, 2 * Wp, 2 * Wp + 1, 2 * Wp + 2};
+    for (; q0 + 16 <= grid; q0 += 16) {
+      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+      for (int c = 0; c < Ci; c++) {
+        const float *xc = xp + (size_t)c * plane + q0, *wc = wb + (size_t)c * 36;
+        for (int t = 0; t < 9; t++) {
+          const __m256 x0 = _mm256_loadu_ps(xc + tap_at[t]), x1 = _mm256_loadu_ps(xc + tap_at[t] + 8);
+          __m256 w = _mm256_broadcast_ss(wc + 4 * t);
+          a00 = _mm256_fmadd_ps(w, x0, a00), a01 = _mm256_fmadd_ps(w, x1, a01);
+          w = _mm256_broadcast_ss(wc + 4 * t + 1);
+          a10 = _mm256_fmadd_ps(w, x0, a10), a11 = _mm256_fmadd_ps(w, x1, a11);
+          w = _mm256_broadcast_ss(wc + 4 * t + 2);
+          a20 = _mm256_fmadd_ps(w, x0, a20), a21 = _mm256_fmadd_ps(w, x1, a21);
+          w = _mm256_broadcast_ss(wc + 4 * t + 3);
+          a30 = _mm256_fmadd_ps(w, x0, a30), a31 = _mm256_fmadd_ps(w, x1, a31);
+        }
+      }
+      float *o = out + q0;
+      _mm256_storeu_ps(o, a00), _mm256_storeu_ps(o + 8, a01), o += grid;
+      _mm256_storeu_ps(o, a10), _mm256_storeu_ps(o + 8, a11), o += grid;
+      _mm256_storeu_ps(o, a20), _mm256_storeu_ps(o + 8, a21), o += grid;
+      _mm256_storeu_ps(o, a30), _mm256_storeu_ps(o + 8, a31);
+    }
     for (; q0 < grid; q0 += 8) {
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
       for (int c = 0; c < Ci; c++) {

@@ -29,6 +29,10 @@
  *                  train steps does not change training (it draws no random numbers)
  *   forward_chunks forward of n = 10 > max_batch = 4 equals the chunks 4 + 4 + 2 forwarded one by
  *                  one, and a model with max_batch 10 (bit-identical with --no-blas; BLAS: 1e-6)
+ *   packed_weights forward keeps the weights packed for its products (BLAS builds on AVX2 CPUs,
+ *                  compiler/kernels/gemm.c) until they change: after a step, and after a load
+ *                  into a model that has forwarded, its output equals, bit for bit, that of a model
+ *                  that loads the same checkpoint and forwards for the first time
  *   bad_args       train_step with n > max_batch, n = 0, a label K or -1, or NULL x: NaN; the
  *                  parameters, the step count and everything else are unchanged (a normal step
  *                  afterwards matches a model that never saw the bad calls, bit for bit);
@@ -427,6 +431,28 @@ static void case_forward_chunks(void) {
   M(free)(big);
 }
 
+static void case_packed_weights(void) {
+  enum { N = 5 };
+  M_model *m = M(new)(N, 12), *first = M(new)(N, 13), *other = M(new)(N, 14);
+  float before[N * M_OUT_SIZE], after[N * M_OUT_SIZE], want[N * M_OUT_SIZE], loaded[N * M_OUT_SIZE];
+  M(forward)(m, xs, N, before); /* packs the initial weights */
+  step(m, 0);
+  M(forward)(m, xs, N, after);
+  const char *path = path_in_dir("stepped.ckpt");
+  CHECK(M(save)(m, path) == 0, "save: %s", nnrt_last_error());
+  CHECK(M(load)(first, path) == 0, "load: %s", nnrt_last_error());
+  M(forward)(first, xs, N, want);
+  CHECK(memcmp(before, after, sizeof after) != 0, "a step did not change forward's output");
+  CHECK(memcmp(after, want, sizeof want) == 0, "forward after a step differs from a fresh model's with its weights");
+  M(forward)(other, xs, N, loaded); /* packs its own initial weights, which the load replaces */
+  CHECK(M(load)(other, path) == 0, "load: %s", nnrt_last_error());
+  M(forward)(other, xs, N, loaded);
+  CHECK(memcmp(loaded, want, sizeof want) == 0, "forward after a load differs from a fresh model's with the loaded weights");
+  M(free)(m);
+  M(free)(first);
+  M(free)(other);
+}
+
 static void case_bad_args(void) {
   M_model *m = M(new)(BATCH, 11), *ref = M(new)(BATCH, 11);
   step(m, 0);
@@ -481,6 +507,7 @@ int main(int argc, char **argv) {
                {"param_table", case_param_table},
                {"failed_save", case_failed_save}, {"seed", case_seed},
                {"forward_batch", case_forward_batch}, {"forward_chunks", case_forward_chunks},
+               {"packed_weights", case_packed_weights},
                {"bad_args", case_bad_args}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     if (strcmp(argv[1], cases[i].name) == 0) {

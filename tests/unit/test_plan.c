@@ -272,7 +272,7 @@ static void check_model(const char *src) {
     if (!f.ok) fprintf(stderr, "%s\n%s", src, f.diag);
     assert_true(f.ok);
     assert_true(grad_build(&f.c));
-    Plan p = plan_build(&f.c, copy_input);
+    Plan p = plan_build(&f.c, copy_input, true);
     Shadow s = {&f.c.graph, &p, NULL, p.batched_per_example, "", src, 0};
     s.owner = calloc(s.size + 1, sizeof *s.owner);
     assert_non_null(s.owner);
