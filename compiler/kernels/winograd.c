@@ -69,16 +69,24 @@ __attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wzero(float *to, int 
   if (j < n) _mm256_maskstore_ps(to + j, nnc_c3_lanes(n - j), _mm256_setzero_ps());
 }
 
+/* the first n (1..7) floats at p and zeros: one whole load, its lanes past n cleared, where it stays
+ * before end (the end of the input), else a masked one */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW __m256 nnc_c3_wpart(const float *p, int n, const float *end) {
+  const __m256i lanes = nnc_c3_lanes(n);
+  if (p + 8 <= end) return _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(lanes));
+  return _mm256_maskload_ps(p, lanes);
+}
+
 /* one row of an input plane from the W floats at x: its even columns (x[-1] = 0, x[1], x[3] ..)
- * at to, its odd ones (x[0], x[2] ..) at to + half, zeros past the row */
-__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wsplit(float *to, const float *x, int W, int half) {
+ * at to, its odd ones (x[0], x[2] ..) at to + half, zeros past the row; the input ends at end */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wsplit(float *to, const float *x, int W, int half, const float *end) {
   const __m256i rotate = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
   __m256 last = _mm256_setzero_ps(); /* the previous 8 odd floats rotated: x[-1] = 0 first */
   for (int k = 0; k < half; k += 8) {
     const int n = W - 2 * k; /* floats left from x + 2 k */
     const __m256 zero = _mm256_setzero_ps();
-    const __m256 lo = n >= 8 ? _mm256_loadu_ps(x + 2 * k) : n > 0 ? _mm256_maskload_ps(x + 2 * k, nnc_c3_lanes(n)) : zero;
-    const __m256 hi = n >= 16 ? _mm256_loadu_ps(x + 2 * k + 8) : n > 8 ? _mm256_maskload_ps(x + 2 * k + 8, nnc_c3_lanes(n - 8)) : zero;
+    const __m256 lo = n >= 8 ? _mm256_loadu_ps(x + 2 * k) : n > 0 ? nnc_c3_wpart(x + 2 * k, n, end) : zero;
+    const __m256 hi = n >= 16 ? _mm256_loadu_ps(x + 2 * k + 8) : n > 8 ? nnc_c3_wpart(x + 2 * k + 8, n - 8, end) : zero;
     const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
     const __m256 odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
     const __m256 rotated = _mm256_permutevar8x32_ps(odd, rotate); /* x[2k + 15], x[2k + 1] .. x[2k + 13] */
@@ -88,6 +96,89 @@ __attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wsplit(float *to, con
   }
 }
 
+/* nnc_c3_epilogue without a residual, in whole vectors: to[n..) up to the next multiple of 8 is
+ * written too (masked stores cost most on short rows) */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wepilogue(float *to, const float *from, int n, float scale,
+                                                                    float shift, int relu) {
+  const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
+  for (int j = 0; j < n; j += 8) {
+    const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(from + j), a, b);
+    _mm256_storeu_ps(to + j, relu ? _mm256_max_ps(zero, v) : v);
+  }
+}
+
+/* 8 lanes from p, or (pair) 4 from p and 4 from the next tile row's (at p + up when next is set) */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW __m256 nnc_c3_wload(const float *p, int pair, int next, size_t up) {
+  if (!pair) return _mm256_loadu_ps(p);
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm_loadu_ps(next ? p + up : p), 1);
+}
+
+/* 8 lanes to p, or (pair) 4 to p and, when next is set, 4 to the next tile row's at p + up (after the
+ * first 4, which may run into them) */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wstore(float *p, __m256 v, int pair, int next, size_t up) {
+  if (!pair) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  _mm_storeu_ps(p, _mm256_castps256_ps128(v));
+  if (next) _mm_storeu_ps(p + up, _mm256_extractf128_ps(v, 1));
+}
+
+/* V = Bᵀ d B (Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; rows, then columns) for the 8 tiles
+ * whose patches start at p, a split row of an input plane, or (pair: tile rows of 4 tiles or fewer)
+ * the 4 there and the 4 a tile row (2 plane rows) below when next is set; element e of the tiles
+ * goes to v + e e1, those of the next tile row tw lanes on */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_win(float *v, size_t e1, const float *p, int row, int half,
+                                                              int pair, int next, int tw) {
+  const size_t up = 2 * (size_t)row;
+  const float *p0 = p, *p1 = p0 + row, *p2 = p1 + row, *p3 = p2 + row;
+#define NNC_C3_WIN(i, op, a, b)                                                                                     \
+  {                                                                                                               \
+    const __m256 d0 = op(nnc_c3_wload(a, pair, next, up), nnc_c3_wload(b, pair, next, up));                       \
+    const __m256 d1 = op(nnc_c3_wload((a) + half, pair, next, up), nnc_c3_wload((b) + half, pair, next, up));     \
+    const __m256 d2 = op(nnc_c3_wload((a) + 1, pair, next, up), nnc_c3_wload((b) + 1, pair, next, up));           \
+    const __m256 d3 = op(nnc_c3_wload((a) + half + 1, pair, next, up), nnc_c3_wload((b) + half + 1, pair, next, up)); \
+    float *vi = v + (size_t)(4 * (i)) * e1;                                                                       \
+    nnc_c3_wstore(vi, _mm256_sub_ps(d0, d2), pair, next, (size_t)tw);                                             \
+    nnc_c3_wstore(vi + e1, _mm256_add_ps(d1, d2), pair, next, (size_t)tw);                                        \
+    nnc_c3_wstore(vi + 2 * e1, _mm256_sub_ps(d2, d1), pair, next, (size_t)tw);                                    \
+    nnc_c3_wstore(vi + 3 * e1, _mm256_sub_ps(d1, d3), pair, next, (size_t)tw);                                    \
+  }
+  NNC_C3_WIN(0, _mm256_sub_ps, p0, p2) NNC_C3_WIN(1, _mm256_add_ps, p1, p2)
+  NNC_C3_WIN(2, _mm256_sub_ps, p2, p1) NNC_C3_WIN(3, _mm256_sub_ps, p1, p3)
+#undef NNC_C3_WIN
+}
+
+/* Y = Aᵀ M A (Aᵀ = [1 1 1 0; 0 1 -1 -1]) for the 8 tiles of m (element e at m + e e1) into 2 rows
+ * of the output plane at o, or (pair) for 4 tiles there and, when next is set, the next tile
+ * row's 4, tw lanes on, into the 2 rows below */
+__attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wout(float *o, int row, const float *m, size_t e1, int pair,
+                                                               int next, int tw) {
+  __m256 s00, s01, s02, s03, s10, s11, s12, s13;
+#define NNC_C3_WOUT_COLUMN(k)                                                                                      \
+  {                                                                                                                \
+    const __m256 m0 = nnc_c3_wload(m + (k) * e1, pair, next, (size_t)tw);                                          \
+    const __m256 m1 = nnc_c3_wload(m + (4 + (k)) * e1, pair, next, (size_t)tw);                                    \
+    const __m256 m2 = nnc_c3_wload(m + (8 + (k)) * e1, pair, next, (size_t)tw);                                    \
+    const __m256 m3 = nnc_c3_wload(m + (12 + (k)) * e1, pair, next, (size_t)tw);                                   \
+    s0##k = _mm256_add_ps(_mm256_add_ps(m0, m1), m2), s1##k = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);            \
+  }
+  NNC_C3_WOUT_COLUMN(0) NNC_C3_WOUT_COLUMN(1) NNC_C3_WOUT_COLUMN(2) NNC_C3_WOUT_COLUMN(3)
+#undef NNC_C3_WOUT_COLUMN
+  /* the tiles' 2 outputs of a row interleaved: 4 tiles' in each 128-bit half */
+#define NNC_C3_WOUT_ROW(k)                                                                                         \
+  {                                                                                                                \
+    const __m256 y0 = _mm256_add_ps(_mm256_add_ps(s##k##0, s##k##1), s##k##2);                                     \
+    const __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(s##k##1, s##k##2), s##k##3);                                     \
+    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);                                 \
+    _mm256_storeu_ps(o + (k) * row, _mm256_permute2f128_ps(lo, hi, 0x20));                                         \
+    if (!pair) _mm256_storeu_ps(o + (k) * row + 8, _mm256_permute2f128_ps(lo, hi, 0x31));                          \
+    else if (next) _mm256_storeu_ps(o + (2 + (k)) * row, _mm256_permute2f128_ps(lo, hi, 0x31));                    \
+  }
+  NNC_C3_WOUT_ROW(0) NNC_C3_WOUT_ROW(1)
+#undef NNC_C3_WOUT_ROW
+}
+
 /* y [Fo][H][W] = the 3x3 same convolution of x [Ci][H][W] with the transformed weights U
  * (nnc_c3_wpack), with nnc_c3_conv's epilogue; scratch holds nnc_c3_wscratch floats */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_wconv(float *y, const float *x, const float *U, int Ci, int H,
@@ -95,12 +186,13 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_wconv(float *y, const 
                                                              const float *shift, const float *residual, int relu) {
   const int th = (H + 1) / 2, tw = nnc_c3_wtiles_w(W), half = nnc_c3_whalf(W), row = 2 * half, rows = 2 * th + 2;
   const int chunk = nnc_c3_wchunk(H, W), lanes = nnc_c3_wlanes(H, W), Fo4 = (Fo + 3) / 4 * 4;
+  const int pair = tw <= 4; /* short tile rows: two a vector */
   const size_t plane = (size_t)rows * row;
   float *xp = scratch, *V = xp + (size_t)Ci * plane, *M = V + (size_t)16 * Ci * lanes, *out = M + (size_t)16 * Fo4 * lanes;
   for (int c = 0; c < Ci; c++) { /* rows of zeros above and below */
     float *p = xp + c * plane;
     nnc_c3_wzero(p, row);
-    for (int h = 0; h < H; h++) nnc_c3_wsplit(p + (size_t)(h + 1) * row, x + ((size_t)c * H + h) * W, W, half);
+    for (int h = 0; h < H; h++) nnc_c3_wsplit(p + (size_t)(h + 1) * row, x + ((size_t)c * H + h) * W, W, half, x + (size_t)Ci * H * W);
     nnc_c3_wzero(p + (size_t)(H + 1) * row, (rows - H - 1) * row);
   }
   /* the products read V's lanes up to the vector that holds the last tile, the output transform M's
@@ -110,25 +202,13 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_wconv(float *y, const 
   for (int r = 0; r < 16 * Fo4; r++) _mm256_storeu_ps(M + (size_t)r * lanes + (chunk * tw + 7) / 8 * 8, _mm256_setzero_ps());
   for (int t0 = 0; t0 < th; t0 += chunk) {
     const int t1 = t0 + chunk < th ? t0 + chunk : th, tiles = (t1 - t0) * tw, vecs = (tiles + 7) / 8;
-    for (int c = 0; c < Ci; c++) /* V = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: rows, then columns */
-      for (int ti = t0; ti < t1; ti++)
+    for (int c = 0; c < Ci; c++)
+      for (int ti = t0; ti < t1; ti += 1 + pair)
         for (int tj = 0; tj < tw; tj += 8) {
-          const float *p0 = xp + c * plane + (size_t)(2 * ti) * row + tj, *p1 = p0 + row, *p2 = p1 + row, *p3 = p2 + row;
-          const size_t e1 = (size_t)Ci * lanes;
+          const float *p = xp + c * plane + (size_t)(2 * ti) * row + tj;
           float *v = V + (size_t)c * lanes + (size_t)(ti - t0) * tw + tj;
-#define NNC_C3_WIN(i, op, a, b)                                                                                   \
-  {                                                                                                             \
-    const __m256 d0 = op(_mm256_loadu_ps(a), _mm256_loadu_ps(b));                                               \
-    const __m256 d1 = op(_mm256_loadu_ps((a) + half), _mm256_loadu_ps((b) + half));                             \
-    const __m256 d2 = op(_mm256_loadu_ps((a) + 1), _mm256_loadu_ps((b) + 1));                                   \
-    const __m256 d3 = op(_mm256_loadu_ps((a) + half + 1), _mm256_loadu_ps((b) + half + 1));                     \
-    float *vi = v + (size_t)(4 * (i)) * e1;                                                                     \
-    _mm256_storeu_ps(vi, _mm256_sub_ps(d0, d2)), _mm256_storeu_ps(vi + e1, _mm256_add_ps(d1, d2));              \
-    _mm256_storeu_ps(vi + 2 * e1, _mm256_sub_ps(d2, d1)), _mm256_storeu_ps(vi + 3 * e1, _mm256_sub_ps(d1, d3)); \
-  }
-          NNC_C3_WIN(0, _mm256_sub_ps, p0, p2) NNC_C3_WIN(1, _mm256_add_ps, p1, p2)
-          NNC_C3_WIN(2, _mm256_sub_ps, p2, p1) NNC_C3_WIN(3, _mm256_sub_ps, p1, p3)
-#undef NNC_C3_WIN
+          if (pair) nnc_c3_win(v, (size_t)Ci * lanes, p, row, half, 1, ti + 1 < t1, tw);
+          else nnc_c3_win(v, (size_t)Ci * lanes, p, row, half, 0, 0, 0);
         }
     for (int e = 0; e < 16; e++) /* M[e] = U[e] V[e] */
       for (int f0 = 0; f0 < Fo4; f0 += 4) {
@@ -193,39 +273,21 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_wconv(float *y, const 
         }
       }
     for (int f = 0; f < Fo; f++) { /* Y = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 -1 -1], then the epilogue */
-      for (int ti = t0; ti < t1; ti++)
+      for (int ti = t0; ti < t1; ti += 1 + pair)
         for (int tj = 0; tj < tw; tj += 8) {
           const float *m = M + (size_t)f * lanes + (size_t)(ti - t0) * tw + tj;
-          const size_t e1 = (size_t)Fo4 * lanes;
-          __m256 s00, s01, s02, s03, s10, s11, s12, s13;
-#define NNC_C3_WOUT_COLUMN(k)                                                                                      \
-  {                                                                                                                \
-    const __m256 m0 = _mm256_loadu_ps(m + (k) * e1), m1 = _mm256_loadu_ps(m + (4 + (k)) * e1);                    \
-    const __m256 m2 = _mm256_loadu_ps(m + (8 + (k)) * e1), m3 = _mm256_loadu_ps(m + (12 + (k)) * e1);             \
-    s0##k = _mm256_add_ps(_mm256_add_ps(m0, m1), m2), s1##k = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);            \
-  }
-          NNC_C3_WOUT_COLUMN(0) NNC_C3_WOUT_COLUMN(1) NNC_C3_WOUT_COLUMN(2) NNC_C3_WOUT_COLUMN(3)
-#undef NNC_C3_WOUT_COLUMN
-#define NNC_C3_WOUT_ROW(k)                                                                                         \
-  {                                                                                                                \
-    const __m256 y0 = _mm256_add_ps(_mm256_add_ps(s##k##0, s##k##1), s##k##2);                                     \
-    const __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(s##k##1, s##k##2), s##k##3);                                     \
-    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);                                 \
-    float *o = out + (size_t)(2 * (ti - t0) + (k)) * row + 2 * tj;                                                 \
-    _mm256_storeu_ps(o, _mm256_permute2f128_ps(lo, hi, 0x20));                                                     \
-    _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(lo, hi, 0x31));                                                 \
-  }
-          NNC_C3_WOUT_ROW(0) NNC_C3_WOUT_ROW(1)
-#undef NNC_C3_WOUT_ROW
+          float *o = out + (size_t)(2 * (ti - t0)) * row + 2 * tj;
+          if (pair) nnc_c3_wout(o, row, m, (size_t)Fo4 * lanes, 1, ti + 1 < t1, tw);
+          else nnc_c3_wout(o, row, m, (size_t)Fo4 * lanes, 0, 0, 0);
         }
       for (int h = 2 * t0; h < 2 * t1 && h < H; h++) {
         float *to = y + ((size_t)f * H + h) * W;
         const float *from = out + (size_t)(h - 2 * t0) * row;
-        if (scale || shift || residual || relu)
+        if (residual || h == H - 1) /* the residual may be y itself: no writes past the row */
           nnc_c3_epilogue(to, from, W, scale ? scale[f] : 1, shift ? shift[f] : 0,
                           residual ? residual + ((size_t)f * H + h) * W : NULL, relu);
-        else
-          nnc_c3_copy(to, from, W);
+        else /* whole vectors, into the next row's start, which is written later */
+          nnc_c3_wepilogue(to, from, W, scale ? scale[f] : 1, shift ? shift[f] : 0, relu);
       }
     }
   }
