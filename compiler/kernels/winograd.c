@@ -283,10 +283,10 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_wconv(float *y, const 
       for (int h = 2 * t0; h < 2 * t1 && h < H; h++) {
         float *to = y + ((size_t)f * H + h) * W;
         const float *from = out + (size_t)(h - 2 * t0) * row;
-        if (residual || h == H - 1) /* the residual may be y itself: no writes past the row */
+        if (residual || h * W + (W + 7) / 8 * 8 > H * W) /* (the residual may be y itself) */
           nnc_c3_epilogue(to, from, W, scale ? scale[f] : 1, shift ? shift[f] : 0,
                           residual ? residual + ((size_t)f * H + h) * W : NULL, relu);
-        else /* whole vectors, into the next row's start, which is written later */
+        else /* whole vectors, into rows below in this plane, which are written later */
           nnc_c3_wepilogue(to, from, W, scale ? scale[f] : 1, shift ? shift[f] : 0, relu);
       }
     }
