@@ -472,11 +472,13 @@ static size_t c3_grid(int H, int W) { return (size_t)(H * (W + 1) + 7) / 8 * 8; 
 static size_t c3_plane(int H, int W) { return c3_grid(H, W) + 2 * (size_t)(W + 1) + 2; }
 
 /* Winograd F(2x2, 3x3) (compiler/kernels/winograd.c) rather than the direct kernel for a 3x3 "same"
- * convolution of Ci channels into Fo: where it measured faster on one core (README "Convolutional
- * networks"): many channels, whose products outweigh the transforms. */
+ * convolution of Ci channels into Fo, where it measured faster on one core (Zen 3): the transforms
+ * cost per channel and the products per channel pair, so it needs many channels (16 into 16 at 28x28:
+ * 0.8-0.95x the direct kernel's speed; 32 into 32 at 14x14: 1.05-1.2x), and more for odd sizes,
+ * whose tiles compute a row and a column of dropped outputs (32 at 7x7: 0.85x; 64 at 7x7: 1.15-1.45x). */
 bool conv3x3_winograd(int Ci, int H, int W, int Fo) {
-  (void)H, (void)W;
-  return Ci >= 32 && Fo >= 32;
+  if (Ci < 32 || Fo < 32) return false;
+  return (Ci >= 64 && Fo >= 64) || (H % 2 == 0 && W % 2 == 0);
 }
 
 /* compiler/kernels/winograd.c's nnc_c3_wpacked + nnc_c3_wscratch (with nnc_c3_wrow's row, nnc_c3_wchunk's
