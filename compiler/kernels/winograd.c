@@ -102,7 +102,7 @@ __attribute__((target("avx2,fma"))) NNC_C3_ROW void nnc_c3_wepilogue(float *to, 
                                                                     float shift, int relu) {
   const __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
   for (int j = 0; j < n; j += 8) {
-    const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(from + j), a, b);
+    const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(from + j), a), b); /* as nnc_c3_epilogue rounds */
     _mm256_storeu_ps(to + j, relu ? _mm256_max_ps(zero, v) : v);
   }
 }
