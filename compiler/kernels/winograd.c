@@ -23,11 +23,8 @@ NNC_C3_FN int nnc_c3_wtiles_w(int W) { return (W + 1) / 2; }
 NNC_C3_FN int nnc_c3_whalf(int W) { return (nnc_c3_wtiles_w(W) + 16) / 8 * 8; }
 NNC_C3_FN int nnc_c3_wrow(int W) { return 2 * nnc_c3_whalf(W); }
 /* tile rows a chunk: some 64 tiles */
-#ifndef NNC_C3_WTARGET
-#define NNC_C3_WTARGET 64
-#endif
 NNC_C3_FN int nnc_c3_wchunk(int H, int W) {
-  const int th = (H + 1) / 2, tw = nnc_c3_wtiles_w(W), rows = NNC_C3_WTARGET / tw;
+  const int th = (H + 1) / 2, tw = nnc_c3_wtiles_w(W), rows = 64 / tw;
   return rows < 1 ? 1 : rows > th ? th : rows;
 }
 /* lanes of a chunk's rows of V and M: its tiles rounded up to 8, and 8 more for the last vector;
