@@ -1,21 +1,22 @@
 #ifdef NNC_C3
 /* Winograd F(2x2, 3x3) for the 3x3 "same" convolutions of compiler/kernels/conv3x3.c (which must
- * come first: this file uses its NNC_C3 guard and row helpers): the same convolution and epilogue as nnc_c3_conv, with 16
- * multiplications per 2x2 output tile and channel pair instead of 36 (Lavin and Gray, 2015):
- * y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A for each 4x4 input patch d (stride 2) and 3x3 filter g.
+ * come first: this file uses its NNC_C3 guard and row helpers): the same convolution and epilogue
+ * as nnc_c3_conv, with 16 multiplications per 2x2 output tile and channel pair instead of 36
+ * (Lavin and Gray, 2015): y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A for each 4x4 input patch d (stride 2) and
+ * 3x3 filter g. compiler/emit.c's conv3x3_winograd() says which layers take it.
  *
- * The input is copied once per call into zero-bordered planes of nnc_c3_wrow floats a row and
- * 2 th + 2 rows (th x tw tiles: H/2 x W/2 rounded up), so that every patch, also those of the
- * tiles that hang over an odd edge, reads zeros outside the image: the outputs there are computed
- * and dropped, and a NaN or Inf in the image reaches the same outputs as in the direct kernel (a
- * patch value enters only the outputs whose 3x3 window holds it; Inf may become NaN there). Tiles
- * are numbered row by row in chunks of nnc_c3_wchunk(H, W) tile rows (to keep a chunk's transforms in
- * the caches). Per chunk: V[16][Ci][tiles] (the input transform, 8 tiles at once: the 4 rows' even
- * and odd columns deinterleaved), M[16][Fo][tiles] = U[16][Fo][Ci] V (16 products, register block 4
- * output channels x 24 tiles as in nnc_c3_conv), then the output transform to 2 rows of a small
- * plane per tile row, and the epilogue row by row into y. A vector of 8 tiles may run past its
- * tile row into the next one (rewritten afterwards) or into slack lanes: each lane is one tile
- * all along, so such lanes only ever reach outputs that are dropped. */
+ * The input is copied once per call into zero-bordered planes of 2 th + 2 rows (th x tw tiles:
+ * H/2 x W/2 rounded up), each row split into its even and odd columns (nnc_c3_wsplit), so that
+ * every patch, also those of the tiles that hang over an odd edge, reads zeros outside the image:
+ * the outputs there are computed and dropped, and a NaN or Inf in the image reaches the same
+ * outputs as in the direct kernel (a patch value enters only the outputs whose 3x3 window holds
+ * it; Inf may become NaN there). Tiles are numbered row by row in chunks of nnc_c3_wchunk(H, W)
+ * tile rows (to keep a chunk's transforms in the caches). Per chunk: V[16][Ci][tiles] (the input
+ * transform, 8 tiles a vector, or two rows of 4 tiles or fewer), M[16][Fo][tiles] = U[16][Fo][Ci] V
+ * (16 products, register block 4 output channels x 24 tiles as in nnc_c3_conv), then the output
+ * transform to 2 rows of a small plane per tile row, and the epilogue row by row into y. A vector
+ * of 8 tiles may run past its tile row into the next one (rewritten afterwards) or into slack
+ * lanes: each lane is one tile all along, so such lanes only ever reach outputs that are dropped. */
 NNC_C3_FN int nnc_c3_wtiles_w(int W) { return (W + 1) / 2; }
 /* a row of the input planes: its even columns (the zero left of the image first), then its odd
  * ones, each nnc_c3_whalf long: the 8 tiles' 4 columns are 4 loads; the same width serves the
