@@ -548,9 +548,29 @@ bool conv2d_is_3x3_same(const Node *conv) {
 static size_t c3_grid(int H, int W) { return (size_t)(H * (W + 1) + 7) / 8 * 8; }
 static size_t c3_plane(int H, int W) { return c3_grid(H, W) + 2 * (size_t)(W + 1) + 2; }
 
+/* Winograd F(2x2, 3x3) (compiler/kernels/winograd.c) rather than the direct kernel for a 3x3 "same"
+ * convolution of Ci channels into Fo, where it measured faster on one core (Zen 3): the transforms
+ * cost per channel and the products per channel pair, so it needs many channels (16 into 16 at 28x28:
+ * 0.8-0.95x the direct kernel's speed; 32 into 32 at 14x14: 1.05-1.2x), and more for odd sizes,
+ * whose tiles compute a row and a column of dropped outputs (32 at 7x7: 0.85x; 64 at 7x7: 1.15-1.45x). */
+bool conv3x3_winograd(int Ci, int H, int W, int Fo) {
+  if (Ci < 32 || Fo < 32) return false;
+  return (Ci >= 64 && Fo >= 64) || (H % 2 == 0 && W % 2 == 0);
+}
+
+/* compiler/kernels/winograd.c's nnc_c3_wpacked + nnc_c3_wscratch (with nnc_c3_wrow's row, nnc_c3_wchunk's
+ * tile rows a chunk and nnc_c3_wlanes's lanes) */
+static size_t c3_wscratch(int Ci, int H, int W, int Fo) {
+  const int th = (H + 1) / 2, tw = (W + 1) / 2, row = 2 * ((tw + 16) / 8 * 8), chunk = 64 / tw < 1 ? 1 : 64 / tw > th ? th : 64 / tw;
+  const size_t lanes = (size_t)((((chunk * tw + 7) / 8 + 1) | 1) * 8), Fo4 = (size_t)(Fo + 3) / 4 * 4;
+  return 16 * Fo4 * (size_t)Ci + (size_t)Ci * (size_t)(2 * th + 2) * (size_t)row + 16 * lanes * ((size_t)Ci + Fo4) +
+         2 * (size_t)chunk * (size_t)row;
+}
+
 /* the scratch of one call of nnc_c3_conv: the packed weights (nnc_c3_packed), Ci planes and a
- * 4-channel output block */
+ * 4-channel output block; or of nnc_c3_wconv */
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
+  if (conv3x3_winograd(Ci, H, W, Fo)) return c3_wscratch(Ci, H, W, Fo);
   return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
 }
 
@@ -647,10 +667,11 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
                               const ConvFold *fold, bool training) {
   if (!d->direct) return false;
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
+  const char *kernel = conv3x3_winograd(Ci, d->H, d->W, Fo) ? "w" : ""; /* nnc_c3_wpack and so on */
   P(e, "%s", direct_if);
-  P(e, "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_packed(%d, %d);\n"
-       "    nnc_c3_pack(packed, %s, %d, %d, %d);\n",
-    e->plan.fixed, Fo, Ci, w, d->F, d->C, data_grad);
+  P(e, "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_%spacked(%d, %d);\n"
+       "    nnc_c3_%spack(packed, %s, %d, %d, %d);\n",
+    e->plan.fixed, kernel, Fo, Ci, kernel, w, d->F, d->C, data_grad);
   const char *scale = "NULL", *shift = "NULL", *residual = "NULL";
   const Node *bias_add = fold && fold->bias_add != NO_NODE ? &e->g->nodes[fold->bias_add] : NULL;
   if (fold && fold->batchnorm != NO_NODE) { /* y = (conv + bias - mean) gamma / sqrt(var + eps) + beta */
@@ -670,8 +691,8 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
   if (fold && fold->residual != NO_NODE)
     residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
   P(e, "    for (int b = 0; b < n; b++)\n"
-       "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
-    out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
+       "      nnc_c3_%sconv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
+    kernel, out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
     fold && fold->relu != NO_NODE);
   if (training && e->opt->stats && fold && fold->last != NO_NODE) { /* the portable path's loop records them */
     const Node *last = &e->g->nodes[fold->last];
@@ -1760,7 +1781,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "%s", dispatch_macro);
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
-  bool use_sum = false, use_dot = false, use_direct = false, use_matmul = false, use_select = false;
+  bool use_sum = false, use_dot = false, use_direct = false, use_matmul = false, use_select = false, use_winograd = false;
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
@@ -1774,8 +1795,13 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     bool unfolds = conv && !conv2d_is_pointwise(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
     use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
     use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
-    use_direct |= conv && !opt->double_precision &&
-                  conv2d_is_3x3_same(op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]);
+    const Node *fwd = conv ? (op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]) : NULL;
+    bool direct = conv && !opt->double_precision && conv2d_is_3x3_same(fwd);
+    use_direct |= direct;
+    if (direct && op != OP_CONV2D_BWD_WEIGHT) {
+      int C = g->nodes[fwd->in[0]].shape.dim[1], F = fwd->shape.dim[1], H = fwd->shape.dim[2], W = fwd->shape.dim[3];
+      use_winograd |= op == OP_CONV2D ? conv3x3_winograd(C, H, W, F) : conv3x3_winograd(F, H, W, C);
+    }
     bool bn_image_stats = op == OP_BATCHNORM && e.plan.in_train[i] && g->nodes[i].shape.rank > 2;
     use_sum |= bn_image_stats || op == OP_GLOBAL_AVG_POOL ||
                (op == OP_BIAS_GRAD && count_of(&g->nodes[g->nodes[i].in[0]]) != count_of(&g->nodes[i]));
@@ -1833,6 +1859,10 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (use_direct) {
     const EmbeddedFile *k = embedded_file("conv3x3.c");
     P(&e, "%.*s\n", (int)k->size, (const char *)k->data);
+    if (use_winograd) {
+      k = embedded_file("winograd.c");
+      P(&e, "%.*s\n", (int)k->size, (const char *)k->data);
+    }
   }
   if (any_packed(&e)) {
     const EmbeddedFile *k = embedded_file("gemm.c");

@@ -284,6 +284,7 @@ int conv2d_group(const Node *conv);
 bool conv2d_is_3x3_same(const Node *conv);
 /* the scratch (elements) of one such call: Ci input planes, Fo output channels (emit.c) */
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo);
+bool conv3x3_winograd(int Ci, int H, int W, int Fo); /* that call uses compiler/kernels/winograd.c */
 int conv3x3_weight_group(int H, int W); /* examples per weight-gradient call */
 size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratch */
 /* compiler/kernels/gemm.c: whether a matmul is a dense layer's forward product x wᵀ with w a
