@@ -826,3 +826,203 @@ int nnrt_checkpoint_load(const char *path, const char *model_name, uint64_t mode
   free(buf);
   return rc;
 }
+
+/* ---- threads ----
+ * Workers 1..threads-1 wait for a new `generation`; the caller publishes a job (task, arg, count,
+ * parts) before it bumps the generation, runs range 0 itself, then waits until `pending` (the
+ * workers that have not yet acknowledged the job: all of them, so that none can still be reading
+ * it when the next job is published) is 0. Both sides spin briefly before they sleep on a
+ * condition variable: a step's kernels follow each other within microseconds, but a worker that
+ * spins through a BLAS call would take a core from it. */
+#if defined(NNRT_POSIX) && defined(_POSIX_THREADS) && _POSIX_THREADS > 0 && !defined(NNC_NO_THREADS)
+#include <pthread.h>
+#include <sched.h>
+#define NNRT_THREADS 1
+#endif
+
+#if defined(NNRT_THREADS) && (defined(__GNUC__) || defined(__clang__))
+/* spinning needs atomics (GCC's builtins); elsewhere every hand-over goes through the mutex */
+#define NNRT_SPIN 1
+#define NNRT_LOAD(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define NNRT_STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+#if defined(__x86_64__) || defined(__i386__)
+#define NNRT_PAUSE() __builtin_ia32_pause()
+#else
+#define NNRT_PAUSE() ((void)0)
+#endif
+/* a spin is a pause instruction, or past the first NNRT_PAUSES a sched_yield(), which lets a
+   thread that waits for its core run (more threads than cores, or other processes) */
+enum { NNRT_WORKER_SPINS = 4000, NNRT_CALLER_SPINS = 20000, NNRT_PAUSES = 2000 };
+#define NNRT_SPIN_ONCE(spin) ((spin) < NNRT_PAUSES ? NNRT_PAUSE() : (void)sched_yield())
+#else
+#define NNRT_LOAD(p) (*(p))
+#define NNRT_STORE(p, v) (*(p) = (v))
+#endif
+
+typedef struct nnrt_worker {
+  struct nnrt_pool *pool;
+  int index; /* 1..threads-1 */
+} nnrt_worker;
+
+struct nnrt_pool {
+  int threads;
+#ifdef NNRT_THREADS
+  pthread_t *ids;
+  nnrt_worker *workers;
+  pthread_mutex_t lock;
+  pthread_cond_t wake, done;
+  unsigned long generation; /* bumped for each job (and for the stop) */
+  int pending;              /* workers yet to finish the current job */
+  int stop;                 /* set with the last generation: the workers return */
+  nnrt_task task;           /* the current job */
+  void *arg;
+  long count;
+  int parts;
+#endif
+};
+
+/* the k-th of parts contiguous ranges of [0, count) */
+static long pool_bound(long count, int parts, int k) { return (long)((long long)count * k / parts); }
+
+#ifdef NNRT_THREADS
+static void *pool_worker(void *p) {
+  nnrt_worker *w = p;
+  nnrt_pool *pool = w->pool;
+  unsigned long seen = 0, now;
+  for (;;) {
+    now = seen;
+#ifdef NNRT_SPIN
+    for (int spin = 0; spin < NNRT_WORKER_SPINS && (now = NNRT_LOAD(&pool->generation)) == seen; spin++)
+      NNRT_SPIN_ONCE(spin);
+#endif
+    if (now == seen) {
+      pthread_mutex_lock(&pool->lock);
+      while ((now = pool->generation) == seen) pthread_cond_wait(&pool->wake, &pool->lock);
+      pthread_mutex_unlock(&pool->lock);
+    }
+    seen = now;
+    if (pool->stop) return NULL;
+    if (w->index < pool->parts)
+      pool->task(pool->arg, pool_bound(pool->count, pool->parts, w->index),
+                 pool_bound(pool->count, pool->parts, w->index + 1), w->index);
+#ifdef NNRT_SPIN
+    if (__atomic_sub_fetch(&pool->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+      pthread_mutex_lock(&pool->lock); /* the caller may be between its test and its wait */
+      pthread_cond_signal(&pool->done);
+      pthread_mutex_unlock(&pool->lock);
+    }
+#else
+    pthread_mutex_lock(&pool->lock);
+    if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+    pthread_mutex_unlock(&pool->lock);
+#endif
+  }
+}
+
+/* stops and joins workers 1..started */
+static void pool_stop(nnrt_pool *pool, int started) {
+  pthread_mutex_lock(&pool->lock);
+  pool->stop = 1;
+  NNRT_STORE(&pool->generation, pool->generation + 1);
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < started; i++) pthread_join(pool->ids[i], NULL);
+}
+#endif
+
+nnrt_pool *nnrt_pool_new(int threads) {
+  if (threads < 1 || threads > NNRT_MAX_THREADS) {
+    nnrt_set_error("threads must be 1..%d, not %d", NNRT_MAX_THREADS, threads);
+    return NULL;
+  }
+  nnrt_pool *pool = calloc(1, sizeof *pool);
+  if (!pool) {
+    nnrt_set_error("out of memory");
+    return NULL;
+  }
+  pool->threads = threads;
+#ifdef NNRT_THREADS
+  if (threads == 1) return pool;
+  pool->ids = calloc((size_t)threads, sizeof *pool->ids);
+  pool->workers = calloc((size_t)threads, sizeof *pool->workers);
+  int ok = pool->ids && pool->workers;
+  if (ok && pthread_mutex_init(&pool->lock, NULL) != 0) ok = 0;
+  if (ok && pthread_cond_init(&pool->wake, NULL) != 0) {
+    pthread_mutex_destroy(&pool->lock);
+    ok = 0;
+  }
+  if (ok && pthread_cond_init(&pool->done, NULL) != 0) {
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    ok = 0;
+  }
+  if (!ok) {
+    free(pool->ids);
+    free(pool->workers);
+    free(pool);
+    nnrt_set_error("out of memory");
+    return NULL;
+  }
+  for (int i = 1; i < threads; i++) {
+    pool->workers[i].pool = pool;
+    pool->workers[i].index = i;
+    int rc = pthread_create(&pool->ids[i - 1], NULL, pool_worker, &pool->workers[i]);
+    if (rc != 0) {
+      pool_stop(pool, i - 1);
+      pool->threads = i; /* what nnrt_pool_free must clean up: nothing more to join */
+      nnrt_pool_free(pool);
+      nnrt_set_error("cannot start thread %d of %d: %s", i + 1, threads, strerror(rc));
+      return NULL;
+    }
+  }
+#endif
+  return pool;
+}
+
+void nnrt_pool_free(nnrt_pool *pool) {
+  if (!pool) return;
+#ifdef NNRT_THREADS
+  if (pool->ids) {
+    if (!pool->stop) pool_stop(pool, pool->threads - 1);
+    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->ids);
+    free(pool->workers);
+  }
+#endif
+  free(pool);
+}
+
+int nnrt_pool_threads(const nnrt_pool *pool) { return pool ? pool->threads : 1; }
+
+void nnrt_pool_run(nnrt_pool *pool, long count, long grain, nnrt_task task, void *arg) {
+  if (count <= 0) return;
+  long most = count / (grain > 1 ? grain : 1);
+  int parts = pool && pool->threads < most ? pool->threads : (int)(most < 1 ? 1 : most);
+  if (!pool || parts < 2) {
+    task(arg, 0, count, 0);
+    return;
+  }
+#ifdef NNRT_THREADS
+  pool->task = task;
+  pool->arg = arg;
+  pool->count = count;
+  pool->parts = parts;
+  pthread_mutex_lock(&pool->lock);
+  pool->pending = pool->threads - 1;
+  NNRT_STORE(&pool->generation, pool->generation + 1);
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  task(arg, 0, pool_bound(count, parts, 1), 0);
+#ifdef NNRT_SPIN
+  for (int spin = 0; spin < NNRT_CALLER_SPINS && NNRT_LOAD(&pool->pending) != 0; spin++) NNRT_SPIN_ONCE(spin);
+  if (NNRT_LOAD(&pool->pending) == 0) return;
+#endif
+  pthread_mutex_lock(&pool->lock);
+  while (NNRT_LOAD(&pool->pending) != 0) pthread_cond_wait(&pool->done, &pool->lock);
+  pthread_mutex_unlock(&pool->lock);
+#else
+  for (int k = 0; k < parts; k++) task(arg, pool_bound(count, parts, k), pool_bound(count, parts, k + 1), k);
+#endif
+}

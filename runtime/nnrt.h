@@ -50,6 +50,27 @@ unsigned nnrt_cpu_features(void);
  * for AMD, else "Haswell". NULL when OpenBLAS's choice fits the CPU (or corename is NULL). */
 const char *nnrt_openblas_coretype(const char *corename, unsigned cpu_features);
 
+/* ---- threads: the pool that runs nnc's own kernels in parallel ----
+ * A model owns one pool (NAME_set_threads); nnrt_pool_run splits a loop of `count` items into
+ * at most `threads` contiguous ranges of at least `grain` items and runs range k on thread k
+ * (0 is the caller), so that a task may give each thread its own scratch. Workers are created
+ * with the pool, wait for work spinning briefly, then sleeping, and are joined by nnrt_pool_free.
+ * A pool is used by one thread at a time (its model's); pools of several models are independent.
+ * Built with NNC_NO_THREADS, or where POSIX threads are missing, the pool runs the ranges one
+ * after the other on the caller: the same ranges and thread indices, the same results. */
+typedef struct nnrt_pool nnrt_pool;
+/* items [begin, end) of a parallel loop, run by thread `thread` (0 <= thread < the pool's threads) */
+typedef void (*nnrt_task)(void *arg, long begin, long end, int thread);
+#define NNRT_MAX_THREADS 256
+/* NULL, with nnrt_last_error() set, when threads is outside 1..NNRT_MAX_THREADS or a thread
+ * cannot be started */
+nnrt_pool *nnrt_pool_new(int threads);
+void nnrt_pool_free(nnrt_pool *pool);
+int nnrt_pool_threads(const nnrt_pool *pool); /* 1 for NULL */
+/* Runs task over [0, count) and returns when every range is done. With a NULL pool, one thread,
+ * or count < 2 grain, the whole range runs on the caller as task(arg, 0, count, 0). */
+void nnrt_pool_run(nnrt_pool *pool, long count, long grain, nnrt_task task, void *arg);
+
 /* ---- errors: a message for the last failure of nnrt_* or of a generated NAME_load/NAME_save ---- */
 const char *nnrt_last_error(void); /* "" when none; not thread-safe */
 void nnrt_clear_error(void);       /* makes nnrt_last_error() "" again */
