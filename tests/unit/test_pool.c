@@ -1,9 +1,10 @@
 /* test_pool.c — nnrt.c's thread pool (nnrt_pool_*), which runs nnc's own kernels in parallel.
  *
  * Built twice: against the runtime as generated code gets it (POSIX threads), and as
- * test_pool_serial with nnrt.c compiled -DNNC_NO_THREADS, the fallback that runs the ranges one
- * after the other. Both must cover every item exactly once, give range k to thread k, keep each
- * range at least `grain` long, and survive repeated use and several pools used at once.
+ * test_pool_serial with nnrt.c compiled -DNNC_NO_THREADS, the fallback that runs the chunks one
+ * after the other on the caller. Both must run every item exactly once, in chunks of at least
+ * `grain` items, on threads whose index is below the pool's count (0 for the caller, which the
+ * threaded pool's workers must not use), and survive repeated use and several pools at once.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -16,63 +17,69 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nnrt.h"
 
 enum { MAX_COUNT = 200 };
 
 typedef struct Record {
-  int hits[MAX_COUNT];    /* how often each item ran */
-  int thread[MAX_COUNT];  /* the thread index it ran with */
-  long first[NNRT_MAX_THREADS], last[NNRT_MAX_THREADS]; /* each thread's range, or -1 */
-  pthread_t who[NNRT_MAX_THREADS];
+  int hits[MAX_COUNT];   /* how often each item ran */
+  int thread[MAX_COUNT]; /* the thread index it ran with */
+  long chunk[MAX_COUNT]; /* the first item of its chunk */
+  int on_worker;         /* a chunk ran on another thread than the caller */
 } Record;
+
+static pthread_t caller;
 
 static void record(void *arg, long begin, long end, int thread) {
   Record *r = arg;
-  r->first[thread] = begin;
-  r->last[thread] = end;
-  r->who[thread] = pthread_self();
   for (long i = begin; i < end; i++) {
     r->hits[i]++;
     r->thread[i] = thread;
+    r->chunk[i] = begin;
+  }
+  if (!pthread_equal(pthread_self(), caller)) {
+    assert_int_not_equal(thread, 0); /* index 0 is the caller's */
+    r->chunk[begin] = -1 - begin;    /* marked; read back by the caller after the run */
+  } else {
+    assert_int_equal(thread, 0);
   }
 }
 
-/* every item once; the parts are contiguous, in thread order, at least grain long (unless there
- * is only one), and no more than the pool's threads */
-static void check_split(nnrt_pool *pool, int threads, long count, long grain) {
+/* every item exactly once, with a thread index below the pool's threads; the chunks contiguous,
+ * as many as the grain allows up to 8 per thread, each at least grain long (unless alone) */
+static int check_split(nnrt_pool *pool, int threads, long count, long grain) {
   static Record r;
   memset(&r, 0, sizeof r);
-  for (int t = 0; t < NNRT_MAX_THREADS; t++) r.first[t] = r.last[t] = -1;
+  caller = pthread_self();
   nnrt_pool_run(pool, count, grain, record, &r);
+  int chunks = 0, on_worker = 0;
   for (long i = 0; i < count; i++) {
     assert_int_equal(r.hits[i], 1);
     assert_in_range(r.thread[i], 0, threads - 1);
+    if (r.chunk[i] < 0) { /* a worker's chunk starts here */
+      on_worker = 1;
+      r.chunk[i] = -1 - r.chunk[i];
+    }
+    if (r.chunk[i] == i) chunks++;
+    else assert_int_equal(r.chunk[i], r.chunk[i - 1]);
   }
-  int parts = 0;
-  long next = 0;
-  for (int t = 0; t < threads; t++) {
-    if (r.first[t] < 0) break;
-    assert_int_equal(r.first[t], next);
-    next = r.last[t];
-    parts++;
-  }
-  for (int t = parts; t < NNRT_MAX_THREADS; t++) assert_int_equal(r.first[t], -1); /* no gaps in thread order */
-  assert_int_equal(next, count > 0 ? count : 0);
   if (count <= 0) {
-    assert_int_equal(parts, 0);
-    return;
+    assert_int_equal(chunks, 0);
+    return 0;
   }
-  assert_in_range(parts, 1, threads);
-  for (int t = 0; t < parts && parts > 1; t++) assert_true(r.last[t] - r.first[t] >= grain);
-  long want = count / (grain > 1 ? grain : 1); /* as many parts as the grain allows */
-  if (want > threads) want = threads;
-  assert_int_equal(parts, want < 1 ? 1 : want);
-#ifndef NNC_NO_THREADS
-  for (int t = 1; t < parts; t++) assert_false(pthread_equal(r.who[t], pthread_self())); /* really a worker */
-#endif
-  assert_true(pthread_equal(r.who[0], pthread_self()));
+  long want = count / (grain > 1 ? grain : 1);
+  if (threads < 2 || want < 2) want = 1;
+  if (want > 8L * threads) want = 8L * threads;
+  assert_int_equal(chunks, want);
+  for (long i = 0; i < count && chunks > 1; i++)
+    if (r.chunk[i] == i) {
+      long len = 1;
+      while (i + len < count && r.chunk[i + len] == i) len++;
+      assert_true(len >= grain);
+    }
+  return on_worker;
 }
 
 static void test_ranges_cover_each_item_once(void **state) {
@@ -81,17 +88,47 @@ static void test_ranges_cover_each_item_once(void **state) {
     nnrt_pool *pool = nnrt_pool_new(threads);
     assert_non_null(pool);
     assert_int_equal(nnrt_pool_threads(pool), threads);
+    int on_worker = 0;
     for (long count = -1; count <= MAX_COUNT; count += count < 20 ? 1 : 37)
-      for (long grain = 0; grain <= 9; grain++) check_split(pool, threads, count, grain);
+      for (long grain = 0; grain <= 9; grain++) on_worker |= check_split(pool, threads, count, grain);
+#ifdef NNC_NO_THREADS
+    assert_false(on_worker);
+#else
+    if (threads == 1) assert_false(on_worker);
+#endif
     nnrt_pool_free(pool);
   }
   check_split(NULL, 1, 50, 1); /* no pool: the caller alone */
   assert_int_equal(nnrt_pool_threads(NULL), 1);
 }
 
+/* chunks of 200 us: the caller cannot take them all before the workers wake */
+static void slow(void *arg, long begin, long end, int thread) {
+  int *ran = arg;
+  struct timespec pause = {0, 200000};
+  (void)begin, (void)end;
+  nanosleep(&pause, NULL);
+  __atomic_fetch_add(&ran[thread], 1, __ATOMIC_RELAXED);
+}
+
+static void test_workers_take_chunks(void **state) {
+  (void)state;
+  nnrt_pool *pool = nnrt_pool_new(3);
+  int ran[3] = {0, 0, 0};
+  nnrt_pool_run(pool, 48, 1, slow, ran);
+  assert_int_equal(ran[0] + ran[1] + ran[2], 24); /* 8 chunks a thread */
+#ifdef NNC_NO_THREADS
+  assert_int_equal(ran[0], 24);
+#else
+  assert_true(ran[1] > 0 && ran[2] > 0);
+#endif
+  nnrt_pool_free(pool);
+}
+
 static void add_range(void *arg, long begin, long end, int thread) {
   long *sums = arg; /* one slot per thread, 8 apart: no false sharing to speak of */
   for (long i = begin; i < end; i++) sums[8 * thread] += i;
+  sums[8 * thread + 1] += end - begin; /* items this thread ran */
 }
 
 static void test_repeated_use(void **state) {
@@ -104,6 +141,7 @@ static void test_repeated_use(void **state) {
     long count = 1 + round % 97;
     nnrt_pool_run(pool, count, 1 + round % 5, add_range, sums);
     assert_int_equal(sums[0] + sums[8] + sums[16], count * (count - 1) / 2);
+    assert_int_equal(sums[1] + sums[9] + sums[17], count);
   }
   nnrt_pool_free(pool);
 }
@@ -157,6 +195,7 @@ static void test_bad_thread_counts(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ranges_cover_each_item_once),
+      cmocka_unit_test(test_workers_take_chunks),
       cmocka_unit_test(test_repeated_use),
       cmocka_unit_test(test_many_pools_at_once),
       cmocka_unit_test(test_bad_thread_counts),
