@@ -197,7 +197,7 @@ static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char 
     P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
   else
-    P(e, "%snnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+    P(e, "%snnc_gemm_par(m->pool, %d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
       ldc);
 }
 
@@ -224,7 +224,7 @@ static void emit_matmul(Emit *e, NodeId id) {
   const char *own = arena_printf(&e->c->arena, "nnc_matmul(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M,
                                  N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, ref(e, id), N);
   if (!e->opt->blas) {
-    P(e, "  %s", own); /* nnc's own kernel (emit_dense.c) */
+    P(e, "  nnc_matmul_par(m->pool, %s", own + strlen("nnc_matmul(")); /* nnc's own kernel (emit_dense.c) */
   } else if (n->shape.dim[0] == DIM_BATCH && !ta && tb) {
     /* one example: a matrix-vector product. cblas_sgemm would first copy all of B (the weights)
        into its packed layout, 60 % of fashion_snn's batch-1 forward (OpenBLAS 0.3.21) */
@@ -1231,7 +1231,7 @@ static void emit_update(Emit *e) {
   if (!any_update) return;
   P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. nnc_train() calls it\n"
        "   for each parameter the loss reaches, once every gradient is known to be finite. */\n");
-  P(e, "NNC_HOT static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
+  P(e, "NNC_HOT static void nnc_update_range(struct %s *m, size_t begin, size_t end) {\n", e->tag);
   P(e, "  nnc_real *p = m->params, *g = m->grads;\n");
   const char *wd = "";
   char wdbuf[64];
@@ -1277,6 +1277,16 @@ static void emit_update(Emit *e) {
     break;
   }
   P(e, "}\n\n");
+  /* elements apart, so any split gives the same values */
+  P(e, "struct nnc_update_args {\n  struct %s *m;\n  size_t begin;\n};\n\n"
+       "static void nnc_update_part(void *arg, long begin, long end, int thread) {\n"
+       "  const struct nnc_update_args *a = arg;\n  (void)thread;\n"
+       "  nnc_update_range(a->m, a->begin + (size_t)begin, a->begin + (size_t)end);\n}\n\n"
+       "/* nnc_update_range on the pool's threads */\n"
+       "static void nnc_update(struct %s *m, size_t begin, size_t end) {\n"
+       "  struct nnc_update_args a;\n  a.m = m, a.begin = begin;\n"
+       "  nnrt_pool_run(m->pool, (long)(end - begin), nnc_grain(4), nnc_update_part, &a);\n}\n\n",
+    e->tag, e->tag);
 }
 
 /* The test hook that hands out the last training pass's dropout masks (the PyTorch twin's parity
@@ -1541,6 +1551,52 @@ static const char *gemm_helper =
     "      }\n"
     "    }\n"
     "  }\n"
+    "}\n\n";
+
+/* Products on several threads (NAME_set_threads): nnc_gemm by rows of C, nnc_matmul by its
+ * 16-column panels (each thread packs only its own panels of B). Each element of C is summed in
+ * the same order as on one thread. */
+static const char *gemm_par_helper =
+    "struct nnc_gemm_args {\n"
+    "  int ta, tb, N, K, lda, ldb, ldc;\n"
+    "  const nnc_real *A, *B;\n"
+    "  nnc_real beta, *C;\n"
+    "};\n\n"
+    "static void nnc_gemm_rows(void *arg, long begin, long end, int thread) {\n"
+    "  const struct nnc_gemm_args *a = arg;\n"
+    "  (void)thread;\n"
+    "  nnc_gemm(a->ta, a->tb, (int)(end - begin), a->N, a->K, a->ta ? a->A + begin : a->A + (size_t)begin * a->lda, a->lda,\n"
+    "           a->B, a->ldb, a->beta, a->C + (size_t)begin * a->ldc, a->ldc);\n"
+    "}\n\n"
+    "/* nnc_gemm with C's rows split between the pool's threads */\n"
+    "static void nnc_gemm_par(nnrt_pool *pool, int ta, int tb, int M, int N, int K, const nnc_real *A, int lda,\n"
+    "                         const nnc_real *B, int ldb, nnc_real beta, nnc_real *C, int ldc) {\n"
+    "  struct nnc_gemm_args a;\n"
+    "  a.ta = ta, a.tb = tb, a.N = N, a.K = K, a.lda = lda, a.ldb = ldb, a.ldc = ldc;\n"
+    "  a.A = A, a.B = B, a.beta = beta, a.C = C;\n"
+    "  nnrt_pool_run(pool, M, nnc_grain((size_t)N * (size_t)K), nnc_gemm_rows, &a);\n"
+    "}\n\n";
+
+static const char *matmul_par_helper =
+    "struct nnc_matmul_args {\n"
+    "  int ta, tb, M, N, K, lda, ldb, ldc;\n"
+    "  const nnc_real *A, *B;\n"
+    "  nnc_real beta, *C;\n"
+    "};\n\n"
+    "static void nnc_matmul_panels(void *arg, long begin, long end, int thread) {\n"
+    "  const struct nnc_matmul_args *a = arg;\n"
+    "  const long j0 = begin * NNC_NR, j1 = end * NNC_NR < a->N ? end * NNC_NR : a->N;\n"
+    "  (void)thread;\n"
+    "  nnc_matmul(a->ta, a->tb, a->M, (int)(j1 - j0), a->K, a->A, a->lda, a->tb ? a->B + (size_t)j0 * a->ldb : a->B + j0,\n"
+    "             a->ldb, a->beta, a->C + j0, a->ldc);\n"
+    "}\n\n"
+    "/* nnc_matmul with C's column panels split between the pool's threads */\n"
+    "static void nnc_matmul_par(nnrt_pool *pool, int ta, int tb, int M, int N, int K, const nnc_real *A, int lda,\n"
+    "                           const nnc_real *B, int ldb, nnc_real beta, nnc_real *C, int ldc) {\n"
+    "  struct nnc_matmul_args a;\n"
+    "  a.ta = ta, a.tb = tb, a.M = M, a.N = N, a.K = K, a.lda = lda, a.ldb = ldb, a.ldc = ldc;\n"
+    "  a.A = A, a.B = B, a.beta = beta, a.C = C;\n"
+    "  nnrt_pool_run(pool, (N + NNC_NR - 1) / NNC_NR, nnc_grain((size_t)M * (size_t)K * NNC_NR), nnc_matmul_panels, &a);\n"
     "}\n\n";
 
 /* Unfolding one example for a convolution as a product, and folding a gradient back. Row (c, u, v)
@@ -1837,8 +1893,14 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (opt->stats) stats_emit_fields(out, g);
   P(&e, "};\n\n");
   if (opt->stats) stats_emit_helpers(out);
-  if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
+  P(&e, "/* The items of a parallel loop (nnrt_pool_run) a thread takes at least, each costing `work`, so\n"
+        "   that it has NNC_MIN_WORK elements' worth: splitting smaller loops costs more than it saves. */\n"
+        "#ifndef NNC_MIN_WORK /* tests set 1: every loop split as far as it goes */\n#define NNC_MIN_WORK 32768\n#endif\n"
+        "static inline long nnc_grain(size_t work) {\n"
+        "  return work >= NNC_MIN_WORK ? 1 : work == 0 ? NNC_MIN_WORK : (long)((NNC_MIN_WORK + work - 1) / work);\n}\n\n");
+  if (!opt->blas && use_gemm) P(&e, "%s%s", gemm_helper, gemm_par_helper);
   if (use_matmul) P(&e, "%s", dense_matmul_helper);
+  if (use_matmul && !opt->blas) P(&e, "%s", matmul_par_helper);
   if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
   if (use_unfold) P(&e, "%s", im2col_helper);
   if (use_fold) P(&e, "%s", col2im_helper);
@@ -1867,12 +1929,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   if (e.n_tasks > 0)
     P(&e, "/* What the tasks (the kernels' parallel loops, run by nnrt_pool_run) read: the arguments of\n"
           "   nnc_train or nnc_infer. */\n"
-          "struct nnc_args {\n  struct %s *m;\n  const float *x;\n  const %s *y;\n  int n;\n};\n\n"
-          "/* the items a thread takes at least, so that it has NNC_MIN_WORK elements' worth of work: splitting\n"
-          "   smaller loops costs more than it saves */\n"
-          "#ifndef NNC_MIN_WORK /* tests set 1: every loop split as far as it goes */\n#define NNC_MIN_WORK 32768\n#endif\n"
-          "static long nnc_grain(size_t work) {\n"
-          "  return work >= NNC_MIN_WORK ? 1 : work == 0 ? NNC_MIN_WORK : (long)((NNC_MIN_WORK + work - 1) / work);\n}\n\n",
+          "struct nnc_args {\n  struct %s *m;\n  const float *x;\n  const %s *y;\n  int n;\n};\n\n",
       e.tag, y_type);
   fwrite(task_text, 1, task_len, file);
   fwrite(fn_text, 1, fn_len, file);
