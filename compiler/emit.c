@@ -45,6 +45,7 @@ typedef struct Emit {
   const bool *in_fn;  /* the function being emitted: its nodes and fusion */
   const Fusion *fu;
   const char *yname;  /* its label or target argument: "y" or "t" */
+  bool par_direct;    /* the task calls compiler/kernels/conv3x3.c: compiled where NNC_C3 is */
   FILE *fn_file;      /* where the function goes once its body (fn_body) is known */
   char *fn_body;
   size_t fn_len;
@@ -145,9 +146,16 @@ static bool is_ident_char(char ch) {
   return ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-/* marks the nodes whose pointer tN the text's code names */
-static void mark_named(Emit *e, const char *text, bool *used) {
+/* marks the nodes whose pointer tN the text's code names (outside the direct convolutions' #ifdef
+   NNC_C3 branches when portable is set) */
+static void mark_named(Emit *e, const char *text, bool *used, bool portable) {
   for (const char *s = text; *s; s++) {
+    if (portable && strncmp(s, "#ifdef NNC_C3\n", 14) == 0) {
+      const char *close = strstr(s, "#endif\n");
+      if (!close) return;
+      s = close + 6;
+      continue;
+    }
     if (s[0] == '/' && s[1] == '*') { /* comments name nodes too */
       const char *close = strstr(s + 2, "*/");
       if (!close) return;
@@ -167,17 +175,19 @@ static void par_end(Emit *e, const char *count, const char *work, const char *se
   fclose(e->out);
   bool *used = arena_alloc(&e->c->arena, sizeof(bool) * (size_t)(e->g->n_nodes + 1));
   memset(used, 0, sizeof(bool) * (size_t)(e->g->n_nodes + 1));
-  mark_named(e, setup, used);
-  mark_named(e, e->par_body, used);
+  mark_named(e, setup, used, false);
+  mark_named(e, e->par_body, used, false);
   int k = e->n_tasks++;
   e->out = e->tasks;
+  if (e->par_direct) P(e, "#ifdef NNC_C3\n");
   P(e, "NNC_HOT static void nnc_task%d(void *nnc_arg, long nnc_begin, long nnc_end, int nnc_thread) {\n"
        "  const struct nnc_args *nnc_a = nnc_arg;\n"
        "  struct %s *m = nnc_a->m;\n  const float *x = nnc_a->x;\n  const %s *%s = nnc_a->y;\n  const int n = nnc_a->n;\n"
        "  (void)m; (void)x; (void)%s; (void)n; (void)nnc_thread;\n",
     k, e->tag, e->yname[0] == 'y' ? "int32_t" : "float", e->yname, e->yname);
   emit_pointers(e, used, e->fu);
-  P(e, "%s%s}\n\n", setup, e->par_body);
+  P(e, "%s%s}\n%s\n", setup, e->par_body, e->par_direct ? "#endif\n" : "");
+  e->par_direct = false;
   e->out = e->par_outer;
   int indent = 0; /* the loop's */
   while (indent < 8 && e->par_body[indent] == ' ') indent++;
@@ -685,6 +695,7 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
   if (fold && fold->residual != NO_NODE)
     residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
   par_begin(e); /* examples apart */
+  e->par_direct = true;
   P(e, "    for (int b = (int)nnc_begin; b < (int)nnc_end; b++)\n"
        "      nnc_c3_conv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
     out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
@@ -785,6 +796,7 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
     /* split by blocks of 4 output channels (the kernel's), each thread summing over all examples
        in order: the same sums for any thread count. Each lays out the examples' x itself. */
     par_begin(e);
+    e->par_direct = true;
     P(e, "    const int f0 = 4 * (int)nnc_begin, f1 = 4 * (int)nnc_end < %d ? 4 * (int)nnc_end : %d, nf = f1 - f0;\n"
          "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)nf * nnc_c3_grid(%d, %d);\n"
          "    float *xp = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH, *dyg = xp + %d * planes;\n"
@@ -1126,10 +1138,20 @@ static void emit_apply_body(Emit *e) {
 static void end_function(Emit *e) {
   fclose(e->out);
   e->out = e->fn_file;
-  bool *used = arena_alloc(&e->c->arena, sizeof(bool) * (size_t)(e->g->n_nodes + 1));
-  memset(used, 0, sizeof(bool) * (size_t)(e->g->n_nodes + 1));
-  mark_named(e, e->fn_body, used);
+  size_t size = sizeof(bool) * (size_t)(e->g->n_nodes + 1);
+  bool *used = arena_alloc(&e->c->arena, size), *direct_only = arena_alloc(&e->c->arena, size);
+  memset(used, 0, size);
+  memset(direct_only, 0, size);
+  mark_named(e, e->fn_body, used, true);
+  mark_named(e, e->fn_body, direct_only, false);
+  bool any = false;
+  for (int i = 0; i < e->g->n_nodes; i++) any |= direct_only[i] &= !used[i];
   emit_pointers(e, used, e->fu);
+  if (any) { /* named only where the direct kernels are compiled */
+    P(e, "#ifdef NNC_C3\n");
+    emit_pointers(e, direct_only, e->fu);
+    P(e, "#endif\n");
+  }
   P(e, "%s", e->fn_body);
   free(e->fn_body);
 }
