@@ -46,7 +46,7 @@ extern char *openblas_get_corename(void);
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define MAX_EPOCHS 1000000
 #define MAX_BATCH (1 << 24)
-#define MAX_THREADS 1024
+#define MAX_THREADS NNRT_MAX_THREADS /* what NAME_set_threads accepts */
 
 /* ---- command line ---- */
 
