@@ -36,6 +36,19 @@ typedef struct Emit {
   const char *real;   /* "float" or "double" */
   const char *fsuf;   /* "f" for float literals and libm calls, "" for double */
   bool *folded;       /* nodes computed by an earlier kernel of the function being emitted */
+  /* parallel loops (par_begin, par_end) */
+  FILE *tasks;        /* the task functions, written before the functions that run them */
+  int n_tasks;
+  FILE *par_outer;    /* the function's stream while a task's body is being written */
+  char *par_body;
+  size_t par_len;
+  const bool *in_fn;  /* the function being emitted: its nodes and fusion */
+  const Fusion *fu;
+  const char *yname;  /* its label or target argument: "y" or "t" */
+  bool par_direct;    /* the task calls compiler/kernels/conv3x3.c: compiled where NNC_C3 is */
+  FILE *fn_file;      /* where the function goes once its body (fn_body) is known */
+  char *fn_body;
+  size_t fn_len;
 } Emit;
 
 static void P(Emit *e, const char *fmt, ...) NN_PRINTF(2, 3);
@@ -112,6 +125,77 @@ static void source_comment(Emit *e, const Node *n, const char *what) {
   P(e, "\n     %%%u %s%s%s */\n", (unsigned)(n - e->g->nodes), what, layer[0] ? " in " : "", layer);
 }
 
+/* ---------------- parallel loops ----------------
+ * A kernel's loop over items [0, count) that may run on several threads (NAME_set_threads):
+ * par_begin sends what P() writes to the body of a task function, nnc_taskK(arg, nnc_begin,
+ * nnc_end, nnc_thread), whose loop runs items [nnc_begin, nnc_end); par_end writes that function
+ * (before the train and infer functions) with the pointers its text names, and in the loop's
+ * place the call nnrt_pool_run(m->pool, count, nnc_grain(work), nnc_taskK, ...). Each item must
+ * write apart from the others and compute its values in an order that does not depend on the
+ * split, so that results are bit-identical for any thread count. `work` is an item's cost in
+ * elements: nnc_grain gives a thread at least NNC_MIN_WORK of it, so small loops stay on one. */
+static void par_begin(Emit *e) {
+  e->par_outer = e->out;
+  e->out = open_memstream(&e->par_body, &e->par_len);
+  if (!e->out) nn_die("open_memstream failed");
+}
+
+static void emit_pointers(Emit *e, const bool *in_fn, const Fusion *fu);
+
+static bool is_ident_char(char ch) {
+  return ch == '_' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* marks the nodes whose pointer tN the text's code names (outside the direct convolutions' #ifdef
+   NNC_C3 branches when portable is set) */
+static void mark_named(Emit *e, const char *text, bool *used, bool portable) {
+  for (const char *s = text; *s; s++) {
+    if (portable && strncmp(s, "#ifdef NNC_C3\n", 14) == 0) {
+      const char *close = strstr(s, "#endif\n");
+      if (!close) return;
+      s = close + 6;
+      continue;
+    }
+    if (s[0] == '/' && s[1] == '*') { /* comments name nodes too */
+      const char *close = strstr(s + 2, "*/");
+      if (!close) return;
+      s = close + 1;
+      continue;
+    }
+    if (*s != 't' || (s > text && is_ident_char(s[-1])) || !(s[1] >= '0' && s[1] <= '9')) continue;
+    char *end;
+    unsigned long id = strtoul(s + 1, &end, 10);
+    if (is_ident_char(*end)) continue;
+    if (id < (unsigned long)e->g->n_nodes && e->in_fn[id]) used[id] = true;
+  }
+}
+
+/* setup: declarations the body needs besides the pointers (each thread's scratch) */
+static void par_end(Emit *e, const char *count, const char *work, const char *setup) {
+  fclose(e->out);
+  bool *used = arena_alloc(&e->c->arena, sizeof(bool) * (size_t)(e->g->n_nodes + 1));
+  memset(used, 0, sizeof(bool) * (size_t)(e->g->n_nodes + 1));
+  mark_named(e, setup, used, false);
+  mark_named(e, e->par_body, used, false);
+  int k = e->n_tasks++;
+  e->out = e->tasks;
+  if (e->par_direct) P(e, "#ifdef NNC_C3\n");
+  P(e, "NNC_HOT static void nnc_task%d(void *nnc_arg, long nnc_begin, long nnc_end, int nnc_thread) {\n"
+       "  const struct nnc_args *nnc_a = nnc_arg;\n"
+       "  struct %s *m = nnc_a->m;\n  const float *x = nnc_a->x;\n  const %s *%s = nnc_a->y;\n  const int n = nnc_a->n;\n"
+       "  (void)m; (void)x; (void)%s; (void)n; (void)nnc_thread;\n",
+    k, e->tag, e->yname[0] == 'y' ? "int32_t" : "float", e->yname, e->yname);
+  emit_pointers(e, used, e->fu);
+  P(e, "%s%s}\n%s\n", setup, e->par_body, e->par_direct ? "#endif\n" : "");
+  e->par_direct = false;
+  e->out = e->par_outer;
+  int indent = 0; /* the loop's */
+  while (indent < 8 && e->par_body[indent] == ' ') indent++;
+  P(e, "%*s{\n%*s  struct nnc_args nnc_a = {m, x, %s, n};\n%*s  nnrt_pool_run(m->pool, (long)(%s), nnc_grain(%s), nnc_task%d, &nnc_a);\n%*s}\n",
+    indent, "", indent, "", e->yname, indent, "", count, work, k, indent, "");
+  free(e->par_body);
+}
+
 /* ---------------- kernels ---------------- */
 
 /* A product on the generated code's side: cblas_sgemm, or the plain nnc_gemm() helper (--no-blas and
@@ -123,7 +207,7 @@ static void emit_gemm(Emit *e, const char *indent, bool ta, bool tb, const char 
     P(e, "%scblas_sgemm(CblasRowMajor, %s, %s, %s, %s, %s, 1.0f, %s, %s, %s, %s, %s, %s, %s);\n", indent,
       ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", M, N, K, A, lda, B, ldb, beta, C, ldc);
   else
-    P(e, "%snnc_gemm(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
+    P(e, "%snnc_gemm_par(m->pool, %d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\n", indent, ta, tb, M, N, K, A, lda, B, ldb, beta, C,
       ldc);
 }
 
@@ -226,7 +310,7 @@ static void emit_matmul(Emit *e, NodeId id, bool training) {
   const char *own = arena_printf(&e->c->arena, "nnc_matmul(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M,
                                  N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, ref(e, id), N);
   if (!e->opt->blas) {
-    P(e, "  %s", own); /* nnc's own kernel (emit_dense.c) */
+    P(e, "  nnc_matmul_par(m->pool, %s", own + strlen("nnc_matmul(")); /* nnc's own kernel (emit_dense.c) */
   } else if (n->shape.dim[0] == DIM_BATCH && !ta && tb) {
     /* one example: a matrix-vector product. cblas_sgemm would first copy all of B (the weights)
        into its packed layout, 60 % of fashion_snn's batch-1 forward (OpenBLAS 0.3.21) */
@@ -343,30 +427,39 @@ static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *m
   for (int k = 0; k < n_members; k++)
     if (fuse_per_channel(g->nodes[members[k]].op)) channel = &g->nodes[members[k]];
   const char *indent, *close;
+  /* examples (or runs of elements) apart, when there can be enough of them (NNC_MIN_WORK); not
+     with --stats's sums, which run in order */
+  const char *batch = channel && is_batched(channel->shape) ? "n" : "1";
+  bool batched = is_batched(g->nodes[root].shape);
+  bool parallel = !stats && (channel ? strcmp(batch, "n") == 0 : true) && count_of(&g->nodes[root]) >= (batched ? 256 : 65536);
+  const char *first = parallel ? "(int)nnc_begin" : "0", *last = parallel ? "(int)nnc_end" : batch;
+  if (parallel) par_begin(e);
   if (channel) {
     long long ch = channel->shape.dim[1], spatial = count_of(channel) / ch;
-    const char *batch = is_batched(channel->shape) ? "n" : "1";
     /* a batchnorm's scale and shift, left in its statistics by emit_batchnorm */
     const char *bn = channel->op != OP_BATCHNORM ? NULL
                    : arena_printf(&e->c->arena, "const nnc_real bn_scale = m->fixed[%zu + c], bn_shift = m->fixed[%zu + c];\n",
                                   e->plan.store[channel - g->nodes].stats + 3 * (size_t)ch,
                                   e->plan.store[channel - g->nodes].stats + 4 * (size_t)ch);
     if (spatial == 1) {
-      P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      size_t i = (size_t)b * %lld + c;\n",
-        batch, ch, ch);
+      P(e, "  for (int b = %s; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      size_t i = (size_t)b * %lld + c;\n",
+        first, last, ch, ch);
       if (bn) P(e, "      %s", bn);
       indent = "      ", close = "    }\n";
     } else if (bn) {
-      P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      %s"
+      P(e, "  for (int b = %s; b < %s; b++)\n    for (int c = 0; c < %lld; c++) {\n      %s"
            "      for (int s = 0; s < %lld; s++) {\n        size_t i = ((size_t)b * %lld + c) * %lld + s;\n",
-        batch, ch, bn, spatial, ch, spatial);
+        first, last, ch, bn, spatial, ch, spatial);
       indent = "        ", close = "      }\n    }\n";
     } else {
-      P(e, "  for (int b = 0; b < %s; b++)\n    for (int c = 0; c < %lld; c++)\n      for (int s = 0; s < %lld; s++) {\n"
+      P(e, "  for (int b = %s; b < %s; b++)\n    for (int c = 0; c < %lld; c++)\n      for (int s = 0; s < %lld; s++) {\n"
            "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n",
-        batch, ch, spatial, ch, spatial);
+        first, last, ch, spatial, ch, spatial);
       indent = "        ", close = "      }\n";
     }
+  } else if (parallel) {
+    P(e, "  for (size_t i = (size_t)nnc_begin; i < (size_t)nnc_end; i++) {\n");
+    indent = "    ", close = "  }\n";
   } else {
     P(e, "  for (size_t i = 0; i < %s; i++) {\n", elems(e, &g->nodes[root]));
     indent = "    ", close = "  }\n";
@@ -390,6 +483,10 @@ static void emit_ew_loop(Emit *e, NodeId root, const Fusion *fu, const NodeId *m
                     false);
   }
   P(e, "%s", close);
+  if (parallel && channel)
+    par_end(e, "n", arena_printf(&e->c->arena, "%lld", count_of(channel)), "");
+  else if (parallel)
+    par_end(e, elems(e, &g->nodes[root]), "1", "");
 }
 
 /* db[c] = Σ_b,s dy[b, c, s] */
@@ -574,6 +671,13 @@ size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
   return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
 }
 
+/* what one example's call of either needs apart from the packed weights, which the threads share:
+ * each thread's own (NNC_THREAD_SCRATCH) */
+static size_t conv3x3_thread_scratch(int Ci, int H, int W, int Fo) {
+  if (conv3x3_winograd(Ci, H, W, Fo)) return c3_wscratch(Ci, H, W, Fo) - 16 * (size_t)((Fo + 3) / 4 * 4) * (size_t)Ci;
+  return (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
+}
+
 /* Examples per call of nnc_c3_weight_grad: enough for some 768 grid positions, so that small
  * images' sums are not dominated by the final sums across lanes. */
 int conv3x3_weight_group(int H, int W) { return (int)((768 + c3_grid(H, W) - 1) / c3_grid(H, W)); }
@@ -669,31 +773,39 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
   const char *kernel = conv3x3_winograd(Ci, d->H, d->W, Fo) ? "w" : ""; /* nnc_c3_wpack and so on */
   P(e, "%s", direct_if);
-  P(e, "    float *packed = m->fixed + %zu, *scratch = packed + nnc_c3_%spacked(%d, %d);\n"
+  P(e, "    float *packed = m->fixed + %zu;\n"
        "    nnc_c3_%spack(packed, %s, %d, %d, %d);\n",
-    e->plan.fixed, kernel, Fo, Ci, kernel, w, d->F, d->C, data_grad);
+    e->plan.fixed, kernel, w, d->F, d->C, data_grad);
+  /* the task's view: the packed weights (and folded batchnorm) shared, the scratch its thread's */
+  const char *setup = arena_printf(&e->c->arena, "  const float *packed = m->fixed + %zu;\n"
+                                   "  float *scratch = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH;\n",
+                                   e->plan.fixed);
   const char *scale = "NULL", *shift = "NULL", *residual = "NULL";
   const Node *bias_add = fold && fold->bias_add != NO_NODE ? &e->g->nodes[fold->bias_add] : NULL;
   if (fold && fold->batchnorm != NO_NODE) { /* y = (conv + bias - mean) gamma / sqrt(var + eps) + beta */
     const Node *bn = &e->g->nodes[fold->batchnorm];
-    P(e, "    float *scale = scratch, *shift = scale + %d;\n"
-         "    scratch = shift + %d;\n"
+    P(e, "    float *scale = packed + nnc_c3_%spacked(%d, %d), *shift = scale + %d;\n"
          "    for (int f = 0; f < %d; f++) {\n"
          "      scale[f] = %s[f] / sqrtf(%s[f] + %.9gf);\n"
          "      shift[f] = %s[f] + (%s%s - %s[f]) * scale[f];\n"
          "    }\n",
-      d->F, d->F, d->F, ref(e, bn->in[1]), ref(e, bn->in[4]), bn->attr.eps, ref(e, bn->in[2]),
+      kernel, Fo, Ci, d->F, d->F, ref(e, bn->in[1]), ref(e, bn->in[4]), bn->attr.eps, ref(e, bn->in[2]),
       bias_add ? ref(e, bias_add->in[1]) : "0", bias_add ? "[f]" : "", ref(e, bn->in[3]));
     scale = "scale", shift = "shift";
+    setup = arena_printf(&e->c->arena, "%s  const float *scale = packed + nnc_c3_%spacked(%d, %d), *shift = scale + %d;\n",
+                         setup, kernel, Fo, Ci, d->F);
   } else if (bias_add) {
     shift = ref(e, bias_add->in[1]);
   }
   if (fold && fold->residual != NO_NODE)
     residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
-  P(e, "    for (int b = 0; b < n; b++)\n"
+  par_begin(e); /* examples apart */
+  e->par_direct = true;
+  P(e, "    for (int b = (int)nnc_begin; b < (int)nnc_end; b++)\n"
        "      nnc_c3_%sconv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
     kernel, out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
     fold && fold->relu != NO_NODE);
+  par_end(e, "n", arena_printf(&e->c->arena, "(size_t)%lld", 9LL * Ci * Fo * d->H * d->W), setup);
   if (training && e->opt->stats && fold && fold->last != NO_NODE) { /* the portable path's loop records them */
     const Node *last = &e->g->nodes[fold->last];
     stats_emit_pass(e->out, e->g, fold->last, out, elems(e, last));
@@ -786,18 +898,24 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
   if (d.direct) {
     int group = conv3x3_weight_group(d.H, d.W);
     P(e, "%s", direct_if);
-    P(e, "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)%d * nnc_c3_grid(%d, %d);\n"
-         "    float *xp = m->fixed + %zu, *dyg = xp + %d * planes;\n"
+    /* split by blocks of 4 output channels (the kernel's), each thread summing over all examples
+       in order: the same sums for any thread count. Each lays out the examples' x itself. */
+    par_begin(e);
+    e->par_direct = true;
+    P(e, "    const int f0 = 4 * (int)nnc_begin, f1 = 4 * (int)nnc_end < %d ? 4 * (int)nnc_end : %d, nf = f1 - f0;\n"
+         "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)nf * nnc_c3_grid(%d, %d);\n"
+         "    float *xp = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH, *dyg = xp + %d * planes;\n"
          "    for (int b0 = 0; b0 < n; b0 += %d) {\n"
          "      const int g = n - b0 < %d ? n - b0 : %d;\n"
          "      for (int j = 0; j < g; j++) {\n"
          "        nnc_c3_layout(xp + j * planes, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, 0);\n"
-         "        nnc_c3_layout(dyg + j * grids, %s + (size_t)(b0 + j) * %lld, %d, %d, %d, 1);\n"
+         "        nnc_c3_layout(dyg + j * grids, %s + (size_t)(b0 + j) * %lld + (size_t)f0 * %lld, nf, %d, %d, 1);\n"
          "      }\n"
-         "      nnc_c3_weight_grad(%s, dyg, xp, %d, %d, %d, %d, g, b0 > 0);\n"
+         "      nnc_c3_weight_grad(%s + (size_t)f0 * %d, dyg, xp, %d, %d, %d, nf, g, b0 > 0);\n"
          "    }\n",
-      d.C, d.H, d.W, d.F, d.H, d.W, e->plan.fixed, group, group, group, group, x, d.in, d.C, d.H, d.W, dy, d.out, d.F,
-      d.H, d.W, dw, d.C, d.H, d.W, d.F);
+      d.F, d.F, d.C, d.H, d.W, d.H, d.W, group, group, group, group, x, d.in, d.C, d.H, d.W, dy, d.out, d.positions,
+      d.H, d.W, dw, 9 * d.C, d.C, d.H, d.W);
+    par_end(e, num(e, (d.F + 3) / 4), arena_printf(&e->c->arena, "(size_t)n * %lld", 36LL * d.C * d.positions), "");
     P(e, "%s", direct_else);
   }
   emit_group_loop(e, &d);
@@ -833,7 +951,10 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training, bool apply) {
   bn_dims(e, n, &C, &S);
   const char *x = ref(e, n->in[0]), *gamma = ref(e, n->in[1]), *beta = ref(e, n->in[2]);
   const char *f = e->fsuf;
-  P(e, "  for (int c = 0; c < %lld; c++) {\n", C);
+  /* channels apart; the statistics and scale of one channel are its thread's alone */
+  par_begin(e);
+  P(e, "  for (int c = (int)nnc_begin; c < (int)nnc_end; c++) {\n");
+  const char *work = arena_printf(&e->c->arena, "(size_t)n * %lld", S * ((training ? 2 : 0) + (apply ? 1 : 0)) + 1);
   if (training || !apply)
     P(e, "    nnc_real *stats = m->fixed + %zu;  /* mean, biased variance, 1/sqrt(var + eps) (training); scale, shift */\n",
       e->plan.store[id].stats);
@@ -863,6 +984,7 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training, bool apply) {
   }
   if (!apply) {
     P(e, "    stats[%lld + c] = scale;\n    stats[%lld + c] = shift;\n  }\n", 3 * C, 4 * C);
+    par_end(e, num(e, C), work, "");
     return;
   }
   P(e, "    for (int b = 0; b < n; b++)\n"
@@ -870,6 +992,7 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training, bool apply) {
        "        size_t i = ((size_t)b * %lld + c) * %lld + s;\n"
        "        %s[i] = %s[i] * scale + shift;\n      }\n  }\n",
     S, C, S, ref(e, id), x);
+  par_end(e, num(e, C), work, "");
 }
 
 /* running = momentum running + (1 - momentum) batch, with the unbiased batch variance (spec §4) */
@@ -919,9 +1042,10 @@ static void emit_batchnorm_bwd(Emit *e, NodeId id) {
   size_t stats = e->plan.store[n->attr.fwd].stats;
   const char *dy = ref(e, n->in[0]), *xr = ref(e, n->in[1]), *out = ref(e, id);
   NodeId bias_grad = bias_grad_of(e, n->op == OP_BATCHNORM_GAMMA_GRAD ? n->in[0] : id, id, C, S);
-  P(e, "  for (int c = 0; c < %lld; c++) {\n"
+  par_begin(e); /* channels apart */
+  P(e, "  for (int c = (int)nnc_begin; c < (int)nnc_end; c++) {\n"
        "    const nnc_real *stats = m->fixed + %zu, mean = stats[c], inv_std = stats[%lld + c];\n",
-    C, stats, 2 * C);
+    stats, 2 * C);
   if (bias_grad != NO_NODE) P(e, "    nnc_real bias_sum = 0;\n");
   if (n->op == OP_BATCHNORM_GAMMA_GRAD) {
     P(e, "    nnc_real sum = 0;\n"
@@ -946,6 +1070,7 @@ static void emit_batchnorm_bwd(Emit *e, NodeId id) {
   }
   if (bias_grad != NO_NODE) P(e, "    %s[c] = bias_sum;\n", ref(e, bias_grad));
   P(e, "  }\n");
+  par_end(e, num(e, C), arena_printf(&e->c->arena, "(size_t)n * %lld", 2 * S), "");
   if (bias_grad != NO_NODE) fold_into_kernel(e, bias_grad);
 }
 
@@ -1120,6 +1245,28 @@ static void emit_apply_body(Emit *e) {
   }
 }
 
+/* The pointers of the nodes that the function's body (in fn_body) names, then the body. */
+static void end_function(Emit *e) {
+  fclose(e->out);
+  e->out = e->fn_file;
+  size_t size = sizeof(bool) * (size_t)(e->g->n_nodes + 1);
+  bool *used = arena_alloc(&e->c->arena, size), *direct_only = arena_alloc(&e->c->arena, size);
+  memset(used, 0, size);
+  memset(direct_only, 0, size);
+  mark_named(e, e->fn_body, used, true);
+  mark_named(e, e->fn_body, direct_only, false);
+  bool any = false;
+  for (int i = 0; i < e->g->n_nodes; i++) any |= direct_only[i] &= !used[i];
+  emit_pointers(e, used, e->fu);
+  if (any) { /* named only where the direct kernels are compiled */
+    P(e, "#ifdef NNC_C3\n");
+    emit_pointers(e, direct_only, e->fu);
+    P(e, "#endif\n");
+  }
+  P(e, "%s", e->fn_body);
+  free(e->fn_body);
+}
+
 /* train() computes the loss and the gradients and, when `apply` is set and the loss and every
  * gradient are finite, takes the optimizer step (returning 0 when it refuses one); infer()
  * returns the output's storage. */
@@ -1139,13 +1286,18 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
   if (training && any_packed(e)) P(e, "  nnc_packed_stale(m); /* the step changes the weights */\n");
   if (training && e->opt->stats) P(e, "  if (m->stats_on) memset(m->nnc_stats_acc, 0, sizeof m->nnc_stats_acc);\n");
   Fusion fu = training ? e->plan.fuse_train : e->plan.fuse_infer;
-  emit_pointers(e, in_fn, &fu);
+  e->in_fn = in_fn, e->fu = &fu, e->yname = yname;
+  /* the body first: its pointers are those it names (some nodes are touched by tasks alone) */
+  e->fn_file = e->out;
+  e->out = open_memstream(&e->fn_body, &e->fn_len);
+  if (!e->out) nn_die("open_memstream failed");
   emit_input_copies(e, in_fn);
   memset(e->folded, 0, sizeof(bool) * (size_t)g->n_nodes);
   for (int i = 0; i < g->n_nodes; i++)
     if (in_fn[i]) emit_node(e, (NodeId)i, training, &fu);
   if (!training) {
     P(e, "  return %s;\n}\n\n", ref(e, g->output));
+    end_function(e);
     return;
   }
   /* the step runs after every gradient is known, so that one non-finite value refuses all of it */
@@ -1164,6 +1316,7 @@ static void emit_function(Emit *e, const char *fn, const bool *in_fn, bool train
     emit_apply_body(e);
   }
   P(e, "  return 1;\n}\n\n");
+  end_function(e);
 }
 
 /* ---------------- initialisation and the optimizer ---------------- */
@@ -1261,10 +1414,20 @@ static void emit_update(Emit *e) {
   if (!any_update) return;
   P(e, "/* The optimizer on parameters [begin, end), torch.optim's update rules. nnc_train() calls it\n"
        "   for each parameter the loss reaches, once every gradient is known to be finite. */\n");
-  P(e, "NNC_HOT static void nnc_update(struct %s *m, size_t begin, size_t end) {\n", e->tag);
+  P(e, "NNC_HOT static void nnc_update_range(struct %s *m, size_t begin, size_t end) {\n", e->tag);
   P(e, "  nnc_real *p = m->params, *g = m->grads;\n");
   emit_update_rule(e, "  for (size_t i = begin; i < end; i++) {\n", "g[i]", "  }\n");
   P(e, "}\n\n");
+  /* elements apart, so any split gives the same values */
+  P(e, "struct nnc_update_args {\n  struct %s *m;\n  size_t begin;\n};\n\n"
+       "static void nnc_update_part(void *arg, long begin, long end, int thread) {\n"
+       "  const struct nnc_update_args *a = arg;\n  (void)thread;\n"
+       "  nnc_update_range(a->m, a->begin + (size_t)begin, a->begin + (size_t)end);\n}\n\n"
+       "/* nnc_update_range on the pool's threads */\n"
+       "static void nnc_update(struct %s *m, size_t begin, size_t end) {\n"
+       "  struct nnc_update_args a;\n  a.m = m, a.begin = begin;\n"
+       "  nnrt_pool_run(m->pool, (long)(end - begin), nnc_grain(4), nnc_update_part, &a);\n}\n\n",
+    e->tag, e->tag);
   if (!any_fused_weight(e)) return;
   P(e, "/* nnc_update() of a weight [rows, cols] at one example, whose gradient is the outer product\n"
        "   dy x^T: dy and x wait in the gradient's place (fused_weight_of() in nnc's emit.c), and each\n"
@@ -1499,10 +1662,14 @@ static void emit_header(Emit *e, FILE *h) {
           "int %s_save(const %s *m, const char *path);\n"
           "int %s_load(%s *m, const char *path);\n"
           "/* Optimizer steps taken so far. */\n"
-          "uint64_t %s_steps(const %s *m);\n",
+          "uint64_t %s_steps(const %s *m);\n"
+          "/* Threads for nnc's own kernels (not the BLAS library's): 1, the default, to 256. The results\n"
+          "   do not depend on it. 0 on success; -1 (nnrt_last_error() says why) and nothing changed on\n"
+          "   failure. A model is used by one thread at a time; each model has its own threads. */\n"
+          "int %s_set_threads(%s *m, int threads);\n",
           e->name, e->name, e->name, e->name, e->name, e->name, upper, e->name, e->name,
           label ? " (or a label outside 0..K-1)" : "", e->name, e->name, label ? "int32_t *y" : "float *t", e->name,
-          e->name, e->name, e->name, e->name, e->name);
+          e->name, e->name, e->name, e->name, e->name, e->name, e->name);
   if (e->opt->stats) stats_emit_header(h, g, e->name, upper);
   if (e->opt->mpi)
     fprintf(h,
@@ -1560,6 +1727,52 @@ static const char *gemm_helper =
     "      }\n"
     "    }\n"
     "  }\n"
+    "}\n\n";
+
+/* Products on several threads (NAME_set_threads): nnc_gemm by rows of C, nnc_matmul by its
+ * 16-column panels (each thread packs only its own panels of B). Each element of C is summed in
+ * the same order as on one thread. */
+static const char *gemm_par_helper =
+    "struct nnc_gemm_args {\n"
+    "  int ta, tb, N, K, lda, ldb, ldc;\n"
+    "  const nnc_real *A, *B;\n"
+    "  nnc_real beta, *C;\n"
+    "};\n\n"
+    "static void nnc_gemm_rows(void *arg, long begin, long end, int thread) {\n"
+    "  const struct nnc_gemm_args *a = arg;\n"
+    "  (void)thread;\n"
+    "  nnc_gemm(a->ta, a->tb, (int)(end - begin), a->N, a->K, a->ta ? a->A + begin : a->A + (size_t)begin * a->lda, a->lda,\n"
+    "           a->B, a->ldb, a->beta, a->C + (size_t)begin * a->ldc, a->ldc);\n"
+    "}\n\n"
+    "/* nnc_gemm with C's rows split between the pool's threads */\n"
+    "static void nnc_gemm_par(nnrt_pool *pool, int ta, int tb, int M, int N, int K, const nnc_real *A, int lda,\n"
+    "                         const nnc_real *B, int ldb, nnc_real beta, nnc_real *C, int ldc) {\n"
+    "  struct nnc_gemm_args a;\n"
+    "  a.ta = ta, a.tb = tb, a.N = N, a.K = K, a.lda = lda, a.ldb = ldb, a.ldc = ldc;\n"
+    "  a.A = A, a.B = B, a.beta = beta, a.C = C;\n"
+    "  nnrt_pool_run(pool, M, nnc_grain((size_t)N * (size_t)K), nnc_gemm_rows, &a);\n"
+    "}\n\n";
+
+static const char *matmul_par_helper =
+    "struct nnc_matmul_args {\n"
+    "  int ta, tb, M, N, K, lda, ldb, ldc;\n"
+    "  const nnc_real *A, *B;\n"
+    "  nnc_real beta, *C;\n"
+    "};\n\n"
+    "static void nnc_matmul_panels(void *arg, long begin, long end, int thread) {\n"
+    "  const struct nnc_matmul_args *a = arg;\n"
+    "  const long j0 = begin * NNC_NR, j1 = end * NNC_NR < a->N ? end * NNC_NR : a->N;\n"
+    "  (void)thread;\n"
+    "  nnc_matmul(a->ta, a->tb, a->M, (int)(j1 - j0), a->K, a->A, a->lda, a->tb ? a->B + (size_t)j0 * a->ldb : a->B + j0,\n"
+    "             a->ldb, a->beta, a->C + j0, a->ldc);\n"
+    "}\n\n"
+    "/* nnc_matmul with C's column panels split between the pool's threads */\n"
+    "static void nnc_matmul_par(nnrt_pool *pool, int ta, int tb, int M, int N, int K, const nnc_real *A, int lda,\n"
+    "                           const nnc_real *B, int ldb, nnc_real beta, nnc_real *C, int ldc) {\n"
+    "  struct nnc_matmul_args a;\n"
+    "  a.ta = ta, a.tb = tb, a.M = M, a.N = N, a.K = K, a.lda = lda, a.ldb = ldb, a.ldc = ldc;\n"
+    "  a.A = A, a.B = B, a.beta = beta, a.C = C;\n"
+    "  nnrt_pool_run(pool, (N + NNC_NR - 1) / NNC_NR, nnc_grain((size_t)M * (size_t)K * NNC_NR), nnc_matmul_panels, &a);\n"
     "}\n\n";
 
 /* Unfolding one example for a convolution as a product, and folding a gradient back. Row (c, u, v)
@@ -1782,6 +1995,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   /* helpers only when a kernel calls them: clang's -Wall warns about unused static functions */
   bool use_expm1 = false, use_sigmoid = false, use_gemm = false, use_unfold = false, use_fold = false;
   bool use_sum = false, use_dot = false, use_direct = false, use_matmul = false, use_select = false, use_winograd = false;
+  size_t thread_scratch = 1; /* what a thread of the direct convolutions needs apart (NNC_THREAD_SCRATCH) */
   for (int i = 0; i < g->n_nodes; i++) {
     if (!e.plan.in_train[i] && !e.plan.in_infer[i]) continue;
     use_expm1 |= g->nodes[i].op == OP_SELU || g->nodes[i].op == OP_ELU;
@@ -1798,9 +2012,12 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     const Node *fwd = conv ? (op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]) : NULL;
     bool direct = conv && !opt->double_precision && conv2d_is_3x3_same(fwd);
     use_direct |= direct;
-    if (direct && op != OP_CONV2D_BWD_WEIGHT) {
-      int C = g->nodes[fwd->in[0]].shape.dim[1], F = fwd->shape.dim[1], H = fwd->shape.dim[2], W = fwd->shape.dim[3];
-      use_winograd |= op == OP_CONV2D ? conv3x3_winograd(C, H, W, F) : conv3x3_winograd(F, H, W, C);
+    if (direct) {
+      ConvDims d = conv_dims(g, fwd, false);
+      int Ci = op == OP_CONV2D ? d.C : d.F, Fo = op == OP_CONV2D ? d.F : d.C;
+      use_winograd |= op != OP_CONV2D_BWD_WEIGHT && conv3x3_winograd(Ci, d.H, d.W, Fo);
+      size_t need = op == OP_CONV2D_BWD_WEIGHT ? conv3x3_weight_scratch(d.C, d.H, d.W, d.F) : conv3x3_thread_scratch(Ci, d.H, d.W, Fo);
+      if (need > thread_scratch) thread_scratch = need;
     }
     bool bn_image_stats = op == OP_BATCHNORM && e.plan.in_train[i] && g->nodes[i].shape.rank > 2;
     use_sum |= bn_image_stats || op == OP_GLOBAL_AVG_POOL ||
@@ -1823,6 +2040,7 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "#define NNC_ACTS_PER_EXAMPLE %zu\n", e.plan.batched_per_example);
   P(&e, "#define NNC_N_FIXED %zu%s\n", e.plan.fixed + e.plan.scratch + 1,
     e.plan.scratch ? "  /* and, after them, the convolutions' unfolding buffer */" : "");
+  P(&e, "#define NNC_THREAD_SCRATCH %zu  /* floats of each thread's own scratch */\n", thread_scratch);
   P(&e, "#define NNC_MODEL_HASH UINT64_C(0x%016llx)\n\n", (unsigned long long)hash);
   /* an OR over the exponent bits, which vectorizes where a loop of isfinite() calls would not */
   P(&e, "/* 1 when no value in v[0..n) is infinite or NaN (all exponent bits set) */\n"
@@ -1845,14 +2063,22 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  nnc_real *acts;      /* max_batch * NNC_ACTS_PER_EXAMPLE */\n"
         "  nnc_real *fixed;     /* NNC_N_FIXED: scalars and unbatched temporaries */\n"
         "  nnc_real step_size, root_c2; /* adam's constants for the current step */\n"
+        "  nnrt_pool *pool;     /* NAME_set_threads's threads; NULL: one */\n"
+        "  nnc_real *scratch;   /* threads * NNC_THREAD_SCRATCH: each thread's own */\n"
         "%s",
     e.name,
     opt->mpi ? "  long mpi_before, mpi_after; /* examples of the global batch before and after this rank's share */\n" : "");
   if (opt->stats) stats_emit_fields(out, g);
   P(&e, "};\n\n");
   if (opt->stats) stats_emit_helpers(out);
-  if (!opt->blas && use_gemm) P(&e, "%s", gemm_helper);
+  P(&e, "/* The items of a parallel loop (nnrt_pool_run) a thread takes at least, each costing `work`, so\n"
+        "   that it has NNC_MIN_WORK elements' worth: splitting smaller loops costs more than it saves. */\n"
+        "#ifndef NNC_MIN_WORK /* tests set 1: every loop split as far as it goes */\n#define NNC_MIN_WORK 32768\n#endif\n"
+        "static inline long nnc_grain(size_t work) {\n"
+        "  return work >= NNC_MIN_WORK ? 1 : work == 0 ? NNC_MIN_WORK : (long)((NNC_MIN_WORK + work - 1) / work);\n}\n\n");
+  if (!opt->blas && use_gemm) P(&e, "%s%s", gemm_helper, gemm_par_helper);
   if (use_matmul) P(&e, "%s", dense_matmul_helper);
+  if (use_matmul && !opt->blas) P(&e, "%s", matmul_par_helper);
   if (use_unfold || use_fold) P(&e, "%s", unfold_range_helper);
   if (use_unfold) P(&e, "%s", im2col_helper);
   if (use_fold) P(&e, "%s", col2im_helper);
@@ -1878,8 +2104,27 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   emit_init(&e);
   emit_update(&e);
   if (opt->mpi) emit_mpi_helpers(&e);
+  /* the functions go to a buffer, so that the task functions of their parallel loops precede them */
+  FILE *file = e.out;
+  char *fn_text = NULL, *task_text = NULL;
+  size_t fn_len = 0, task_len = 0;
+  e.out = open_memstream(&fn_text, &fn_len);
+  e.tasks = open_memstream(&task_text, &task_len);
+  if (!e.out || !e.tasks) nn_die("open_memstream failed");
   emit_function(&e, "nnc_train", e.plan.in_train, true, y_type);
   emit_function(&e, "nnc_infer", e.plan.in_infer, false, y_type);
+  fclose(e.out);
+  fclose(e.tasks);
+  e.out = file;
+  if (e.n_tasks > 0)
+    P(&e, "/* What the tasks (the kernels' parallel loops, run by nnrt_pool_run) read: the arguments of\n"
+          "   nnc_train or nnc_infer. */\n"
+          "struct nnc_args {\n  struct %s *m;\n  const float *x;\n  const %s *y;\n  int n;\n};\n\n",
+      e.tag, y_type);
+  fwrite(task_text, 1, task_len, file);
+  fwrite(fn_text, 1, fn_len, file);
+  free(task_text);
+  free(fn_text);
 
   const char *N = e.name;
   /* the public API */
@@ -1895,8 +2140,9 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
         "  m->buffers = nnrt_alloc(sizeof(nnc_real) * (NNC_N_BUFFERS + 1));\n"
         "  m->acts = nnrt_alloc(sizeof(nnc_real) * ((size_t)max_batch * NNC_ACTS_PER_EXAMPLE + 1));\n"
         "  m->fixed = nnrt_alloc(sizeof(nnc_real) * NNC_N_FIXED);\n"
+        "  m->scratch = nnrt_alloc(sizeof(nnc_real) * NNC_THREAD_SCRATCH);\n"
         "  if (!m->params || !m->grads || !m->opt_m || !m->opt_v || !m->buffers || !m->acts ||\n"
-        "      !m->fixed) {\n"
+        "      !m->fixed || !m->scratch) {\n"
         "    %s_free(m);\n    return NULL;\n  }\n"
         "  nnrt_rng_seed(&m->rng, seed);\n"
         "  nnc_init_params(m);\n"
@@ -1906,8 +2152,22 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
   P(&e, "void %s_free(%s *m) {\n"
         "  if (!m) return;\n"
         "  nnrt_free(m->params);\n  nnrt_free(m->grads);\n  nnrt_free(m->opt_m);\n  nnrt_free(m->opt_v);\n"
-        "  nnrt_free(m->buffers);\n  nnrt_free(m->acts);\n  nnrt_free(m->fixed);\n  free(m);\n}\n\n",
+        "  nnrt_free(m->buffers);\n  nnrt_free(m->acts);\n  nnrt_free(m->fixed);\n"
+        "  nnrt_pool_free(m->pool);\n  nnrt_free(m->scratch);\n  free(m);\n}\n\n",
     N, N);
+  P(&e, "int %s_set_threads(%s *m, int threads) {\n"
+        "  if (!m) {\n    nnrt_set_error(\"%s_set_threads: the model is NULL\");\n    return -1;\n  }\n"
+        "  if (threads < 1 || threads > NNRT_MAX_THREADS) {\n"
+        "    nnrt_set_error(\"%s_set_threads: threads must be 1..%%d, not %%d\", NNRT_MAX_THREADS, threads);\n"
+        "    return -1;\n  }\n"
+        "  if (threads == nnrt_pool_threads(m->pool)) return 0;\n"
+        "  nnrt_pool *pool = NULL;\n"
+        "  if (threads > 1 && !(pool = nnrt_pool_new(threads))) return -1;\n"
+        "  nnc_real *scratch = nnrt_alloc(sizeof(nnc_real) * NNC_THREAD_SCRATCH * (size_t)threads);\n"
+        "  if (!scratch) {\n    nnrt_pool_free(pool);\n    nnrt_set_error(\"%s_set_threads: out of memory\");\n    return -1;\n  }\n"
+        "  nnrt_pool_free(m->pool);\n  nnrt_free(m->scratch);\n"
+        "  m->pool = pool;\n  m->scratch = scratch;\n  return 0;\n}\n\n",
+    N, N, N, N, N);
   P(&e, "void %s_forward(%s *m, const float *x, int n, float *out) {\n"
         "  if (!m || !x || !out || n < 1) return;\n"
         "  for (int start = 0; start < n; start += m->max_batch) {\n"
@@ -2001,9 +2261,10 @@ void emit_train_main(Compilation *c, FILE *out, bool stats, bool mpi) {
           "static float nnc_step(void *m, const float *x, const %s *y, int n) { return %s_train_step%s(m, x, y, n%s); }\n"
           "static int nnc_save(const void *m, const char *path) { return %s_save(m, path); }\n"
           "static int nnc_load(void *m, const char *path) { return %s_load(m, path); }\n"
-          "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n\n",
+          "static uint64_t nnc_steps(const void *m) { return %s_steps(m); }\n"
+          "static int nnc_set_threads(void *m, int threads) { return %s_set_threads(m, threads); }\n\n",
           N, mpi ? "nnrt_mpi.h" : "nnrt_train.h", N, N, N, N, label ? "int32_t" : "float", N, mpi ? "_mpi" : "",
-          mpi ? ", MPI_COMM_WORLD" : "", N, N, N);
+          mpi ? ", MPI_COMM_WORLD" : "", N, N, N, N);
   char *upper = arena_printf(&c->arena, "%s", N);
   for (char *u = upper; *u; u++)
     if (*u >= 'a' && *u <= 'z') *u = (char)(*u - 'a' + 'A');
@@ -2027,7 +2288,7 @@ void emit_train_main(Compilation *c, FILE *out, bool stats, bool mpi) {
           "  api.flops_per_example = %.17g;\n"
           "  api.create = nnc_create;\n  api.destroy = nnc_destroy;\n  api.forward = nnc_forward;\n"
           "  api.%s = nnc_step;\n"
-          "  api.save = nnc_save;\n  api.load = nnc_load;\n  api.steps = nnc_steps;\n"
+          "  api.save = nnc_save;\n  api.load = nnc_load;\n  api.steps = nnc_steps;\n  api.set_threads = nnc_set_threads;\n"
           "  return nnrt_%strain_main(&api, argc, argv);\n}\n",
           (long long)shape_count(g->nodes[g->output].shape), label ? g->n_classes : 0,
           label ? 0LL : (long long)shape_count(g->nodes[g->target].shape), n_params, flops,
@@ -2059,8 +2320,9 @@ void emit_bench_main(Compilation *c, FILE *out) {
           "#ifdef NNRT_OPENBLAS\n  openblas_set_num_threads(threads);\n#else\n  (void)threads;\n#endif\n"
           "  const double flops_fwd = %.17g; /* per example */\n"
           "  void *m = %s_new(batch, 1); /* void: a local may hide the model's type name */\n"
+          "  if (m && %s_set_threads(m, threads) != 0) {\n    fprintf(stderr, \"bench: %%s\\n\", nnrt_last_error());\n    return 1;\n  }\n"
           "  float *x = malloc(sizeof(float) * (size_t)batch * %lld), *out = malloc(sizeof(float) * (size_t)batch * %lld);\n",
-          N, N, flops, N, in_size, out_size);
+          N, N, flops, N, N, in_size, out_size);
   if (label)
     fprintf(out, "  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);\n");
   else

@@ -91,7 +91,7 @@ static const char *bench_help =
     "  --batch N       examples per step (default 128)\n"
     "  --steps N       steps per run (default 50)\n"
     "  --runs N        runs (default 5)\n"
-    "  --threads N     BLAS threads (default 1)\n"
+    "  --threads N     threads for the BLAS and nnc's own kernels (default 1)\n"
     "  --build-dir DIR keep the generated sources and binary in DIR\n"
     "  --cc CC         the C compiler (default: $CC, else cc)\n"
     "  --no-blas       plain loops instead of cblas_sgemm\n";

@@ -826,3 +826,204 @@ int nnrt_checkpoint_load(const char *path, const char *model_name, uint64_t mode
   free(buf);
   return rc;
 }
+
+/* ---- threads ----
+ * A job is cut into chunks (up to 8 per thread, each at least `grain` items) that the caller and
+ * the workers claim one at a time, so that a thread the OS does not run (other processes on the
+ * machine) delays the job by at most one chunk: the others take the rest. The claims go through
+ * one 64-bit ticket, generation << 32 | chunks << 16 | next chunk, so that a worker that wakes late
+ * cannot claim a chunk of a job other than the one it saw; it reads the job only after a claim
+ * (the job cannot end, nor be replaced, while one of its chunks is unfinished). Workers spin
+ * briefly on the ticket, then sleep on a condition variable: a step's kernels follow each other
+ * within microseconds, but a worker spinning through a BLAS call would take a core from it. The
+ * caller, its chunks done, waits for the last chunk in the same way. Threads need POSIX threads
+ * and GCC's atomic builtins (GCC, Clang); elsewhere, or with NNC_NO_THREADS, the chunks run on the
+ * caller, in order. */
+#if defined(NNRT_POSIX) && defined(_POSIX_THREADS) && _POSIX_THREADS > 0 && !defined(NNC_NO_THREADS) && \
+    (defined(__GNUC__) || defined(__clang__))
+#include <pthread.h>
+#include <sched.h>
+#define NNRT_THREADS 1
+#define NNRT_LOAD(p) __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define NNRT_STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+#if defined(__x86_64__) || defined(__i386__)
+#define NNRT_PAUSE() __builtin_ia32_pause()
+#else
+#define NNRT_PAUSE() ((void)0)
+#endif
+/* a spin is a pause instruction, or past the first NNRT_PAUSES a sched_yield(), which lets a thread
+   waiting for a core run */
+enum { NNRT_WORKER_SPINS = 4000, NNRT_CALLER_SPINS = 20000, NNRT_PAUSES = 2000 };
+#define NNRT_SPIN_ONCE(spin) ((spin) < NNRT_PAUSES ? NNRT_PAUSE() : (void)sched_yield())
+#endif
+
+enum { NNRT_CHUNKS_PER_THREAD = 8 };
+
+struct nnrt_pool {
+  int threads;
+#ifdef NNRT_THREADS
+  pthread_t *ids;
+  struct nnrt_worker *workers;
+  pthread_mutex_t lock;
+  pthread_cond_t wake, done;
+  uint64_t ticket;  /* generation << 32 | chunks << 16 | next chunk to claim */
+  int finished;     /* chunks of the current job done */
+  int stop;         /* set with the last generation: the workers return */
+  nnrt_task task;   /* the current job */
+  void *arg;
+  long count;
+#endif
+};
+
+/* the k-th of parts contiguous ranges of [0, count) */
+static long pool_bound(long count, int parts, int k) { return (long)((long long)count * k / parts); }
+
+#ifdef NNRT_THREADS
+typedef struct nnrt_worker {
+  nnrt_pool *pool;
+  int index; /* 1..threads-1 */
+} nnrt_worker;
+
+static uint32_t ticket_generation(uint64_t t) { return (uint32_t)(t >> 32); }
+
+/* Claims and runs chunks of generation `generation` until none is left. */
+static void pool_work(nnrt_pool *pool, uint32_t generation, int thread) {
+  uint64_t t = NNRT_LOAD(&pool->ticket);
+  for (;;) {
+    int chunks = (int)(t >> 16 & 0xffff), next = (int)(t & 0xffff);
+    if (ticket_generation(t) != generation || next >= chunks) return;
+    if (!__atomic_compare_exchange_n(&pool->ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    pool->task(pool->arg, pool_bound(pool->count, chunks, next), pool_bound(pool->count, chunks, next + 1), thread);
+    if (__atomic_add_fetch(&pool->finished, 1, __ATOMIC_ACQ_REL) == chunks) {
+      pthread_mutex_lock(&pool->lock); /* the caller may be between its test and its wait */
+      pthread_cond_signal(&pool->done);
+      pthread_mutex_unlock(&pool->lock);
+    }
+    t = NNRT_LOAD(&pool->ticket);
+  }
+}
+
+static void *pool_worker(void *p) {
+  nnrt_worker *w = p;
+  nnrt_pool *pool = w->pool;
+  uint32_t seen = 0, now = 0;
+  for (;;) {
+    for (int spin = 0; spin < NNRT_WORKER_SPINS && (now = ticket_generation(NNRT_LOAD(&pool->ticket))) == seen; spin++)
+      NNRT_SPIN_ONCE(spin);
+    if (now == seen) {
+      pthread_mutex_lock(&pool->lock);
+      while ((now = ticket_generation(NNRT_LOAD(&pool->ticket))) == seen) pthread_cond_wait(&pool->wake, &pool->lock);
+      pthread_mutex_unlock(&pool->lock);
+    }
+    seen = now;
+    if (NNRT_LOAD(&pool->stop)) return NULL;
+    pool_work(pool, seen, w->index);
+  }
+}
+
+/* publishes a new generation (a job, or the stop) and wakes the sleeping workers */
+static uint32_t pool_publish(nnrt_pool *pool, int chunks) {
+  uint32_t generation = ticket_generation(NNRT_LOAD(&pool->ticket)) + 1u;
+  pthread_mutex_lock(&pool->lock);
+  NNRT_STORE(&pool->ticket, (uint64_t)generation << 32 | (uint64_t)chunks << 16);
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->lock);
+  return generation;
+}
+
+/* stops and joins the first `started` workers */
+static void pool_stop(nnrt_pool *pool, int started) {
+  NNRT_STORE(&pool->stop, 1);
+  pool_publish(pool, 0);
+  for (int i = 0; i < started; i++) pthread_join(pool->ids[i], NULL);
+}
+#endif
+
+nnrt_pool *nnrt_pool_new(int threads) {
+  if (threads < 1 || threads > NNRT_MAX_THREADS) {
+    nnrt_set_error("threads must be 1..%d, not %d", NNRT_MAX_THREADS, threads);
+    return NULL;
+  }
+  nnrt_pool *pool = calloc(1, sizeof *pool);
+  if (!pool) {
+    nnrt_set_error("out of memory");
+    return NULL;
+  }
+  pool->threads = threads;
+#ifdef NNRT_THREADS
+  if (threads == 1) return pool;
+  pool->ids = calloc((size_t)threads, sizeof *pool->ids);
+  pool->workers = calloc((size_t)threads, sizeof *pool->workers);
+  int ok = pool->ids && pool->workers;
+  if (ok && pthread_mutex_init(&pool->lock, NULL) != 0) ok = 0;
+  if (ok && pthread_cond_init(&pool->wake, NULL) != 0) {
+    pthread_mutex_destroy(&pool->lock);
+    ok = 0;
+  }
+  if (ok && pthread_cond_init(&pool->done, NULL) != 0) {
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    ok = 0;
+  }
+  if (!ok) {
+    free(pool->ids);
+    free(pool->workers);
+    free(pool);
+    nnrt_set_error("out of memory");
+    return NULL;
+  }
+  for (int i = 1; i < threads; i++) {
+    pool->workers[i].pool = pool;
+    pool->workers[i].index = i;
+    int rc = pthread_create(&pool->ids[i - 1], NULL, pool_worker, &pool->workers[i]);
+    if (rc != 0) {
+      pool_stop(pool, i - 1);
+      nnrt_pool_free(pool);
+      nnrt_set_error("cannot start thread %d of %d: %s", i + 1, threads, strerror(rc));
+      return NULL;
+    }
+  }
+#endif
+  return pool;
+}
+
+void nnrt_pool_free(nnrt_pool *pool) {
+  if (!pool) return;
+#ifdef NNRT_THREADS
+  if (pool->ids) {
+    if (!NNRT_LOAD(&pool->stop)) pool_stop(pool, pool->threads - 1);
+    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->ids);
+    free(pool->workers);
+  }
+#endif
+  free(pool);
+}
+
+int nnrt_pool_threads(const nnrt_pool *pool) { return pool ? pool->threads : 1; }
+
+void nnrt_pool_run(nnrt_pool *pool, long count, long grain, nnrt_task task, void *arg) {
+  if (count <= 0) return;
+  long most = count / (grain > 1 ? grain : 1);
+  if (!pool || pool->threads < 2 || most < 2) {
+    task(arg, 0, count, 0);
+    return;
+  }
+  int chunks = most < (long)pool->threads * NNRT_CHUNKS_PER_THREAD ? (int)most : pool->threads * NNRT_CHUNKS_PER_THREAD;
+#ifdef NNRT_THREADS
+  pool->task = task;
+  pool->arg = arg;
+  pool->count = count;
+  NNRT_STORE(&pool->finished, 0);
+  pool_work(pool, pool_publish(pool, chunks), 0);
+  for (int spin = 0; spin < NNRT_CALLER_SPINS && NNRT_LOAD(&pool->finished) != chunks; spin++) NNRT_SPIN_ONCE(spin);
+  if (NNRT_LOAD(&pool->finished) == chunks) return;
+  pthread_mutex_lock(&pool->lock);
+  while (NNRT_LOAD(&pool->finished) != chunks) pthread_cond_wait(&pool->done, &pool->lock);
+  pthread_mutex_unlock(&pool->lock);
+#else
+  for (int k = 0; k < chunks; k++) task(arg, pool_bound(count, chunks, k), pool_bound(count, chunks, k + 1), 0);
+#endif
+}

@@ -50,6 +50,29 @@ unsigned nnrt_cpu_features(void);
  * for AMD, else "Haswell". NULL when OpenBLAS's choice fits the CPU (or corename is NULL). */
 const char *nnrt_openblas_coretype(const char *corename, unsigned cpu_features);
 
+/* ---- threads: the pool that runs nnc's own kernels in parallel ----
+ * A model owns one pool (NAME_set_threads). nnrt_pool_run cuts a loop of `count` items into
+ * chunks of at least `grain` items (at most 8 per thread), which the caller and the pool's
+ * workers claim one by one; each runs as task(arg, begin, end, thread), `thread` being the index
+ * of the thread that runs it (0: the caller), so that a task can give each thread its own scratch.
+ * Which thread runs which chunk varies; the chunks themselves do not (the same count, grain and
+ * threads give the same chunks). Workers start with the pool, wait for work spinning briefly,
+ * then sleeping, and are joined by nnrt_pool_free. A pool serves one thread at a time (its
+ * model's); pools of several models are independent. Built with NNC_NO_THREADS, or without POSIX
+ * threads or GCC's atomic builtins, the pool runs the same chunks in order on the caller. */
+typedef struct nnrt_pool nnrt_pool;
+/* items [begin, end) of a parallel loop, run by thread `thread` (0 <= thread < the pool's threads) */
+typedef void (*nnrt_task)(void *arg, long begin, long end, int thread);
+#define NNRT_MAX_THREADS 256
+/* NULL, with nnrt_last_error() set, when threads is outside 1..NNRT_MAX_THREADS or a thread
+ * cannot be started */
+nnrt_pool *nnrt_pool_new(int threads);
+void nnrt_pool_free(nnrt_pool *pool);
+int nnrt_pool_threads(const nnrt_pool *pool); /* 1 for NULL */
+/* Runs task over [0, count) and returns when every chunk is done. With a NULL pool, one thread,
+ * or count < 2 grain, the whole range runs on the caller as task(arg, 0, count, 0). */
+void nnrt_pool_run(nnrt_pool *pool, long count, long grain, nnrt_task task, void *arg);
+
 /* ---- errors: a message for the last failure of nnrt_* or of a generated NAME_load/NAME_save ---- */
 const char *nnrt_last_error(void); /* "" when none; not thread-safe */
 void nnrt_clear_error(void);       /* makes nnrt_last_error() "" again */

@@ -46,7 +46,7 @@ extern char *openblas_get_corename(void);
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define MAX_EPOCHS 1000000
 #define MAX_BATCH (1 << 24)
-#define MAX_THREADS 1024
+#define MAX_THREADS NNRT_MAX_THREADS /* what NAME_set_threads accepts */
 
 /* ---- command line ---- */
 
@@ -62,7 +62,7 @@ void nnrt_train_usage(FILE *out) {
         "  --epochs N           epochs to train in total; a resumed run continues up to N (default 1)\n"
         "  --batch N            examples per step (default 128)\n"
         "  --seed N             seed for the initial weights and the shuffling (default 1)\n"
-        "  --threads N          BLAS threads (default 1)\n"
+        "  --threads N          threads for the BLAS and nnc's own kernels (default 1)\n"
         "  --checkpoint PATH    written after every epoch (default MODEL.ckpt)\n"
         "  --resume PATH        continue training from a checkpoint written at an epoch's end\n"
         "  --no-standardize     use the inputs as loaded (default: subtract the training set's\n"
@@ -690,6 +690,11 @@ static int run(const nnrt_model_api *api, const nnrt_train_args *args) {
   if (!s.model) {
     fprintf(stderr, "error: cannot create model '%s' for batches of %d: %s\n", api->name,
             args->batch, last_error_or("out of memory"));
+    goto fail;
+  }
+  if (api->set_threads && api->set_threads(s.model, args->threads) != 0) {
+    fprintf(stderr, "error: cannot run model '%s' on %d threads: %s\n", api->name, args->threads,
+            last_error_or("out of memory"));
     goto fail;
   }
   if (args->resume) {

@@ -60,6 +60,9 @@ typedef struct nnrt_model_api {
   uint64_t (*stats)(const void *model, nnrt_layer_stats *out, int cap);
   /* NULL in a single process; with MPI, this rank and the sum over all of them */
   const nnrt_parallel *parallel;
+  /* the generated NAME_set_threads: --threads N also runs nnc's own kernels on N threads (NULL:
+     one); 0 on success */
+  int (*set_threads)(void *model, int threads);
 } nnrt_model_api;
 
 typedef struct nnrt_train_args {
@@ -69,7 +72,7 @@ typedef struct nnrt_train_args {
   int epochs;                  /* default 1 */
   int batch;                   /* default 128 */
   uint64_t seed;               /* default 1 */
-  int threads;                 /* BLAS threads; default 1 */
+  int threads;                 /* BLAS threads and nnc's own (set_threads); default 1 */
   const char *checkpoint;      /* written after every epoch; default "<model>.ckpt" (NULL = default) */
   const char *resume;          /* checkpoint to resume from, or NULL */
   int standardize;             /* 1 (default): scale inputs by the training set's mean and std */

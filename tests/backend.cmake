@@ -25,6 +25,11 @@
 #   dispatch_identical      dispatch.nn built at -O2 with and without run-time dispatch (hot
 #                           functions cloned per instruction set at -O3): the same bits out
 #                           (losses, parameters, forward) from dispatch_check.c
+#   threads_<model>_<blas|noblas>  threads_check.c on threads_conv.nn (direct and unfolded
+#                           convolutions, batchnorm, residuals) and threads_dense.nn (selu,
+#                           alpha_dropout, adam), built -DNNC_MIN_WORK=1 so that every loop
+#                           NAME_set_threads can split is split: 1, 2, 3 and 5 threads give the
+#                           same losses, parameters and forward() bits; bad counts refused
 #   init_check              init_check.c: each initializer's bound / std / mean, zero biases (§4)
 #   dropout_check           dropout_check.c: the kept and dropped values of dropout (inverted) and
 #                           alpha_dropout (torch.nn.AlphaDropout) in training, identity in inference
@@ -261,6 +266,14 @@ set_tests_properties(dispatch_clones PROPERTIES TIMEOUT 600) # three clones at -
 add_test(NAME dispatch_identical
          COMMAND ${CMAKE_COMMAND} -E compare_files ${NNC_BE_WORK}/dispatch_clones.out ${NNC_BE_WORK}/dispatch_plain.out)
 set_tests_properties(dispatch_identical PROPERTIES LABELS backend FIXTURES_REQUIRED dispatch_outputs)
+
+# ---- threads: the same bits on 1, 2, 3 and 5 threads, every splittable loop split ----
+foreach(model conv dense)
+  nnc_be_model_test(threads_${model}_blas MODELS ${NNC_BE_SRC}/backend/threads_${model}.nn FLAGS --debug-api
+                    DRIVER ${NNC_BE_SRC}/backend/threads_check.c LIBS ${BLAS_LIBRARIES} CFLAGS -O2 -DNNC_MIN_WORK=1)
+  nnc_be_model_test(threads_${model}_noblas MODELS ${NNC_BE_SRC}/backend/threads_${model}.nn FLAGS --no-blas --debug-api
+                    DRIVER ${NNC_BE_SRC}/backend/threads_check.c CFLAGS -O2 -DNNC_MIN_WORK=1)
+endforeach()
 
 # ---- optimizers: hand-computed torch.optim updates; torch itself when available ----
 # case | the optimizer call in the .nn file

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "model_config.h"
+#include "nnrt.h"
 
 #define N 3
 
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   int failed = 0;
+  if (M(set_threads)(m, 2) != 0) fprintf(stderr, "FAIL: set_threads(2): %s\n", nnrt_last_error()), failed = 1;
   static double values[N_VALUES];
   static float before[N * M_OUT_SIZE];
   M(forward)(m, x, N, before);

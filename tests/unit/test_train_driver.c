@@ -473,6 +473,7 @@ static void test_parse_errors(void **state) {
   expect_parse_error("--seed: 18446744073709551616 is too large (at most 18446744073709551615)",
                      "--seed", "18446744073709551616", (const char *)NULL);
   expect_parse_error("--threads must be at least 1", "--threads", "0", (const char *)NULL);
+  expect_parse_error("--threads: 257 is too large (at most 256)", "--threads", "257", (const char *)NULL);
   expect_parse_error("unknown flag '--epoch'", "--epoch", "3", (const char *)NULL);
   expect_parse_error("unknown flag '--quieter'", "--quieter", (const char *)NULL);
   expect_parse_error("unexpected argument 'model.nn'", "model.nn", (const char *)NULL);
