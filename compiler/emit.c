@@ -294,10 +294,11 @@ static void emit_matmul(Emit *e, NodeId id, bool training) {
   if (packed != SIZE_MAX && !training) {
     /* three rows or more: nnc's kernel over the weights packed once (compiler/kernels/gemm.c); at a
        batch of 128 1.04-1.18x cblas_sgemm's speed, 1.7-1.9x at 16 (which packs the weights anew on
-       every call); one or two rows take the paths below */
+       every call); one or two rows take the paths below, and so do several threads (the kernel
+       runs on one, OpenBLAS on all) */
     size_t flag = packed + dense_packed_size(n->shape.dim[1], a->shape.dim[1]);
     P(e, "#ifdef NNC_G\n"
-         "  if (n >= 3 && nnc_g_usable()) {\n"
+         "  if (n >= 3 && nnrt_pool_threads(m->pool) == 1 && nnc_g_usable()) {\n"
          "    if (m->fixed[%zu] == 0) {\n"
          "      nnc_g_pack(m->fixed + %zu, %s, %s, %s, %s);\n"
          "      m->fixed[%zu] = 1;\n"
