@@ -294,19 +294,20 @@ static void emit_matmul(Emit *e, NodeId id, bool training) {
   if (packed != SIZE_MAX && !training) {
     /* three rows or more: nnc's kernel over the weights packed once (compiler/kernels/gemm.c); at a
        batch of 128 1.04-1.18x cblas_sgemm's speed, 1.7-1.9x at 16 (which packs the weights anew on
-       every call); one or two rows take the paths below, and so do several threads (the kernel
-       runs on one, OpenBLAS on all) */
+       every call), its 16-column panels split between the threads; one or two rows take the paths
+       below */
     size_t flag = packed + dense_packed_size(n->shape.dim[1], a->shape.dim[1]);
     P(e, "#ifdef NNC_G\n"
-         "  if (n >= 3 && nnrt_pool_threads(m->pool) == 1 && nnc_g_usable()) {\n"
+         "  if (n >= 3 && nnc_g_usable()) {\n"
          "    if (m->fixed[%zu] == 0) {\n"
          "      nnc_g_pack(m->fixed + %zu, %s, %s, %s, %s);\n"
          "      m->fixed[%zu] = 1;\n"
          "    }\n"
-         "    nnc_g_xwt(%s, %s, %s, %s, m->fixed + %zu, n, %s, %s);\n"
+         "    struct nnc_g_args a = {%s, %s, m->fixed + %zu, %s, %s, n, %s, %s};\n"
+         "    nnrt_pool_run(m->pool, (long)(%s + 15) / 16, nnc_grain((size_t)16 * n * %s), nnc_g_panels, &a);\n"
          "  } else\n"
          "#endif\n",
-      flag, packed, ref(e, n->in[1]), N, K, ldb, flag, ref(e, id), N, ref(e, n->in[0]), lda, packed, N, K);
+      flag, packed, ref(e, n->in[1]), N, K, ldb, flag, ref(e, id), ref(e, n->in[0]), packed, N, lda, N, K, N, K);
   }
   const char *own = arena_printf(&e->c->arena, "nnc_matmul(%d, %d, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s);\n", ta, tb, M,
                                  N, K, ref(e, n->in[0]), lda, ref(e, n->in[1]), ldb, ref(e, id), N);

@@ -112,4 +112,18 @@ __attribute__((target("avx2,fma"))) NNC_G_FN void nnc_g_xwt(float *y, int ldy, c
     }
   }
 }
+/* nnc_g_xwt's columns split between threads (nnrt_pool_run): items are the 16-column panels, each
+ * computed as nnc_g_xwt computes it, so any split gives the same values */
+struct nnc_g_args {
+  float *y;
+  const float *x, *wp;
+  int ldy, ldx, M, N, K;
+};
+
+NNC_G_FN void nnc_g_panels(void *arg, long begin, long end, int thread) {
+  const struct nnc_g_args *a = (const struct nnc_g_args *)arg;
+  const int o0 = (int)begin * 16, o1 = (int)end * 16 < a->N ? (int)end * 16 : a->N;
+  (void)thread;
+  nnc_g_xwt(a->y + o0, a->ldy, a->x, a->ldx, a->wp + (size_t)o0 * a->K, a->M, o1 - o0, a->K);
+}
 #endif
