@@ -260,14 +260,17 @@ bool matmul_is_dense_forward(const Graph *g, const Node *matmul) {
 
 size_t dense_packed_size(int N, int K) { return (size_t)(N + 15) / 16 * 16 * (size_t)K; }
 
-/* The packed weights' current flags (Storage.packed), one float after each layer's packed weights:
- * 0 after NAME_new, every training step and NAME_load, 1 once inference has packed them. */
+/* Where in the fixed block the flag of a packed dense product (Storage.packed) is: the float after
+ * its packed weights; 0 after NAME_new, every training step and NAME_load, 1 once inference has
+ * packed them. */
+static size_t packed_flag(const Emit *e, NodeId id) {
+  const Node *n = &e->g->nodes[id];
+  return e->plan.store[id].packed + dense_packed_size(n->shape.dim[1], e->g->nodes[n->in[0]].shape.dim[1]);
+}
+
 static void emit_packed_stale(Emit *e) {
   for (int i = 0; i < e->g->n_nodes; i++)
-    if (e->plan.store[i].packed != SIZE_MAX) {
-      const Node *n = &e->g->nodes[i];
-      P(e, "  m->fixed[%zu] = 0;\n", e->plan.store[i].packed + dense_packed_size(n->shape.dim[1], e->g->nodes[n->in[0]].shape.dim[1]));
-    }
+    if (e->plan.store[i].packed != SIZE_MAX) P(e, "  m->fixed[%zu] = 0;\n", packed_flag(e, i));
 }
 
 static bool any_packed(const Emit *e) {
@@ -296,7 +299,7 @@ static void emit_matmul(Emit *e, NodeId id, bool training) {
        batch of 128 1.04-1.18x cblas_sgemm's speed, 1.7-1.9x at 16 (which packs the weights anew on
        every call), its 16-column panels split between the threads; one or two rows take the paths
        below */
-    size_t flag = packed + dense_packed_size(n->shape.dim[1], a->shape.dim[1]);
+    size_t flag = packed_flag(e, id);
     P(e, "#ifdef NNC_G\n"
          "  if (n >= 3 && nnc_g_usable()) {\n"
          "    if (m->fixed[%zu] == 0) {\n"
