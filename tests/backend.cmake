@@ -493,7 +493,7 @@ set_tests_properties(matmul_check PROPERTIES TIMEOUT 300 LABELS backend)
 
 # ---- element-wise loops vectorize at cc -O2 (GCC's -fopt-info) ----
 if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
-  foreach(model ${NNC_BE_SRC}/backend/vectorize.nn ${NNC_BE_REPO}/models/fashion_snn.nn)
+  foreach(model ${NNC_BE_SRC}/backend/vectorize.nn ${NNC_BE_REPO}/models/fashion_snn.nn ${NNC_BE_REPO}/models/fashion_relu.nn)
     get_filename_component(stem ${model} NAME_WE)
     add_test(NAME vectorize_${stem}
              COMMAND sh ${NNC_BE_SRC}/backend/vectorize_check.sh $<TARGET_FILE:nnc> ${CMAKE_C_COMPILER} ${model}
