@@ -977,7 +977,7 @@ static void emit_batchnorm(Emit *e, NodeId id, bool training, bool apply) {
            "    const double count = (double)n * %lld, mean = sum / count;\n"
            "    for (int b = 0; b < n; b++) {\n"
            "      const nnc_real *plane = %s + ((size_t)b * %lld + c) * %lld;\n"
-           "      squares += nnc_dot_centered(plane, (nnc_real)mean, plane, (nnc_real)mean, %lld);\n    }\n",
+           "      squares += nnc_dot_centered(plane, (nnc_real)mean, plane, (nnc_real)mean, %lld, NULL);\n    }\n",
         x, C, S, S, S, x, C, S, S);
     P(e, "    const double var = squares / count, inv_std = 1 / sqrt(var + %.17g);\n"
          "    stats[c] = (nnc_real)mean;\n    stats[%lld + c] = (nnc_real)var;\n    stats[%lld + c] = (nnc_real)inv_std;\n"
@@ -1056,9 +1056,10 @@ static void emit_batchnorm_bwd(Emit *e, NodeId id) {
     P(e, "    nnc_real sum = 0;\n"
          "    for (int b = 0; b < n; b++) {\n"
          "      size_t at = ((size_t)b * %lld + c) * %lld;\n"
-         "      sum += nnc_dot_centered(%s + at, 0, %s + at, mean, %lld);\n",
-      C, S, dy, xr, S);
-    if (bias_grad != NO_NODE) P(e, "      bias_sum += nnc_sum(%s + at, %lld);\n", dy, S);
+         "      %ssum += nnc_dot_centered(%s + at, 0, %s + at, mean, %lld, %s);\n",
+      C, S, bias_grad != NO_NODE ? "nnc_real dy_sum;\n      " : "", dy, xr, S, bias_grad != NO_NODE ? "&dy_sum" : "NULL");
+    /* the same sum as nnc_sum's, taken in the pass that reads dy for dgamma */
+    if (bias_grad != NO_NODE) P(e, "      bias_sum += dy_sum;\n");
     P(e, "    }\n    %s[c] = sum * inv_std;\n", out);
   } else {
     const char *gamma = ref(e, n->in[2]), *dgamma = ref(e, n->in[3]), *dbeta = ref(e, n->in[4]);
@@ -1884,13 +1885,19 @@ static const char *col2im_helper =
 /* Sums over one channel's positions, in eight independent lanes so that they vectorize without
  * reassociation (IEEE order fixed by the code, whatever the instruction set). */
 static const char *dot_centered_helper =
-    "/* Σ (a[i] - sa) (b[i] - sb) */\n"
-    "NNC_HOT static nnc_real nnc_dot_centered(const nnc_real *a, nnc_real sa, const nnc_real *b, nnc_real sb, int len) {\n"
-    "  nnc_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
+    "/* Σ (a[i] - sa) (b[i] - sb), and Σ a[i] in *sum_a unless it is NULL (one pass over a) */\n"
+    "NNC_HOT static nnc_real nnc_dot_centered(const nnc_real *a, nnc_real sa, const nnc_real *b, nnc_real sb, int len,\n"
+    "                                         nnc_real *sum_a) {\n"
+    "  nnc_real lane[8] = {0, 0, 0, 0, 0, 0, 0, 0}, plain[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
     "  int i = 0;\n"
-    "  for (; i + 8 <= len; i += 8)\n"
-    "    for (int l = 0; l < 8; l++) lane[l] += (a[i + l] - sa) * (b[i + l] - sb);\n"
-    "  for (; i < len; i++) lane[0] += (a[i] - sa) * (b[i] - sb);\n"
+    "  if (sum_a)\n"
+    "    for (; i + 8 <= len; i += 8)\n"
+    "      for (int l = 0; l < 8; l++) lane[l] += (a[i + l] - sa) * (b[i + l] - sb), plain[l] += a[i + l];\n"
+    "  else\n"
+    "    for (; i + 8 <= len; i += 8)\n"
+    "      for (int l = 0; l < 8; l++) lane[l] += (a[i + l] - sa) * (b[i + l] - sb);\n"
+    "  for (; i < len; i++) lane[0] += (a[i] - sa) * (b[i] - sb), plain[0] += a[i];\n"
+    "  if (sum_a) *sum_a = ((plain[0] + plain[4]) + (plain[1] + plain[5])) + ((plain[2] + plain[6]) + (plain[3] + plain[7]));\n"
     "  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));\n"
     "}\n\n";
 
