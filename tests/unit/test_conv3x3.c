@@ -17,22 +17,13 @@
 
 #include <cmocka.h>
 
+#include "kernel_data.h"
+
 #include "nnc.h"
 #include "../../compiler/kernels/conv3x3.c"
 
 #ifdef NNC_C3
-static float uniform(void) {
-  static uint64_t state = 0x9e3779b97f4a7c15ULL;
-  state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (float)((double)(state >> 11) / 4503599627370496.0 - 1.0);
-}
-
-static float *random_floats(size_t n) {
-  float *v = malloc(sizeof(float) * n);
-  assert_non_null(v);
-  for (size_t i = 0; i < n; i++) v[i] = uniform();
-  return v;
-}
+static uint64_t data_state = 0x9e3779b97f4a7c15ULL; /* this file's stream of kernel_uniform */
 
 /* |got - want| <= 1e-6 (1 + magnitude), magnitude being the sum of the terms' absolute values (a
  * float sum of n terms may be off by some sqrt(n) ulp of it); the first failure is reported */
@@ -41,14 +32,11 @@ static void expect_near(const char *what, float got, double want, double magnitu
   fail_msg("%s, C %d F %d H %d W %d, value %zu: %.9g, expected %.9g", what, C, F, H, W, at, got, want);
 }
 
-static double tap(const float *plane, int H, int W, int h, int w) {
-  return h >= 0 && h < H && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0;
-}
-
 /* one shape: y = conv(x, w) and dx = conv^T(dy, w) for one example, dw over n examples */
 static void check_shape(int C, int F, int H, int W, int n) {
   const size_t in = (size_t)C * H * W, out = (size_t)F * H * W;
-  float *x = random_floats(n * in), *dy = random_floats(n * out), *w = random_floats((size_t)F * C * 9);
+  float *x = kernel_random_floats(&data_state, n * in), *dy = kernel_random_floats(&data_state, n * out);
+  float *w = kernel_random_floats(&data_state, (size_t)F * C * 9);
   float *y = malloc(sizeof(float) * out), *dx = malloc(sizeof(float) * in), *dw = malloc(sizeof(float) * F * C * 9);
   /* the emitter's size for each call, holding the packed weights first as generated code does
      (where conv3x3_winograd picks this kernel: many channels take compiler/kernels/winograd.c) */
@@ -68,7 +56,7 @@ static void check_shape(int C, int F, int H, int W, int n) {
         for (int c = 0; c < C; c++)
           for (int u = 0; u < 3; u++)
             for (int v = 0; v < 3; v++) {
-              double term = w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(x + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+              double term = w[((size_t)f * C + c) * 9 + u * 3 + v] * kernel_tap(x + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
               want += term, size += fabs(term);
             }
         expect_near("forward", y[((size_t)f * H + i) * W + j], want, size, C, F, H, W, ((size_t)f * H + i) * W + j);
@@ -77,8 +65,9 @@ static void check_shape(int C, int F, int H, int W, int n) {
   /* the epilogues: y[f] scale[f] + shift[f]; y[f] + shift[f] (the bias in training); and
      relu(y[f] scale[f] + shift[f] + r) (inference's batchnorm, add and relu), where relu keeps a
      NaN of r as `v < 0 ? 0 : v` does */
-  float *scale = random_floats((size_t)F), *shift = random_floats((size_t)F), *z = malloc(sizeof(float) * out);
-  float *r = random_floats(out);
+  float *scale = kernel_random_floats(&data_state, (size_t)F), *shift = kernel_random_floats(&data_state, (size_t)F);
+  float *z = malloc(sizeof(float) * out);
+  float *r = kernel_random_floats(&data_state, out);
   assert_non_null(z);
   r[out / 2] = NAN;
   nnc_c3_pack(scratch, w, F, C, 0);
@@ -108,7 +97,7 @@ static void check_shape(int C, int F, int H, int W, int n) {
         for (int f = 0; f < F; f++)
           for (int u = 0; u < 3; u++)
             for (int v = 0; v < 3; v++) {
-              double term = w[((size_t)f * C + c) * 9 + u * 3 + v] * tap(dy + (size_t)f * H * W, H, W, h - u + 1, k - v + 1);
+              double term = w[((size_t)f * C + c) * 9 + u * 3 + v] * kernel_tap(dy + (size_t)f * H * W, H, W, h - u + 1, k - v + 1);
               want += term, size += fabs(term);
             }
         expect_near("input gradient", dx[((size_t)c * H + h) * W + k], want, size, C, F, H, W, ((size_t)c * H + h) * W + k);
@@ -133,7 +122,7 @@ static void check_shape(int C, int F, int H, int W, int n) {
           for (int e = 0; e < n; e++)
             for (int i = 0; i < H; i++)
               for (int j = 0; j < W; j++) {
-                double term = dy[e * out + ((size_t)f * H + i) * W + j] * tap(x + e * in + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
+                double term = dy[e * out + ((size_t)f * H + i) * W + j] * kernel_tap(x + e * in + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
                 want += term, size += fabs(term);
               }
           size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;

@@ -16,21 +16,19 @@
 
 #include <cmocka.h>
 
+#include "kernel_data.h"
+
 #include "../../compiler/kernels/gemm.c"
 
 #ifdef NNC_G
-static float uniform(void) {
-  static uint64_t state = 0x2545f4914f6cdd1dULL;
-  state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (float)((double)(state >> 11) / 4503599627370496.0 - 1.0);
-}
+static uint64_t data_state = 0x2545f4914f6cdd1dULL; /* this file's stream of kernel_uniform */
 
 static void check_shape(int M, int N, int K, int ldx, int ldy) {
   float *x = malloc(sizeof(float) * ((size_t)(M - 1) * ldx + K)), *w = malloc(sizeof(float) * (size_t)N * K);
   float *y = malloc(sizeof(float) * ((size_t)(M - 1) * ldy + N)), *wp = malloc(sizeof(float) * nnc_g_packed(N, K));
   assert_true(x && w && y && wp);
-  for (size_t i = 0; i < (size_t)(M - 1) * ldx + K; i++) x[i] = uniform();
-  for (size_t i = 0; i < (size_t)N * K; i++) w[i] = uniform();
+  for (size_t i = 0; i < (size_t)(M - 1) * ldx + K; i++) x[i] = kernel_uniform(&data_state);
+  for (size_t i = 0; i < (size_t)N * K; i++) w[i] = kernel_uniform(&data_state);
   const float untouched = 12345.0f; /* the gaps between rows of y must stay as they are */
   for (size_t i = 0; i < (size_t)(M - 1) * ldy + N; i++) y[i] = untouched;
   const int nan_row = M > 2 ? M / 2 : -1;

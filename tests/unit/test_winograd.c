@@ -26,27 +26,14 @@
 
 #include <cmocka.h>
 
+#include "kernel_data.h"
+
 #include "nnc.h"
 #include "../../compiler/kernels/conv3x3.c"
 #include "../../compiler/kernels/winograd.c"
 
 #ifdef NNC_C3
-static float uniform(void) {
-  static uint64_t state = 0x2545f4914f6cdd1dULL;
-  state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (float)((double)(state >> 11) / 4503599627370496.0 - 1.0);
-}
-
-static float *random_floats(size_t n) {
-  float *v = malloc(sizeof(float) * n);
-  assert_non_null(v);
-  for (size_t i = 0; i < n; i++) v[i] = uniform();
-  return v;
-}
-
-static double tap(const float *plane, int H, int W, int h, int w) {
-  return h >= 0 && h < H && w >= 0 && w < W ? plane[(size_t)h * W + w] : 0;
-}
+static uint64_t data_state = 0x2545f4914f6cdd1dULL; /* this file's stream of kernel_uniform */
 
 /* want[f][i][j] = Σ_c Σ_uv g(f, c, u, v) x[c][i + u - 1][j + v - 1] in double, g being w as it is
  * or (data_grad) transposed and flipped; size[f][i][j] as the header says (Fo = F or C) */
@@ -62,12 +49,12 @@ static void reference(double *want, double *size, const float *x, const float *w
           for (int u = 0; u < 3; u++)
             for (int v = 0; v < 3; v++) {
               double g = data_grad ? w[((size_t)c * C + f) * 9 + (2 - u) * 3 + 2 - v] : w[((size_t)f * C + c) * 9 + u * 3 + v];
-              sum += g * tap(xc, H, W, i + u - 1, j + v - 1);
+              sum += g * kernel_tap(xc, H, W, i + u - 1, j + v - 1);
               weights += fabs(g);
             }
           const int i0 = i / 2 * 2 - 1, j0 = j / 2 * 2 - 1; /* the tile's 4x4 patch */
           for (int u = 0; u < 4; u++)
-            for (int v = 0; v < 4; v++) patch = fmax(patch, fabs(tap(xc, H, W, i0 + u, j0 + v)));
+            for (int v = 0; v < 4; v++) patch = fmax(patch, fabs(kernel_tap(xc, H, W, i0 + u, j0 + v)));
           mag += weights * patch;
         }
         want[((size_t)f * H + i) * W + j] = sum, size[((size_t)f * H + i) * W + j] = mag;
@@ -82,9 +69,11 @@ static void expect_near(const char *what, float got, double want, double size, i
 /* one shape, forward (F filters over C channels) and input gradient (C filters over F) */
 static void check_shape(int C, int F, int H, int W) {
   const size_t in = (size_t)C * H * W, out = (size_t)F * H * W, most = in > out ? in : out;
-  float *x = random_floats(in), *dy = random_floats(out), *w = random_floats((size_t)F * C * 9);
-  float *y = malloc(sizeof(float) * most), *r = random_floats(out);
-  float *scale = random_floats((size_t)(F > C ? F : C)), *shift = random_floats((size_t)(F > C ? F : C));
+  float *x = kernel_random_floats(&data_state, in), *dy = kernel_random_floats(&data_state, out);
+  float *w = kernel_random_floats(&data_state, (size_t)F * C * 9);
+  float *y = malloc(sizeof(float) * most), *r = kernel_random_floats(&data_state, out);
+  float *scale = kernel_random_floats(&data_state, (size_t)(F > C ? F : C));
+  float *shift = kernel_random_floats(&data_state, (size_t)(F > C ? F : C));
   double *want = malloc(sizeof(double) * most), *size = malloc(sizeof(double) * most);
   /* the scratch generated code gives each call: the transformed weights first */
   size_t fwd = nnc_c3_wpacked(F, C) + nnc_c3_wscratch(C, H, W, F), bwd = nnc_c3_wpacked(C, F) + nnc_c3_wscratch(F, H, W, C);
