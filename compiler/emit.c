@@ -260,12 +260,18 @@ bool matmul_is_dense_forward(const Graph *g, const Node *matmul) {
 
 size_t dense_packed_size(int N, int K) { return (size_t)(N + 15) / 16 * 16 * (size_t)K; }
 
-/* Where in the fixed block the flag of a packed dense product (Storage.packed) is: the float after
- * its packed weights; 0 after NAME_new, every training step and NAME_load, 1 once inference has
- * packed them. */
+size_t packed_size_of(const Graph *g, const Node *n) {
+  if (n->op == OP_CONV2D) { /* 3x3 same: C = channels in, F = out, shape [B, F, H, W] */
+    int C = g->nodes[n->in[0]].shape.dim[1], F = n->shape.dim[1], H = n->shape.dim[2], W = n->shape.dim[3];
+    return conv3x3_packed_size(C, H, W, F) + 2 * (size_t)F;
+  }
+  return dense_packed_size(n->shape.dim[1], g->nodes[n->in[0]].shape.dim[1]);
+}
+
+/* Where in the fixed block the flag of packed weights (Storage.packed) is: the float after them;
+ * 0 after NAME_new, every training step and NAME_load, 1 once inference has packed them. */
 static size_t packed_flag(const Emit *e, NodeId id) {
-  const Node *n = &e->g->nodes[id];
-  return e->plan.store[id].packed + dense_packed_size(n->shape.dim[1], e->g->nodes[n->in[0]].shape.dim[1]);
+  return e->plan.store[id].packed + packed_size_of(e->g, &e->g->nodes[id]);
 }
 
 static void emit_packed_stale(Emit *e) {
@@ -671,6 +677,11 @@ static size_t c3_wscratch(int Ci, int H, int W, int Fo) {
 
 /* the scratch of one call of nnc_c3_conv: the packed weights (nnc_c3_packed), Ci planes and a
  * 4-channel output block; or of nnc_c3_wconv */
+size_t conv3x3_packed_size(int Ci, int H, int W, int Fo) {
+  const size_t Fo4 = (size_t)(Fo + 3) / 4 * 4;
+  return conv3x3_winograd(Ci, H, W, Fo) ? 16 * Fo4 * (size_t)Ci : Fo4 * (size_t)Ci * 9;
+}
+
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
   if (conv3x3_winograd(Ci, H, W, Fo)) return c3_wscratch(Ci, H, W, Fo);
   return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
@@ -773,18 +784,23 @@ static void emit_ew_group(Emit *e, NodeId root, const Fusion *fu, bool stats);
  * inference the batchnorm with the bias folded in as one per-channel scale and shift, then that
  * batchnorm's add (of fold->residual) and relu. */
 static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const char *in, const char *w, const char *out,
-                              const ConvFold *fold, bool training) {
+                              const ConvFold *fold, bool training, NodeId conv) {
   if (!d->direct) return false;
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
   const char *kernel = conv3x3_winograd(Ci, d->H, d->W, Fo) ? "w" : ""; /* nnc_c3_wpack and so on */
+  /* inference packs (and folds the batchnorm) once, until a step or a load changes the weights:
+     Winograd's transform of the weights alone took longer than a one-example forward */
+  const bool cached = !training && !data_grad && e->plan.store[conv].packed != SIZE_MAX;
+  const size_t at = cached ? e->plan.store[conv].packed : e->plan.fixed;
   P(e, "%s", direct_if);
+  if (cached) P(e, "  if (m->fixed[%zu] == 0) {\n", packed_flag(e, conv));
   P(e, "    float *packed = m->fixed + %zu;\n"
        "    nnc_c3_%spack(packed, %s, %d, %d, %d);\n",
-    e->plan.fixed, kernel, w, d->F, d->C, data_grad);
+    at, kernel, w, d->F, d->C, data_grad);
   /* the task's view: the packed weights (and folded batchnorm) shared, the scratch its thread's */
   const char *setup = arena_printf(&e->c->arena, "  const float *packed = m->fixed + %zu;\n"
                                    "  float *scratch = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH;\n",
-                                   e->plan.fixed);
+                                   at);
   const char *scale = "NULL", *shift = "NULL", *residual = "NULL";
   const Node *bias_add = fold && fold->bias_add != NO_NODE ? &e->g->nodes[fold->bias_add] : NULL;
   if (fold && fold->batchnorm != NO_NODE) { /* y = (conv + bias - mean) gamma / sqrt(var + eps) + beta */
@@ -802,6 +818,7 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
   } else if (bias_add) {
     shift = ref(e, bias_add->in[1]);
   }
+  if (cached) P(e, "    m->fixed[%zu] = 1;\n  }\n", packed_flag(e, conv));
   if (fold && fold->residual != NO_NODE)
     residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
   par_begin(e); /* examples apart */
@@ -849,7 +866,7 @@ static void emit_conv2d(Emit *e, NodeId id, bool training, const Fusion *fu) {
     y, d.F, d.positions, w, d.F, d.unfolded_rows, x, d.unfolded_rows, d.positions, d.k, d.s, d.p, d.group,
     d.group > 1 ? "s" : "");
   const ConvFold *fold = d.direct && fu->fold[id].last != NO_NODE ? &fu->fold[id] : NULL;
-  bool direct = emit_direct_begin(e, &d, false, x, w, fold ? ref(e, fold->last) : y, fold, training);
+  bool direct = emit_direct_begin(e, &d, false, x, w, fold ? ref(e, fold->last) : y, fold, training, id);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", false, false, num(e, d.F), num(e, d.positions), num(e, d.unfolded_rows), w, num(e, d.unfolded_rows),
@@ -875,7 +892,7 @@ static void emit_conv2d_bwd_data(Emit *e, NodeId id) {
   const char *dy = ref(e, n->in[0]), *w = ref(e, n->in[1]), *dx = ref(e, id);
   const char *zero = e->opt->blas ? "0.0f" : "0";
   P(e, "  /* %s[b] = fold(%s^T · %s[b]) */\n", dx, w, dy);
-  bool direct = emit_direct_begin(e, &d, true, dy, w, dx, NULL, false);
+  bool direct = emit_direct_begin(e, &d, true, dy, w, dx, NULL, false, n->attr.fwd);
   emit_group_loop(e, &d);
   if (d.pointwise) {
     emit_gemm(e, "    ", true, false, num(e, d.unfolded_rows), num(e, d.positions), num(e, d.F), w, num(e, d.unfolded_rows),
@@ -2242,16 +2259,19 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     N, N, N, any_packed(&e) ? "  nnc_packed_stale(m); /* whether or not the load succeeds */\n" : "", N);
   if (opt->debug_api) {
     P(&e, "\nlong %s_debug_n_params(void) { return (long)NNC_N_PARAMS; }\n", N);
-    P(&e, "%s *%s_debug_params(%s *m) { return m->params; }\n", e.real, N, N);
+    /* the caller may write through these: inference then packs the weights anew */
+    const char *stale = any_packed(&e) ? "nnc_packed_stale(m); " : "";
+    P(&e, "%s *%s_debug_params(%s *m) { %sreturn m->params; }\n", e.real, N, N, stale);
     P(&e, "%s *%s_debug_grads(%s *m) { return m->grads; }\n", e.real, N, N);
-    P(&e, "%s *%s_debug_buffers(%s *m) { return m->buffers; }\n", e.real, N, N);
+    P(&e, "%s *%s_debug_buffers(%s *m) { %sreturn m->buffers; }\n", e.real, N, N, stale);
     P(&e, "double %s_debug_loss_grad(%s *m, const float *x, const %s *%s, int n, int freeze_masks) {\n"
           "  nnc_train(m, x, %s, n, 0);\n  m->freeze_masks = freeze_masks;\n"
           "  return (double)m->fixed[%zu];\n}\n",
       N, N, y_type, label ? "y" : "t", label ? "y" : "t", e.plan.store[g->loss].offset);
     P(&e, "const %s *%s_debug_forward(%s *m, const float *x, int n) {\n"
-          "  return m && x && n >= 1 && n <= m->max_batch ? nnc_infer(m, x, NULL, n) : NULL;\n}\n",
-      e.real, N, N);
+          "  if (!m || !x || n < 1 || n > m->max_batch) return NULL;\n"
+          "  %s\n  return nnc_infer(m, x, NULL, n);\n}\n",
+      e.real, N, N, any_packed(&e) ? "nnc_packed_stale(m);" : "/* nothing packed to renew */");
     emit_debug_dropout_mask(&e);
   }
 }

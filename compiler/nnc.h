@@ -284,6 +284,8 @@ int conv2d_group(const Node *conv);
 bool conv2d_is_3x3_same(const Node *conv);
 /* the scratch (elements) of one such call: Ci input planes, Fo output channels (emit.c) */
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo);
+/* the floats of its packed weights (nnc_c3_packed, or nnc_c3_wpacked for Winograd) */
+size_t conv3x3_packed_size(int Ci, int H, int W, int Fo);
 bool conv3x3_winograd(int Ci, int H, int W, int Fo); /* that call uses compiler/kernels/winograd.c */
 int conv3x3_weight_group(int H, int W); /* examples per weight-gradient call */
 size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratch */
@@ -291,6 +293,9 @@ size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratc
  * parameter, and the floats of w packed for it (nnc_g_packed) */
 bool matmul_is_dense_forward(const Graph *g, const Node *matmul);
 size_t dense_packed_size(int N, int K);
+/* what Storage.packed holds before its flag: a dense product's packed weights, or a convolution's
+ * and its 2 F floats of folded batchnorm */
+size_t packed_size_of(const Graph *g, const Node *n);
 bool ir_verify(const Graph *g, FILE *err); /* false (and a report) on an internal inconsistency */
 
 /* ============================== compilation ============================== */
@@ -389,9 +394,11 @@ typedef struct Storage {
   size_t aux;        /* per-example offset of a second batched buffer (dropout masks), or SIZE_MAX */
   size_t stats;      /* batchnorm: offset in the fixed block of its batch mean, variance, 1/sqrt(var + eps)
                         (training), and the scale and shift that apply it, one per channel each */
-  size_t packed;     /* a dense layer's forward product in inference (float BLAS builds): offset in the
-                        fixed block of its weights packed for compiler/kernels/gemm.c and, after them,
-                        the flag that says they are current; else SIZE_MAX */
+  size_t packed;     /* in inference, a dense layer's forward product (float BLAS builds) or a 3x3 "same"
+                        convolution (float builds): offset in the fixed block of its weights packed for
+                        compiler/kernels/gemm.c, or for conv3x3.c / winograd.c followed by the folded
+                        batchnorm's scale and shift, and, after them, the flag that says they are
+                        current (packed_size_of); else SIZE_MAX */
 } Storage;
 
 struct Plan {

@@ -237,9 +237,10 @@ Plan plan_build(Compilation *c, bool double_precision, bool blas) {
       if (need > p.scratch) p.scratch = need;
     }
     /* inference reuses the packed weights until a step or a load changes them */
-    if (nd->op == OP_MATMUL && p.in_infer[i] && blas && !double_precision && matmul_is_dense_forward(g, nd)) {
+    if (p.in_infer[i] && !double_precision &&
+        ((nd->op == OP_MATMUL && blas && matmul_is_dense_forward(g, nd)) || (nd->op == OP_CONV2D && conv2d_is_3x3_same(nd)))) {
       p.store[i].packed = p.fixed;
-      p.fixed += dense_packed_size(nd->shape.dim[1], g->nodes[nd->in[0]].shape.dim[1]) + 1;
+      p.fixed += packed_size_of(g, nd) + 1;
     }
   }
   p.fuse_train = fuse_plan(c, &p, p.in_train, g->loss, true, double_precision);
