@@ -675,23 +675,28 @@ static size_t c3_wscratch(int Ci, int H, int W, int Fo) {
          2 * (size_t)chunk * (size_t)row;
 }
 
-/* the scratch of one call of nnc_c3_conv: the packed weights (nnc_c3_packed), Ci planes and a
- * 4-channel output block; or of nnc_c3_wconv */
+/* the packed weights of inference's kernel (nnc_c3_packed, or nnc_c3_wpacked for Winograd) */
 size_t conv3x3_packed_size(int Ci, int H, int W, int Fo) {
   const size_t Fo4 = (size_t)(Fo + 3) / 4 * 4;
   return conv3x3_winograd(Ci, H, W, Fo) ? 16 * Fo4 * (size_t)Ci : Fo4 * (size_t)Ci * 9;
 }
 
+/* the scratch of one call of nnc_c3_conv: the packed weights (nnc_c3_packed), Ci planes and a
+ * 4-channel output block; or of nnc_c3_wconv, or either where Winograd's layers take the direct
+ * kernel on small batches */
 size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
-  if (conv3x3_winograd(Ci, H, W, Fo)) return c3_wscratch(Ci, H, W, Fo);
-  return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
+  const size_t direct = (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
+  if (!conv3x3_winograd(Ci, H, W, Fo)) return direct;
+  return c3_wscratch(Ci, H, W, Fo) > direct ? c3_wscratch(Ci, H, W, Fo) : direct; /* small batches: direct */
 }
 
 /* what one example's call of either needs apart from the packed weights, which the threads share:
  * each thread's own (NNC_THREAD_SCRATCH) */
 static size_t conv3x3_thread_scratch(int Ci, int H, int W, int Fo) {
-  if (conv3x3_winograd(Ci, H, W, Fo)) return c3_wscratch(Ci, H, W, Fo) - 16 * (size_t)((Fo + 3) / 4 * 4) * (size_t)Ci;
-  return (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
+  const size_t direct = (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
+  if (!conv3x3_winograd(Ci, H, W, Fo)) return direct;
+  const size_t wino = c3_wscratch(Ci, H, W, Fo) - 16 * (size_t)((Fo + 3) / 4 * 4) * (size_t)Ci;
+  return wino > direct ? wino : direct; /* small batches: direct */
 }
 
 /* Examples per call of nnc_c3_weight_grad: enough for some 768 grid positions, so that small
@@ -787,47 +792,56 @@ static bool emit_direct_begin(Emit *e, const ConvDims *d, bool data_grad, const 
                               const ConvFold *fold, bool training, NodeId conv) {
   if (!d->direct) return false;
   int Ci = data_grad ? d->F : d->C, Fo = data_grad ? d->C : d->F;
-  const char *kernel = conv3x3_winograd(Ci, d->H, d->W, Fo) ? "w" : ""; /* nnc_c3_wpack and so on */
+  const bool wino = conv3x3_winograd(Ci, d->H, d->W, Fo);
   /* inference packs (and folds the batchnorm) once, until a step or a load changes the weights:
      Winograd's transform of the weights alone took longer than a one-example forward */
   const bool cached = !training && !data_grad && e->plan.store[conv].packed != SIZE_MAX;
   const size_t at = cached ? e->plan.store[conv].packed : e->plan.fixed;
+  /* training transforms the weights on every step, which small batches do not repay: below
+     CONV3X3_WINOGRAD_MIN_BATCH examples they take the direct kernel */
+  const bool both = wino && !cached;
   P(e, "%s", direct_if);
-  if (cached) P(e, "  if (m->fixed[%zu] == 0) {\n", packed_flag(e, conv));
-  P(e, "    float *packed = m->fixed + %zu;\n"
-       "    nnc_c3_%spack(packed, %s, %d, %d, %d);\n",
-    at, kernel, w, d->F, d->C, data_grad);
-  /* the task's view: the packed weights (and folded batchnorm) shared, the scratch its thread's */
-  const char *setup = arena_printf(&e->c->arena, "  const float *packed = m->fixed + %zu;\n"
-                                   "  float *scratch = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH;\n",
-                                   at);
-  const char *scale = "NULL", *shift = "NULL", *residual = "NULL";
-  const Node *bias_add = fold && fold->bias_add != NO_NODE ? &e->g->nodes[fold->bias_add] : NULL;
-  if (fold && fold->batchnorm != NO_NODE) { /* y = (conv + bias - mean) gamma / sqrt(var + eps) + beta */
-    const Node *bn = &e->g->nodes[fold->batchnorm];
-    P(e, "    float *scale = packed + nnc_c3_%spacked(%d, %d), *shift = scale + %d;\n"
-         "    for (int f = 0; f < %d; f++) {\n"
-         "      scale[f] = %s[f] / sqrtf(%s[f] + %.9gf);\n"
-         "      shift[f] = %s[f] + (%s%s - %s[f]) * scale[f];\n"
-         "    }\n",
-      kernel, Fo, Ci, d->F, d->F, ref(e, bn->in[1]), ref(e, bn->in[4]), bn->attr.eps, ref(e, bn->in[2]),
-      bias_add ? ref(e, bias_add->in[1]) : "0", bias_add ? "[f]" : "", ref(e, bn->in[3]));
-    scale = "scale", shift = "shift";
-    setup = arena_printf(&e->c->arena, "%s  const float *scale = packed + nnc_c3_%spacked(%d, %d), *shift = scale + %d;\n",
-                         setup, kernel, Fo, Ci, d->F);
-  } else if (bias_add) {
-    shift = ref(e, bias_add->in[1]);
+  for (int pass = 0; pass < (both ? 2 : 1); pass++) {
+    const char *kernel = wino && pass == 0 ? "w" : ""; /* nnc_c3_wpack and so on */
+    if (both && pass == 0) P(e, "  if (n >= %d) {\n", CONV3X3_WINOGRAD_MIN_BATCH);
+    if (both && pass == 1) P(e, "  } else {\n");
+    if (cached) P(e, "  if (m->fixed[%zu] == 0) {\n", packed_flag(e, conv));
+    P(e, "    float *packed = m->fixed + %zu;\n"
+         "    nnc_c3_%spack(packed, %s, %d, %d, %d);\n",
+      at, kernel, w, d->F, d->C, data_grad);
+    /* the task's view: the packed weights (and folded batchnorm) shared, the scratch its thread's */
+    const char *setup = arena_printf(&e->c->arena, "  const float *packed = m->fixed + %zu;\n"
+                                     "  float *scratch = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH;\n",
+                                     at);
+    const char *scale = "NULL", *shift = "NULL", *residual = "NULL";
+    const Node *bias_add = fold && fold->bias_add != NO_NODE ? &e->g->nodes[fold->bias_add] : NULL;
+    if (fold && fold->batchnorm != NO_NODE) { /* y = (conv + bias - mean) gamma / sqrt(var + eps) + beta */
+      const Node *bn = &e->g->nodes[fold->batchnorm];
+      P(e, "    float *scale = packed + nnc_c3_%spacked(%d, %d), *shift = scale + %d;\n"
+           "    for (int f = 0; f < %d; f++) {\n"
+           "      scale[f] = %s[f] / sqrtf(%s[f] + %.9gf);\n"
+           "      shift[f] = %s[f] + (%s%s - %s[f]) * scale[f];\n"
+           "    }\n",
+        kernel, Fo, Ci, d->F, d->F, ref(e, bn->in[1]), ref(e, bn->in[4]), bn->attr.eps, ref(e, bn->in[2]),
+        bias_add ? ref(e, bias_add->in[1]) : "0", bias_add ? "[f]" : "", ref(e, bn->in[3]));
+      scale = "scale", shift = "shift";
+      setup = arena_printf(&e->c->arena, "%s  const float *scale = packed + nnc_c3_%spacked(%d, %d), *shift = scale + %d;\n",
+                           setup, kernel, Fo, Ci, d->F);
+    } else if (bias_add) {
+      shift = ref(e, bias_add->in[1]);
+    }
+    if (cached) P(e, "    m->fixed[%zu] = 1;\n  }\n", packed_flag(e, conv));
+    if (fold && fold->residual != NO_NODE)
+      residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
+    par_begin(e); /* examples apart */
+    e->par_direct = true;
+    P(e, "    for (int b = (int)nnc_begin; b < (int)nnc_end; b++)\n"
+         "      nnc_c3_%sconv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
+      kernel, out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
+      fold && fold->relu != NO_NODE);
+    par_end(e, "n", arena_printf(&e->c->arena, "(size_t)%lld", 9LL * Ci * Fo * d->H * d->W), setup);
   }
-  if (cached) P(e, "    m->fixed[%zu] = 1;\n  }\n", packed_flag(e, conv));
-  if (fold && fold->residual != NO_NODE)
-    residual = arena_printf(&e->c->arena, "%s + (size_t)b * %lld", ref(e, fold->residual), d->out);
-  par_begin(e); /* examples apart */
-  e->par_direct = true;
-  P(e, "    for (int b = (int)nnc_begin; b < (int)nnc_end; b++)\n"
-       "      nnc_c3_%sconv(%s + (size_t)b * %lld, %s + (size_t)b * %lld, packed, %d, %d, %d, %d, scratch, %s, %s, %s, %d);\n",
-    kernel, out, data_grad ? d->in : d->out, in, data_grad ? d->out : d->in, Ci, d->H, d->W, Fo, scale, shift, residual,
-    fold && fold->relu != NO_NODE);
-  par_end(e, "n", arena_printf(&e->c->arena, "(size_t)%lld", 9LL * Ci * Fo * d->H * d->W), setup);
+  if (both) P(e, "  }\n");
   if (training && e->opt->stats && fold && fold->last != NO_NODE) { /* the portable path's loop records them */
     const Node *last = &e->g->nodes[fold->last];
     stats_emit_pass(e->out, e->g, fold->last, out, elems(e, last));

@@ -479,6 +479,12 @@ nnc_be_model_test(precision_label_blas_one
                   MODELS ${NNC_BE_WORK}/precision_label/prec_f.nn ${NNC_BE_WORK}/precision_label/prec_d.nn
                   FLAGS --debug-api MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
                   LIBS ${BLAS_LIBRARIES} CFLAGS -DPRECISION_BATCH=1)
+# a batch of 16: training runs Winograd's layers on Winograd (CONV3X3_WINOGRAD_MIN_BATCH; batch 8
+# above trains them on the direct kernel, and inference runs Winograd at any batch)
+nnc_be_model_test(precision_conv_blas_wide
+                  MODELS ${NNC_BE_WORK}/precision_conv/prec_f.nn ${NNC_BE_WORK}/precision_conv/prec_d.nn
+                  FLAGS --debug-api MODEL_FLAGS - --double,--debug-api DRIVER ${NNC_BE_SRC}/backend/precision.c
+                  LIBS ${BLAS_LIBRARIES} CFLAGS -DPRECISION_BATCH=16)
 # the convolutions' portable path too (im2col + gemm, what CPUs without AVX2 and FMA run)
 nnc_be_model_test(precision_conv_portable
                   MODELS ${NNC_BE_WORK}/precision_conv/prec_f.nn ${NNC_BE_WORK}/precision_conv/prec_d.nn
