@@ -666,37 +666,41 @@ bool conv3x3_winograd(int Ci, int H, int W, int Fo) {
   return (Ci >= 64 && Fo >= 64) || (H % 2 == 0 && W % 2 == 0);
 }
 
+/* the packed weights: nnc_c3_packed (4 output channels x 9 taps), or nnc_c3_wpacked (Winograd's
+ * 16 transformed values) */
+static size_t c3_packed(int Ci, int Fo, bool winograd) {
+  return (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * (winograd ? 16 : 9);
+}
+
 /* compiler/kernels/winograd.c's nnc_c3_wpacked + nnc_c3_wscratch (with nnc_c3_wrow's row, nnc_c3_wchunk's
  * tile rows a chunk and nnc_c3_wlanes's lanes) */
 static size_t c3_wscratch(int Ci, int H, int W, int Fo) {
   const int th = (H + 1) / 2, tw = (W + 1) / 2, row = 2 * ((tw + 16) / 8 * 8), chunk = 64 / tw < 1 ? 1 : 64 / tw > th ? th : 64 / tw;
   const size_t lanes = (size_t)((((chunk * tw + 7) / 8 + 1) | 1) * 8), Fo4 = (size_t)(Fo + 3) / 4 * 4;
-  return 16 * Fo4 * (size_t)Ci + (size_t)Ci * (size_t)(2 * th + 2) * (size_t)row + 16 * lanes * ((size_t)Ci + Fo4) +
+  return c3_packed(Ci, Fo, true) + (size_t)Ci * (size_t)(2 * th + 2) * (size_t)row + 16 * lanes * ((size_t)Ci + Fo4) +
          2 * (size_t)chunk * (size_t)row;
 }
 
-/* the packed weights of inference's kernel (nnc_c3_packed, or nnc_c3_wpacked for Winograd) */
-size_t conv3x3_packed_size(int Ci, int H, int W, int Fo) {
-  const size_t Fo4 = (size_t)(Fo + 3) / 4 * 4;
-  return conv3x3_winograd(Ci, H, W, Fo) ? 16 * Fo4 * (size_t)Ci : Fo4 * (size_t)Ci * 9;
-}
-
-/* the scratch of one call of nnc_c3_conv: the packed weights (nnc_c3_packed), Ci planes and a
- * 4-channel output block; or of nnc_c3_wconv, or either where Winograd's layers take the direct
- * kernel on small batches */
-size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
-  const size_t direct = (size_t)(Fo + 3) / 4 * 4 * (size_t)Ci * 9 + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
-  if (!conv3x3_winograd(Ci, H, W, Fo)) return direct;
-  return c3_wscratch(Ci, H, W, Fo) > direct ? c3_wscratch(Ci, H, W, Fo) : direct; /* small batches: direct */
-}
+/* those of inference's kernel */
+size_t conv3x3_packed_size(int Ci, int H, int W, int Fo) { return c3_packed(Ci, Fo, conv3x3_winograd(Ci, H, W, Fo)); }
 
 /* what one example's call of either needs apart from the packed weights, which the threads share:
- * each thread's own (NNC_THREAD_SCRATCH) */
+ * each thread's own (NNC_THREAD_SCRATCH); the larger of the two where Winograd's layers take the
+ * direct kernel on small batches */
 static size_t conv3x3_thread_scratch(int Ci, int H, int W, int Fo) {
   const size_t direct = (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
   if (!conv3x3_winograd(Ci, H, W, Fo)) return direct;
-  const size_t wino = c3_wscratch(Ci, H, W, Fo) - 16 * (size_t)((Fo + 3) / 4 * 4) * (size_t)Ci;
-  return wino > direct ? wino : direct; /* small batches: direct */
+  const size_t wino = c3_wscratch(Ci, H, W, Fo) - c3_packed(Ci, Fo, true);
+  return wino > direct ? wino : direct;
+}
+
+/* the scratch of one call of nnc_c3_conv: the packed weights, Ci planes and a 4-channel output
+ * block; or of nnc_c3_wconv, or either where Winograd's layers take the direct kernel on small
+ * batches */
+size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
+  const size_t direct = c3_packed(Ci, Fo, false) + (size_t)Ci * c3_plane(H, W) + 4 * c3_grid(H, W);
+  if (!conv3x3_winograd(Ci, H, W, Fo)) return direct;
+  return c3_wscratch(Ci, H, W, Fo) > direct ? c3_wscratch(Ci, H, W, Fo) : direct;
 }
 
 /* Examples per call of nnc_c3_weight_grad: enough for some 768 grid positions, so that small
