@@ -291,7 +291,7 @@ bool conv3x3_winograd(int Ci, int H, int W, int Fo); /* that call uses compiler/
  * (U = G g Gᵀ, in double) costs more than Winograd saves on them (resnet20, spec build: batch 1,
  * 4 and 8 trained 1.2-1.4x faster on the direct kernel, 16 and 24 0.9-1.0x) */
 #define CONV3X3_WINOGRAD_MIN_BATCH 16
-int conv3x3_weight_group(int H, int W); /* examples per weight-gradient call */
+int conv3x3_weight_group(int C, int H, int W); /* examples per weight-gradient call */
 size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratch */
 /* compiler/kernels/gemm.c: whether a matmul is a dense layer's forward product x wᵀ with w a
  * parameter, and the floats of w packed for it (nnc_g_packed) */

@@ -245,4 +245,86 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_weight_grad(float *dw,
       }
   }
 }
+/* The weight gradient of layers with a multiple of 8 input channels reads x channels last: position
+ * (r, k) of the zero-bordered image (rows 0 and H + 1 zero; column 0 the zero border between a row
+ * and the next, as in nnc_c3_layout) holds the C channels side by side, xt[(r Wp + k) C + c] =
+ * x[c][r - 1][k - 1]; one more zero position ends it. Its size in floats: */
+NNC_C3_FN size_t nnc_c3_cl_size(int C, int H, int W) { return ((size_t)(H + 2) * (W + 1) + 1) * (size_t)C; }
+
+/* xt as above from x [C][H][W], C a multiple of 8; 4 x 4 transposes */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_layout_cl(float *to, const float *x, int C, int H, int W) {
+  const int Wp = W + 1;
+  const size_t positions = (size_t)(H + 2) * Wp + 1;
+  const __m256 zero = _mm256_setzero_ps();
+#define NNC_C3_ZERO(p) for (int c = 0; c < C; c += 8) _mm256_storeu_ps(to + (size_t)(p) * C + c, zero)
+  for (int p = 0; p <= Wp; p++) NNC_C3_ZERO(p);
+  for (int h = 0; h < H; h++) {
+    float *row = to + ((size_t)(h + 1) * Wp + 1) * C; /* position (h + 1, 1) */
+    for (int c0 = 0; c0 < C; c0 += 4) {
+      const float *s0 = x + ((size_t)c0 * H + h) * W, *s1 = s0 + (size_t)H * W, *s2 = s1 + (size_t)H * W, *s3 = s2 + (size_t)H * W;
+      int w = 0;
+      for (; w + 4 <= W; w += 4) {
+        __m128 r0 = _mm_loadu_ps(s0 + w), r1 = _mm_loadu_ps(s1 + w), r2 = _mm_loadu_ps(s2 + w), r3 = _mm_loadu_ps(s3 + w);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float *o = row + (size_t)w * C + c0;
+        _mm_storeu_ps(o, r0), _mm_storeu_ps(o + C, r1), _mm_storeu_ps(o + 2 * C, r2), _mm_storeu_ps(o + 3 * C, r3);
+      }
+      for (; w < W; w++) {
+        float *o = row + (size_t)w * C + c0;
+        o[0] = s0[w], o[1] = s1[w], o[2] = s2[w], o[3] = s3[w];
+      }
+    }
+    NNC_C3_ZERO((size_t)(h + 2) * Wp); /* the border column after the row */
+  }
+  for (size_t p = (size_t)(H + 1) * Wp + 1; p < positions; p++) NNC_C3_ZERO(p);
+#undef NNC_C3_ZERO
+}
+
+/* dw [F][C][3][3] (+)= the weight gradient over n examples as nnc_c3_weight_grad computes it, for
+ * C a multiple of 8, from xt (nnc_c3_layout_cl, n of them) and dy itself (example e's F planes at
+ * dy + e dy_stride). The lanes are 8 input channels, so no sum across lanes is needed and only the
+ * H x W real positions are visited: a register block is 4 output channels x the 3 taps of one
+ * kernel row x 8 channels, and along a row each position loads one new vector of x (the taps'
+ * vectors move down by one) and four broadcasts of dy for twelve products. */
+__attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_weight_grad_cl(float *dw, const float *dy, size_t dy_stride, const float *xt, int C,
+                                                                      int H, int W, int F, int n, int accumulate) {
+  const int Wp = W + 1, HW = H * W;
+  const size_t xsize = nnc_c3_cl_size(C, H, W), row = (size_t)Wp * C;
+  for (int f0 = 0; f0 < F; f0 += 4) {
+    const int nf = F - f0 < 4 ? F - f0 : 4;
+    const size_t o1 = nf > 1 ? (size_t)HW : 0, o2 = nf > 2 ? 2 * (size_t)HW : 0, o3 = nf > 3 ? 3 * (size_t)HW : 0;
+    for (int c0 = 0; c0 < C; c0 += 8)
+      for (int u = 0; u < 3; u++) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        for (int e = 0; e < n; e++) {
+          const float *d0 = dy + (size_t)e * dy_stride + (size_t)f0 * HW;
+          const float *xe = xt + (size_t)e * xsize + (size_t)u * row + c0;
+          for (int h = 0; h < H; h++) {
+            const float *xr = xe + (size_t)h * row, *dr = d0 + (size_t)h * W;
+            __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + C);
+            for (int w = 0; w < W; w++) {
+              const __m256 x2 = _mm256_loadu_ps(xr + (size_t)(w + 2) * C);
+              __m256 d = _mm256_broadcast_ss(dr + w);
+              a00 = _mm256_fmadd_ps(d, x0, a00), a01 = _mm256_fmadd_ps(d, x1, a01), a02 = _mm256_fmadd_ps(d, x2, a02);
+              d = _mm256_broadcast_ss(dr + o1 + w);
+              a10 = _mm256_fmadd_ps(d, x0, a10), a11 = _mm256_fmadd_ps(d, x1, a11), a12 = _mm256_fmadd_ps(d, x2, a12);
+              d = _mm256_broadcast_ss(dr + o2 + w);
+              a20 = _mm256_fmadd_ps(d, x0, a20), a21 = _mm256_fmadd_ps(d, x1, a21), a22 = _mm256_fmadd_ps(d, x2, a22);
+              d = _mm256_broadcast_ss(dr + o3 + w);
+              a30 = _mm256_fmadd_ps(d, x0, a30), a31 = _mm256_fmadd_ps(d, x1, a31), a32 = _mm256_fmadd_ps(d, x2, a32);
+              x0 = x1, x1 = x2;
+            }
+          }
+        }
+        const __m256 sums[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
+        for (int k = 0; k < 3 * nf; k++) {
+          float lane[8];
+          _mm256_storeu_ps(lane, sums[k]);
+          float *to = dw + ((size_t)(f0 + k / 3) * C + c0) * 9 + u * 3 + k % 3;
+          for (int l = 0; l < 8; l++) to[9 * l] = accumulate ? to[9 * l] + lane[l] : lane[l];
+        }
+      }
+  }
+}
 #endif

@@ -1,7 +1,7 @@
 /* test_conv3x3.c — compiler/kernels/conv3x3.c (the direct 3x3 "same" convolution that generated
  * code runs on CPUs with AVX2 and FMA) against naive loops in double written here: the forward
  * value, the input gradient (transposed, flipped weights) and the weight gradient over several
- * examples, for every small shape where the kernel's blocking has an edge (channel counts not a
+ * examples (on the grid, and channels last for multiples of 8 channels), for every small shape where the kernel's blocking has an edge (channel counts not a
  * multiple of 4, grids not a multiple of 24 or 8, one-pixel and one-row images). Buffers are
  * exactly as large as compiler/emit.c's conv3x3_scratch() says, so the sanitizer build catches a
  * read past them. Exits 77 (skipped) on a CPU without AVX2 and FMA. */
@@ -112,6 +112,8 @@ static void check_shape(int C, int F, int H, int W, int n) {
     nnc_c3_layout(dyg + e * grids, dy + e * out, F, H, W, 1);
   }
   const int first = n / 2;
+  double *wanted = malloc(sizeof(double) * F * C * 9), *sizes = malloc(sizeof(double) * F * C * 9);
+  assert_true(wanted && sizes);
   nnc_c3_weight_grad(dw, dyg, xp, C, H, W, F, first, 0);
   nnc_c3_weight_grad(dw, dyg + first * grids, xp + first * planes, C, H, W, F, n - first, first > 0);
   for (int f = 0; f < F; f++)
@@ -127,8 +129,21 @@ static void check_shape(int C, int F, int H, int W, int n) {
               }
           size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
           expect_near("weight gradient", dw[at], want, size, C, F, H, W, at);
+          wanted[at] = want, sizes[at] = size;
         }
-  free(x), free(dy), free(w), free(y), free(dx), free(dw), free(scratch), free(xp), free(dyg);
+  /* channels last, as generated code takes it for C a multiple of 8: each example's x laid out
+     into a buffer exactly as large as nnc_c3_cl_size says, dy read in place */
+  if (C % 8 == 0) {
+    const size_t xs = nnc_c3_cl_size(C, H, W);
+    float *xt = malloc(sizeof(float) * n * xs);
+    assert_true(xt != NULL);
+    for (int e = 0; e < n; e++) nnc_c3_layout_cl(xt + e * xs, x + e * in, C, H, W);
+    nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, F, first, 0);
+    nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, F, n - first, first > 0);
+    for (size_t at = 0; at < (size_t)F * C * 9; at++) expect_near("weight gradient, channels last", dw[at], wanted[at], sizes[at], C, F, H, W, at);
+    free(xt);
+  }
+  free(x), free(dy), free(w), free(y), free(dx), free(dw), free(scratch), free(xp), free(dyg), free(wanted), free(sizes);
 }
 
 static void small_shapes(void **state) {
@@ -138,6 +153,17 @@ static void small_shapes(void **state) {
     for (size_t b = 0; b < sizeof channels / sizeof *channels; b++)
       for (int H = 1; H <= 9; H += 2)
         for (int W = 1; W <= 17; W += 4) check_shape(channels[a], channels[b], H, W, 1 + (H + W) % 3);
+}
+
+/* the channels-last weight gradient's shapes: 8 and 16 input channels, output channels not a
+   multiple of 4, rows not a multiple of its 4 x 4 transposes */
+static void channels_last_shapes(void **state) {
+  (void)state;
+  static const int inputs[] = {8, 16}, outputs[] = {1, 3, 4, 5, 9};
+  for (size_t a = 0; a < sizeof inputs / sizeof *inputs; a++)
+    for (size_t b = 0; b < sizeof outputs / sizeof *outputs; b++)
+      for (int H = 1; H <= 7; H += 3)
+        for (int W = 1; W <= 10; W += 3) check_shape(inputs[a], outputs[b], H, W, 1 + (H + W) % 3);
 }
 
 /* resnet20's layers on 28x28 images: grids of 816, 216 and 56 positions */
@@ -156,7 +182,8 @@ int main(void) {
     puts("this CPU has no AVX2 and FMA: the kernel is not used here");
     return 77;
   }
-  const struct CMUnitTest tests[] = {cmocka_unit_test(small_shapes), cmocka_unit_test(resnet_shapes)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(small_shapes), cmocka_unit_test(channels_last_shapes),
+                                     cmocka_unit_test(resnet_shapes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 #else
   puts("the kernel is not compiled for this compiler and CPU");
