@@ -703,10 +703,16 @@ size_t conv3x3_scratch(int Ci, int H, int W, int Fo) {
   return c3_wscratch(Ci, H, W, Fo) > direct ? c3_wscratch(Ci, H, W, Fo) : direct;
 }
 
-/* The weight gradient reads x channels last (nnc_c3_weight_grad_cl) when C is a multiple of 8: 1.15-1.5x
- * the grid kernel's speed on resnet20's layers, layouts included (one core, Zen 3); with fewer
- * channels the lanes would be mostly zero. */
+/* The weight gradient of a 3x3 convolution with padding 1 and stride 1 or 2 reads x channels last
+ * (nnc_c3_weight_grad_cl) when C is a multiple of 8: 1.15-1.5x the grid kernel's speed on
+ * resnet20's stride-1 layers, layouts included (one core, Zen 3), and no unfolding for the stride-2
+ * ones; with fewer channels the lanes would be mostly zero. */
 static bool c3_weight_grad_cl(int C) { return C % 8 == 0; }
+
+bool conv3x3_weight_channels_last(const Graph *g, const Node *conv, bool double_precision) {
+  return !double_precision && conv->attr.kernel == 3 && conv->attr.pad == 1 && (conv->attr.stride == 1 || conv->attr.stride == 2) &&
+         c3_weight_grad_cl(g->nodes[conv->in[0]].shape.dim[1]);
+}
 
 /* compiler/kernels/conv3x3.c's nnc_c3_cl_size: one example's x, channels last */
 static size_t c3_cl_size(int C, int H, int W) { return ((size_t)(H + 2) * (size_t)(W + 1) + 1) * (size_t)C; }
@@ -738,6 +744,7 @@ typedef struct ConvDims {
   long long in, out, unfolded_rows, positions; /* per example: C H W, F OH OW, C k k, OH OW */
   bool pointwise;    /* 1x1, stride 1, no padding: x itself is the unfolded matrix */
   bool direct;       /* 3x3 "same", float: compiler/kernels/conv3x3.c where the CPU allows */
+  bool weight_cl;    /* its weight gradient channels last (conv3x3_weight_channels_last) */
   int group;         /* examples per product (conv2d_group) */
 } ConvDims;
 
@@ -754,6 +761,7 @@ static ConvDims conv_dims(const Graph *g, const Node *conv, bool double_precisio
   d.pointwise = conv2d_is_pointwise(conv);
   d.group = conv2d_group(conv);
   d.direct = conv2d_is_3x3_same(conv) && !double_precision;
+  d.weight_cl = conv3x3_weight_channels_last(g, conv, double_precision);
   return d;
 }
 
@@ -949,7 +957,8 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
   ConvDims d = conv_dims(e->g, &e->g->nodes[n->attr.fwd], e->opt->double_precision);
   const char *dy = ref(e, n->in[0]), *x = ref(e, n->in[1]), *dw = ref(e, id);
   P(e, "  /* %s = Σ_b %s[b] · unfold(%s[b])^T */\n", dw, dy, x);
-  if (d.direct) {
+  const bool direct = d.direct || d.weight_cl;
+  if (direct) {
     int group = conv3x3_weight_group(d.C, d.H, d.W);
     P(e, "%s", direct_if);
     /* split by blocks of 4 output channels (the kernel's), each thread summing over all examples
@@ -957,15 +966,15 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
     par_begin(e);
     e->par_direct = true;
     P(e, "    const int f0 = 4 * (int)nnc_begin, f1 = 4 * (int)nnc_end < %d ? 4 * (int)nnc_end : %d, nf = f1 - f0;\n", d.F, d.F);
-    if (c3_weight_grad_cl(d.C)) {
+    if (d.weight_cl) {
       P(e, "    const size_t xs = nnc_c3_cl_size(%d, %d, %d);\n"
            "    float *xt = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH;\n"
            "    for (int b0 = 0; b0 < n; b0 += %d) {\n"
            "      const int g = n - b0 < %d ? n - b0 : %d;\n"
            "      for (int j = 0; j < g; j++) nnc_c3_layout_cl(xt + j * xs, %s + (size_t)(b0 + j) * %lld, %d, %d, %d);\n"
-           "      nnc_c3_weight_grad_cl(%s + (size_t)f0 * %d, %s + (size_t)b0 * %lld + (size_t)f0 * %lld, %lld, xt, %d, %d, %d, nf, g, b0 > 0);\n"
+           "      nnc_c3_weight_grad_cl(%s + (size_t)f0 * %d, %s + (size_t)b0 * %lld + (size_t)f0 * %lld, %lld, xt, %d, %d, %d, %d, nf, g, b0 > 0);\n"
            "    }\n",
-        d.C, d.H, d.W, group, group, group, x, d.in, d.C, d.H, d.W, dw, 9 * d.C, dy, d.out, d.positions, d.out, d.C, d.H, d.W);
+        d.C, d.H, d.W, group, group, group, x, d.in, d.C, d.H, d.W, dw, 9 * d.C, dy, d.out, d.positions, d.out, d.C, d.H, d.W, d.s);
     } else {
       P(e, "    const size_t planes = (size_t)%d * nnc_c3_plane(%d, %d), grids = (size_t)nf * nnc_c3_grid(%d, %d);\n"
            "    float *xp = m->scratch + (size_t)nnc_thread * NNC_THREAD_SCRATCH, *dyg = xp + %d * planes;\n"
@@ -997,7 +1006,7 @@ static void emit_conv2d_bwd_weight(Emit *e, NodeId id) {
               e->opt->blas ? "b0 ? 1.0f : 0.0f" : "b0 ? 1 : 0", dw, num(e, d.unfolded_rows));
   }
   P(e, "  }\n");
-  emit_direct_end(e, d.direct);
+  emit_direct_end(e, direct);
 }
 
 /* Per channel c of x [B, C, S...]: the loop heads over the batch and positions of one channel. */
@@ -2083,7 +2092,8 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
     use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
     const Node *fwd = conv ? (op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]) : NULL;
-    bool direct = conv && !opt->double_precision && conv2d_is_3x3_same(fwd);
+    bool direct = conv && !opt->double_precision &&
+                  (conv2d_is_3x3_same(fwd) || (op == OP_CONV2D_BWD_WEIGHT && conv3x3_weight_channels_last(g, fwd, false)));
     use_direct |= direct;
     if (direct) {
       ConvDims d = conv_dims(g, fwd, false);

@@ -292,6 +292,8 @@ bool conv3x3_winograd(int Ci, int H, int W, int Fo); /* that call uses compiler/
  * 4 and 8 trained 1.2-1.4x faster on the direct kernel, 16 and 24 0.9-1.0x) */
 #define CONV3X3_WINOGRAD_MIN_BATCH 16
 int conv3x3_weight_group(int C, int H, int W); /* examples per weight-gradient call */
+/* a 3x3 convolution (padding 1, stride 1 or 2) whose weight gradient reads x channels last */
+bool conv3x3_weight_channels_last(const Graph *g, const Node *conv, bool double_precision);
 size_t conv3x3_weight_scratch(int C, int H, int W, int F); /* that call's scratch */
 /* compiler/kernels/gemm.c: whether a matmul is a dense layer's forward product x wᵀ with w a
  * parameter, and the floats of w packed for it (nnc_g_packed) */

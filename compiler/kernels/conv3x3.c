@@ -280,41 +280,57 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_layout_cl(float *to, c
 #undef NNC_C3_ZERO
 }
 
-/* dw [F][C][3][3] (+)= the weight gradient over n examples as nnc_c3_weight_grad computes it, for
- * C a multiple of 8, from xt (nnc_c3_layout_cl, n of them) and dy itself (example e's F planes at
- * dy + e dy_stride). The lanes are 8 input channels, so no sum across lanes is needed and only the
- * H x W real positions are visited: a register block is 4 output channels x the 3 taps of one
- * kernel row x 8 channels, and along a row each position loads one new vector of x (the taps'
- * vectors move down by one) and four broadcasts of dy for twelve products. */
+/* dw [F][C][3][3] (+)= the weight gradient over n examples of a 3x3 convolution with padding 1 and
+ * stride 1 (as nnc_c3_weight_grad computes it) or 2, for C a multiple of 8, from xt
+ * (nnc_c3_layout_cl of the H x W input, n of them) and dy itself (example e's F planes of OH x OW
+ * outputs at dy + e dy_stride, OH = (H - 1) / stride + 1). The lanes are 8 input channels, so no
+ * sum across lanes is needed and only the real outputs are visited: a register block is 4 output
+ * channels x the 3 taps of one kernel row x 8 channels, and along a row each output loads one
+ * (stride 1: the taps' vectors move down by one) or two new vectors of x and four broadcasts of dy
+ * for twelve products. */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_weight_grad_cl(float *dw, const float *dy, size_t dy_stride, const float *xt, int C,
-                                                                      int H, int W, int F, int n, int accumulate) {
-  const int Wp = W + 1, HW = H * W;
-  const size_t xsize = nnc_c3_cl_size(C, H, W), row = (size_t)Wp * C;
+                                                                      int H, int W, int stride, int F, int n, int accumulate) {
+  const int OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1, plane = OH * OW;
+  const size_t xsize = nnc_c3_cl_size(C, H, W), row = (size_t)(W + 1) * C;
   for (int f0 = 0; f0 < F; f0 += 4) {
     const int nf = F - f0 < 4 ? F - f0 : 4;
-    const size_t o1 = nf > 1 ? (size_t)HW : 0, o2 = nf > 2 ? 2 * (size_t)HW : 0, o3 = nf > 3 ? 3 * (size_t)HW : 0;
+    const size_t o1 = nf > 1 ? (size_t)plane : 0, o2 = nf > 2 ? 2 * (size_t)plane : 0, o3 = nf > 3 ? 3 * (size_t)plane : 0;
     for (int c0 = 0; c0 < C; c0 += 8)
       for (int u = 0; u < 3; u++) {
         __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
         for (int e = 0; e < n; e++) {
-          const float *d0 = dy + (size_t)e * dy_stride + (size_t)f0 * HW;
+          const float *d0 = dy + (size_t)e * dy_stride + (size_t)f0 * plane;
           const float *xe = xt + (size_t)e * xsize + (size_t)u * row + c0;
-          for (int h = 0; h < H; h++) {
-            const float *xr = xe + (size_t)h * row, *dr = d0 + (size_t)h * W;
-            __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + C);
-            for (int w = 0; w < W; w++) {
-              const __m256 x2 = _mm256_loadu_ps(xr + (size_t)(w + 2) * C);
-              __m256 d = _mm256_broadcast_ss(dr + w);
-              a00 = _mm256_fmadd_ps(d, x0, a00), a01 = _mm256_fmadd_ps(d, x1, a01), a02 = _mm256_fmadd_ps(d, x2, a02);
-              d = _mm256_broadcast_ss(dr + o1 + w);
-              a10 = _mm256_fmadd_ps(d, x0, a10), a11 = _mm256_fmadd_ps(d, x1, a11), a12 = _mm256_fmadd_ps(d, x2, a12);
-              d = _mm256_broadcast_ss(dr + o2 + w);
-              a20 = _mm256_fmadd_ps(d, x0, a20), a21 = _mm256_fmadd_ps(d, x1, a21), a22 = _mm256_fmadd_ps(d, x2, a22);
-              d = _mm256_broadcast_ss(dr + o3 + w);
-              a30 = _mm256_fmadd_ps(d, x0, a30), a31 = _mm256_fmadd_ps(d, x1, a31), a32 = _mm256_fmadd_ps(d, x2, a32);
-              x0 = x1, x1 = x2;
+          for (int h = 0; h < OH; h++) {
+            const float *xr = xe + (size_t)(stride * h) * row, *dr = d0 + (size_t)h * OW;
+#define NNC_C3_WG_OUTPUT(w)                                                                                   \
+  {                                                                                                           \
+    __m256 d = _mm256_broadcast_ss(dr + (w));                                                                 \
+    a00 = _mm256_fmadd_ps(d, x0, a00), a01 = _mm256_fmadd_ps(d, x1, a01), a02 = _mm256_fmadd_ps(d, x2, a02); \
+    d = _mm256_broadcast_ss(dr + o1 + (w));                                                                   \
+    a10 = _mm256_fmadd_ps(d, x0, a10), a11 = _mm256_fmadd_ps(d, x1, a11), a12 = _mm256_fmadd_ps(d, x2, a12); \
+    d = _mm256_broadcast_ss(dr + o2 + (w));                                                                   \
+    a20 = _mm256_fmadd_ps(d, x0, a20), a21 = _mm256_fmadd_ps(d, x1, a21), a22 = _mm256_fmadd_ps(d, x2, a22); \
+    d = _mm256_broadcast_ss(dr + o3 + (w));                                                                   \
+    a30 = _mm256_fmadd_ps(d, x0, a30), a31 = _mm256_fmadd_ps(d, x1, a31), a32 = _mm256_fmadd_ps(d, x2, a32); \
+  }
+            __m256 x0 = _mm256_loadu_ps(xr);
+            if (stride == 1) {
+              __m256 x1 = _mm256_loadu_ps(xr + C);
+              for (int w = 0; w < OW; w++) {
+                const __m256 x2 = _mm256_loadu_ps(xr + (size_t)(w + 2) * C);
+                NNC_C3_WG_OUTPUT(w)
+                x0 = x1, x1 = x2;
+              }
+            } else {
+              for (int w = 0; w < OW; w++) {
+                const __m256 x1 = _mm256_loadu_ps(xr + (size_t)(2 * w + 1) * C), x2 = _mm256_loadu_ps(xr + (size_t)(2 * w + 2) * C);
+                NNC_C3_WG_OUTPUT(w)
+                x0 = x2;
+              }
             }
+#undef NNC_C3_WG_OUTPUT
           }
         }
         const __m256 sums[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};

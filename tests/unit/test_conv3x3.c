@@ -1,7 +1,7 @@
 /* test_conv3x3.c — compiler/kernels/conv3x3.c (the direct 3x3 "same" convolution that generated
  * code runs on CPUs with AVX2 and FMA) against naive loops in double written here: the forward
  * value, the input gradient (transposed, flipped weights) and the weight gradient over several
- * examples (on the grid, and channels last for multiples of 8 channels), for every small shape where the kernel's blocking has an edge (channel counts not a
+ * examples (on the grid, and channels last for multiples of 8 channels, also at stride 2), for every small shape where the kernel's blocking has an edge (channel counts not a
  * multiple of 4, grids not a multiple of 24 or 8, one-pixel and one-row images). Buffers are
  * exactly as large as compiler/emit.c's conv3x3_scratch() says, so the sanitizer build catches a
  * read past them. Exits 77 (skipped) on a CPU without AVX2 and FMA. */
@@ -138,8 +138,8 @@ static void check_shape(int C, int F, int H, int W, int n) {
     float *xt = malloc(sizeof(float) * n * xs);
     assert_true(xt != NULL);
     for (int e = 0; e < n; e++) nnc_c3_layout_cl(xt + e * xs, x + e * in, C, H, W);
-    nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, F, first, 0);
-    nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, F, n - first, first > 0);
+    nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, 1, F, first, 0);
+    nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, 1, F, n - first, first > 0);
     for (size_t at = 0; at < (size_t)F * C * 9; at++) expect_near("weight gradient, channels last", dw[at], wanted[at], sizes[at], C, F, H, W, at);
     free(xt);
   }
@@ -153,6 +153,47 @@ static void small_shapes(void **state) {
     for (size_t b = 0; b < sizeof channels / sizeof *channels; b++)
       for (int H = 1; H <= 9; H += 2)
         for (int W = 1; W <= 17; W += 4) check_shape(channels[a], channels[b], H, W, 1 + (H + W) % 3);
+}
+
+/* the channels-last weight gradient of a stride-2 convolution (padding 1) over n examples, in two
+   calls as generated code makes them, against double */
+static void check_stride2(int C, int F, int H, int W, int n) {
+  const int OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
+  const size_t in = (size_t)C * H * W, out = (size_t)F * OH * OW, xs = nnc_c3_cl_size(C, H, W);
+  float *x = kernel_random_floats(&data_state, n * in), *dy = kernel_random_floats(&data_state, n * out);
+  float *xt = malloc(sizeof(float) * n * xs), *dw = malloc(sizeof(float) * F * C * 9);
+  assert_true(xt && dw);
+  for (int e = 0; e < n; e++) nnc_c3_layout_cl(xt + e * xs, x + e * in, C, H, W);
+  const int first = n / 2;
+  nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, 2, F, first, 0);
+  nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, 2, F, n - first, first > 0);
+  for (int f = 0; f < F; f++)
+    for (int c = 0; c < C; c++)
+      for (int u = 0; u < 3; u++)
+        for (int v = 0; v < 3; v++) {
+          double want = 0, size = 0; /* dw[f][c][u][v] = sum of dy[f][i][j] x[c][2 i + u - 1][2 j + v - 1] */
+          for (int e = 0; e < n; e++)
+            for (int i = 0; i < OH; i++)
+              for (int j = 0; j < OW; j++) {
+                double term = dy[e * out + ((size_t)f * OH + i) * OW + j] *
+                              kernel_tap(x + e * in + (size_t)c * H * W, H, W, 2 * i + u - 1, 2 * j + v - 1);
+                want += term, size += fabs(term);
+              }
+          size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
+          expect_near("weight gradient, stride 2", dw[at], want, size, C, F, H, W, at);
+        }
+  free(x), free(dy), free(xt), free(dw);
+}
+
+static void stride2_shapes(void **state) {
+  (void)state;
+  static const int inputs[] = {8, 16}, outputs[] = {1, 4, 5, 9};
+  for (size_t a = 0; a < sizeof inputs / sizeof *inputs; a++)
+    for (size_t b = 0; b < sizeof outputs / sizeof *outputs; b++)
+      for (int H = 1; H <= 8; H += 3)
+        for (int W = 1; W <= 10; W += 3) check_stride2(inputs[a], outputs[b], H, W, 1 + (H + W) % 3);
+  check_stride2(16, 32, 28, 28, 2); /* resnet20's two */
+  check_stride2(32, 64, 14, 14, 3);
 }
 
 /* the channels-last weight gradient's shapes: 8 and 16 input channels, output channels not a
@@ -182,7 +223,7 @@ int main(void) {
     puts("this CPU has no AVX2 and FMA: the kernel is not used here");
     return 77;
   }
-  const struct CMUnitTest tests[] = {cmocka_unit_test(small_shapes), cmocka_unit_test(channels_last_shapes),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(small_shapes), cmocka_unit_test(channels_last_shapes), cmocka_unit_test(stride2_shapes),
                                      cmocka_unit_test(resnet_shapes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 #else
