@@ -234,8 +234,8 @@ Plan plan_build(Compilation *c, bool double_precision, bool blas) {
                                                        : conv3x3_weight_scratch(C, H, W, F);
         if (direct > need) need = direct;
       } else if (nd->op == OP_CONV2D_BWD_WEIGHT && conv3x3_weight_channels_last(g, conv, double_precision)) {
-        size_t direct = conv3x3_weight_scratch(g->nodes[conv->in[0]].shape.dim[1], g->nodes[conv->in[0]].shape.dim[2],
-                                               g->nodes[conv->in[0]].shape.dim[3], conv->shape.dim[1]);
+        const Shape *x = &g->nodes[conv->in[0]].shape; /* stride 2: the input's size, not the output's */
+        size_t direct = conv3x3_weight_scratch(x->dim[1], x->dim[2], x->dim[3], conv->shape.dim[1]);
         if (direct > need) need = direct;
       }
       if (need > p.scratch) p.scratch = need;

@@ -290,17 +290,17 @@ __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_layout_cl(float *to, c
  * for twelve products. */
 __attribute__((target("avx2,fma"))) NNC_C3_FN void nnc_c3_weight_grad_cl(float *dw, const float *dy, size_t dy_stride, const float *xt, int C,
                                                                       int H, int W, int stride, int F, int n, int accumulate) {
-  const int OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1, plane = OH * OW;
+  const int OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1, outputs = OH * OW;
   const size_t xsize = nnc_c3_cl_size(C, H, W), row = (size_t)(W + 1) * C;
   for (int f0 = 0; f0 < F; f0 += 4) {
     const int nf = F - f0 < 4 ? F - f0 : 4;
-    const size_t o1 = nf > 1 ? (size_t)plane : 0, o2 = nf > 2 ? 2 * (size_t)plane : 0, o3 = nf > 3 ? 3 * (size_t)plane : 0;
+    const size_t o1 = nf > 1 ? (size_t)outputs : 0, o2 = nf > 2 ? 2 * (size_t)outputs : 0, o3 = nf > 3 ? 3 * (size_t)outputs : 0;
     for (int c0 = 0; c0 < C; c0 += 8)
       for (int u = 0; u < 3; u++) {
         __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
         __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
         for (int e = 0; e < n; e++) {
-          const float *d0 = dy + (size_t)e * dy_stride + (size_t)f0 * plane;
+          const float *d0 = dy + (size_t)e * dy_stride + (size_t)f0 * outputs;
           const float *xe = xt + (size_t)e * xsize + (size_t)u * row + c0;
           for (int h = 0; h < OH; h++) {
             const float *xr = xe + (size_t)(stride * h) * row, *dr = d0 + (size_t)h * OW;
