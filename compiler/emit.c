@@ -2092,11 +2092,10 @@ void emit_c(Compilation *c, const EmitOptions *opt, FILE *h, FILE *out) {
     use_unfold |= unfolds && op != OP_CONV2D_BWD_DATA;
     use_fold |= unfolds && op == OP_CONV2D_BWD_DATA;
     const Node *fwd = conv ? (op == OP_CONV2D ? &g->nodes[i] : &g->nodes[g->nodes[i].attr.fwd]) : NULL;
-    bool direct = conv && !opt->double_precision &&
-                  (conv2d_is_3x3_same(fwd) || (op == OP_CONV2D_BWD_WEIGHT && conv3x3_weight_channels_last(g, fwd, false)));
+    const ConvDims d = conv ? conv_dims(g, fwd, opt->double_precision) : (ConvDims){0};
+    bool direct = conv && (d.direct || (op == OP_CONV2D_BWD_WEIGHT && d.weight_cl));
     use_direct |= direct;
     if (direct) {
-      ConvDims d = conv_dims(g, fwd, false);
       int Ci = op == OP_CONV2D ? d.C : d.F, Fo = op == OP_CONV2D ? d.F : d.C;
       use_winograd |= op != OP_CONV2D_BWD_WEIGHT && conv3x3_winograd(Ci, d.H, d.W, Fo);
       size_t need = op == OP_CONV2D_BWD_WEIGHT ? conv3x3_weight_scratch(d.C, d.H, d.W, d.F) : conv3x3_thread_scratch(Ci, d.H, d.W, Fo);

@@ -32,6 +32,46 @@ static void expect_near(const char *what, float got, double want, double magnitu
   fail_msg("%s, C %d F %d H %d W %d, value %zu: %.9g, expected %.9g", what, C, F, H, W, at, got, want);
 }
 
+/* wanted[f][c][u][v] = the weight gradient over n examples of a 3x3 convolution with padding 1 and the
+   stride, in double: the sum of dy[f][i][j] x[c][stride i + u - 1][stride j + v - 1]; sizes, the
+   sums of the terms' magnitudes */
+static void reference_weight_grad(double *wanted, double *sizes, const float *x, const float *dy, int C, int F, int H, int W,
+                                  int stride, int n) {
+  const int OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1;
+  const size_t in = (size_t)C * H * W, out = (size_t)F * OH * OW;
+  for (int f = 0; f < F; f++)
+    for (int c = 0; c < C; c++)
+      for (int u = 0; u < 3; u++)
+        for (int v = 0; v < 3; v++) {
+          double want = 0, size = 0;
+          for (int e = 0; e < n; e++)
+            for (int i = 0; i < OH; i++)
+              for (int j = 0; j < OW; j++) {
+                double term = dy[e * out + ((size_t)f * OH + i) * OW + j] *
+                              kernel_tap(x + e * in + (size_t)c * H * W, H, W, stride * i + u - 1, stride * j + v - 1);
+                want += term, size += fabs(term);
+              }
+          size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
+          wanted[at] = want, sizes[at] = size;
+        }
+}
+
+/* the channels-last weight gradient (C a multiple of 8) in two calls, the second accumulating, as
+   generated code makes them: each example's x laid out into a buffer exactly as large as
+   nnc_c3_cl_size says, dy read in place */
+static void expect_weight_grad_cl(const char *what, const float *x, const float *dy, int C, int F, int H, int W, int stride,
+                                  int n, const double *wanted, const double *sizes) {
+  const int OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1, first = n / 2;
+  const size_t in = (size_t)C * H * W, out = (size_t)F * OH * OW, xs = nnc_c3_cl_size(C, H, W);
+  float *xt = malloc(sizeof(float) * n * xs), *dw = malloc(sizeof(float) * F * C * 9);
+  assert_true(xt && dw);
+  for (int e = 0; e < n; e++) nnc_c3_layout_cl(xt + e * xs, x + e * in, C, H, W);
+  nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, stride, F, first, 0);
+  nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, stride, F, n - first, first > 0);
+  for (size_t at = 0; at < (size_t)F * C * 9; at++) expect_near(what, dw[at], wanted[at], sizes[at], C, F, H, W, at);
+  free(xt), free(dw);
+}
+
 /* one shape: y = conv(x, w) and dx = conv^T(dy, w) for one example, dw over n examples */
 static void check_shape(int C, int F, int H, int W, int n) {
   const size_t in = (size_t)C * H * W, out = (size_t)F * H * W;
@@ -114,35 +154,11 @@ static void check_shape(int C, int F, int H, int W, int n) {
   const int first = n / 2;
   double *wanted = malloc(sizeof(double) * F * C * 9), *sizes = malloc(sizeof(double) * F * C * 9);
   assert_true(wanted && sizes);
+  reference_weight_grad(wanted, sizes, x, dy, C, F, H, W, 1, n);
   nnc_c3_weight_grad(dw, dyg, xp, C, H, W, F, first, 0);
   nnc_c3_weight_grad(dw, dyg + first * grids, xp + first * planes, C, H, W, F, n - first, first > 0);
-  for (int f = 0; f < F; f++)
-    for (int c = 0; c < C; c++)
-      for (int u = 0; u < 3; u++)
-        for (int v = 0; v < 3; v++) {
-          double want = 0, size = 0;
-          for (int e = 0; e < n; e++)
-            for (int i = 0; i < H; i++)
-              for (int j = 0; j < W; j++) {
-                double term = dy[e * out + ((size_t)f * H + i) * W + j] * kernel_tap(x + e * in + (size_t)c * H * W, H, W, i + u - 1, j + v - 1);
-                want += term, size += fabs(term);
-              }
-          size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
-          expect_near("weight gradient", dw[at], want, size, C, F, H, W, at);
-          wanted[at] = want, sizes[at] = size;
-        }
-  /* channels last, as generated code takes it for C a multiple of 8: each example's x laid out
-     into a buffer exactly as large as nnc_c3_cl_size says, dy read in place */
-  if (C % 8 == 0) {
-    const size_t xs = nnc_c3_cl_size(C, H, W);
-    float *xt = malloc(sizeof(float) * n * xs);
-    assert_true(xt != NULL);
-    for (int e = 0; e < n; e++) nnc_c3_layout_cl(xt + e * xs, x + e * in, C, H, W);
-    nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, 1, F, first, 0);
-    nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, 1, F, n - first, first > 0);
-    for (size_t at = 0; at < (size_t)F * C * 9; at++) expect_near("weight gradient, channels last", dw[at], wanted[at], sizes[at], C, F, H, W, at);
-    free(xt);
-  }
+  for (size_t at = 0; at < (size_t)F * C * 9; at++) expect_near("weight gradient", dw[at], wanted[at], sizes[at], C, F, H, W, at);
+  if (C % 8 == 0) expect_weight_grad_cl("weight gradient, channels last", x, dy, C, F, H, W, 1, n, wanted, sizes);
   free(x), free(dy), free(w), free(y), free(dx), free(dw), free(scratch), free(xp), free(dyg), free(wanted), free(sizes);
 }
 
@@ -155,34 +171,15 @@ static void small_shapes(void **state) {
         for (int W = 1; W <= 17; W += 4) check_shape(channels[a], channels[b], H, W, 1 + (H + W) % 3);
 }
 
-/* the channels-last weight gradient of a stride-2 convolution (padding 1) over n examples, in two
-   calls as generated code makes them, against double */
+/* the channels-last weight gradient of a stride-2 convolution (padding 1) over n examples against double */
 static void check_stride2(int C, int F, int H, int W, int n) {
   const int OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
-  const size_t in = (size_t)C * H * W, out = (size_t)F * OH * OW, xs = nnc_c3_cl_size(C, H, W);
-  float *x = kernel_random_floats(&data_state, n * in), *dy = kernel_random_floats(&data_state, n * out);
-  float *xt = malloc(sizeof(float) * n * xs), *dw = malloc(sizeof(float) * F * C * 9);
-  assert_true(xt && dw);
-  for (int e = 0; e < n; e++) nnc_c3_layout_cl(xt + e * xs, x + e * in, C, H, W);
-  const int first = n / 2;
-  nnc_c3_weight_grad_cl(dw, dy, out, xt, C, H, W, 2, F, first, 0);
-  nnc_c3_weight_grad_cl(dw, dy + first * out, out, xt + first * xs, C, H, W, 2, F, n - first, first > 0);
-  for (int f = 0; f < F; f++)
-    for (int c = 0; c < C; c++)
-      for (int u = 0; u < 3; u++)
-        for (int v = 0; v < 3; v++) {
-          double want = 0, size = 0; /* dw[f][c][u][v] = sum of dy[f][i][j] x[c][2 i + u - 1][2 j + v - 1] */
-          for (int e = 0; e < n; e++)
-            for (int i = 0; i < OH; i++)
-              for (int j = 0; j < OW; j++) {
-                double term = dy[e * out + ((size_t)f * OH + i) * OW + j] *
-                              kernel_tap(x + e * in + (size_t)c * H * W, H, W, 2 * i + u - 1, 2 * j + v - 1);
-                want += term, size += fabs(term);
-              }
-          size_t at = ((size_t)f * C + c) * 9 + u * 3 + v;
-          expect_near("weight gradient, stride 2", dw[at], want, size, C, F, H, W, at);
-        }
-  free(x), free(dy), free(xt), free(dw);
+  float *x = kernel_random_floats(&data_state, (size_t)n * C * H * W), *dy = kernel_random_floats(&data_state, (size_t)n * F * OH * OW);
+  double *wanted = malloc(sizeof(double) * F * C * 9), *sizes = malloc(sizeof(double) * F * C * 9);
+  assert_true(wanted && sizes);
+  reference_weight_grad(wanted, sizes, x, dy, C, F, H, W, 2, n);
+  expect_weight_grad_cl("weight gradient, stride 2", x, dy, C, F, H, W, 2, n, wanted, sizes);
+  free(x), free(dy), free(wanted), free(sizes);
 }
 
 static void stride2_shapes(void **state) {
