@@ -1,6 +1,7 @@
 /* The forward product of dense layers, y [M][N] = x [M][K] wᵀ (w [N][K] the layer's weights, M the
- * batch), for x86-64 CPUs with AVX2 and FMA, chosen at run time (nnc_g_usable). nnc copies this file
- * into generated code whose float dense layers have such products.
+ * batch), and their weights' gradients over small batches (nnc_g_outer), for x86-64 CPUs with AVX2
+ * and FMA, chosen at run time (nnc_g_usable). nnc copies this file into generated code whose float
+ * dense layers have such products.
  *
  * cblas_sgemm copies both operands into its packed layouts on every call and zeroes y first; at a
  * batch of 128 that is a fifth of the product's time (OpenBLAS 0.3.21). Here only the weights are
@@ -112,6 +113,62 @@ __attribute__((target("avx2,fma"))) NNC_G_FN void nnc_g_xwt(float *y, int ldy, c
     }
   }
 }
+/* The gradient of a dense weight over a small batch, G [rows][cols] = aᵀ x for a [n][rows] (the
+ * output gradients) and x [n][cols] (the inputs), a block at a time for the optimizer to take in
+ * place (README "Small-batch training"): t [r][ldt] (r < rows <= 6, cols <= 16 of them written) =
+ * the sum over b in order of a[b][r] x[b][j], from 0, one fused multiply-add each; a's rows lda
+ * apart, x's ldx. full: cols is 16. A register block is 6 rows x 16 columns as in nnc_g_tile, the
+ * example's row of x two loads, a's six values broadcasts. */
+__attribute__((target("avx2,fma"))) NNC_G_INLINE void nnc_g_outer_tile(float *t, int ldt, const float *a, int lda, const float *x,
+                                                                    int ldx, int n, int rows, int cols, int full) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const __m256i lo = nnc_g_lanes(cols < 8 ? cols : 8), hi = nnc_g_lanes(cols > 8 ? cols - 8 : 0);
+  for (int b = 0; b < n; b++, a += lda, x += ldx) {
+    const __m256 b0 = full ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lo);
+    const __m256 b1 = full ? _mm256_loadu_ps(x + 8) : _mm256_maskload_ps(x + 8, hi);
+    __m256 s = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(s, b0, c00), c01 = _mm256_fmadd_ps(s, b1, c01);
+    if (rows > 1) s = _mm256_broadcast_ss(a + 1), c10 = _mm256_fmadd_ps(s, b0, c10), c11 = _mm256_fmadd_ps(s, b1, c11);
+    if (rows > 2) s = _mm256_broadcast_ss(a + 2), c20 = _mm256_fmadd_ps(s, b0, c20), c21 = _mm256_fmadd_ps(s, b1, c21);
+    if (rows > 3) s = _mm256_broadcast_ss(a + 3), c30 = _mm256_fmadd_ps(s, b0, c30), c31 = _mm256_fmadd_ps(s, b1, c31);
+    if (rows > 4) s = _mm256_broadcast_ss(a + 4), c40 = _mm256_fmadd_ps(s, b0, c40), c41 = _mm256_fmadd_ps(s, b1, c41);
+    if (rows > 5) s = _mm256_broadcast_ss(a + 5), c50 = _mm256_fmadd_ps(s, b0, c50), c51 = _mm256_fmadd_ps(s, b1, c51);
+  }
+  /* t has room for 16 columns a row; stored from the registers (an array of them went by the stack) */
+  _mm256_storeu_ps(t, c00), _mm256_storeu_ps(t + 8, c01), t += ldt;
+  if (rows > 1) _mm256_storeu_ps(t, c10), _mm256_storeu_ps(t + 8, c11), t += ldt;
+  if (rows > 2) _mm256_storeu_ps(t, c20), _mm256_storeu_ps(t + 8, c21), t += ldt;
+  if (rows > 3) _mm256_storeu_ps(t, c30), _mm256_storeu_ps(t + 8, c31), t += ldt;
+  if (rows > 4) _mm256_storeu_ps(t, c40), _mm256_storeu_ps(t + 8, c41), t += ldt;
+  if (rows > 5) _mm256_storeu_ps(t, c50), _mm256_storeu_ps(t + 8, c51);
+}
+
+/* t [rows][ldt] = the block of aᵀ x above, rows 1..6, cols 1..ldt (ldt a multiple of 16) */
+__attribute__((target("avx2,fma"))) NNC_G_FN void nnc_g_outer(float *t, int ldt, const float *a, int lda, const float *x, int ldx,
+                                                            int n, int rows, int cols) {
+  for (int c0 = 0; c0 < cols; c0 += 16) {
+    const int nc = cols - c0 < 16 ? cols - c0 : 16;
+    float *tc = t + c0;
+    const float *xc = x + c0;
+    switch (rows * 2 + (nc == 16)) { /* constant shapes: each call inlines a tile specialised for them */
+    case 13: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 6, 16, 1); break;
+    case 12: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 6, nc, 0); break;
+    case 11: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 5, 16, 1); break;
+    case 10: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 5, nc, 0); break;
+    case 9: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 4, 16, 1); break;
+    case 8: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 4, nc, 0); break;
+    case 7: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 3, 16, 1); break;
+    case 6: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 3, nc, 0); break;
+    case 5: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 2, 16, 1); break;
+    case 4: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 2, nc, 0); break;
+    case 3: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 1, 16, 1); break;
+    case 2: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 1, nc, 0); break;
+    default: break;
+    }
+  }
+}
+
 /* nnc_g_xwt's columns split between threads (nnrt_pool_run): items are the 16-column panels, each
  * computed as nnc_g_xwt computes it, so any split gives the same values */
 struct nnc_g_args {
@@ -126,4 +183,5 @@ NNC_G_FN void nnc_g_panels(void *arg, long begin, long end, int thread) {
   (void)thread;
   nnc_g_xwt(a->y + o0, a->ldy, a->x, a->ldx, a->wp + (size_t)o0 * a->K, a->M, o1 - o0, a->K);
 }
+
 #endif
