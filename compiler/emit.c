@@ -250,9 +250,9 @@ static int fused_weight_of(const Emit *e, NodeId id) {
 
 /* The largest batch that takes the one-pass step. Measured on an AMD EPYC (Zen 3, OpenBLAS 0.3.21
  * Zen kernels), one thread, fashion_snn (784 x 256 and 256 x 256 weights), training steps against
- * the written gradient (cblas_sgemm, then the update): 1.25x at a batch of 16, 1.14x at 32, 1.06x
- * at 64, 0.90x at 128 (where sgemm's products outrun nnc_g_outer's more than the passes saved). */
-#define FUSED_MAX_BATCH 64
+ * the written gradient (cblas_sgemm, then the update): 1.26x at a batch of 16, 1.17x at 64, 1.05x
+ * at 128 (a 256 x 256 weight's place holds no more rows of dy and x). */
+#define FUSED_MAX_BATCH 128
 
 /* the batches up to which parameter p's weight takes its step in one pass: n rows of A and B fit
  * in its gradient's place */
@@ -312,7 +312,7 @@ static void emit_matmul(Emit *e, NodeId id, bool training) {
   const int fused = fused_weight_of(e, id);
   if (fused >= 0)
     P(e, "  if (nnc_fused && n <= %d) { /* one pass: the update computes it from %s and %s (nnc_update_outer) */\n"
-         "    memcpy(%s, %s, sizeof(nnc_real) * n * %s);\n    memcpy(%s + (size_t)n * %s, %s, sizeof(nnc_real) * n * %s);\n"
+         "    nnc_pack_blocks(%s, %s, n, %s, 6);\n    nnc_pack_blocks(%s + (size_t)n * %s, %s, n, %s, 16);\n"
          "  } else {\n",
       fused_batch_limit(e, fused), ref(e, n->in[0]), ref(e, n->in[1]), ref(e, id), ref(e, n->in[0]), M, ref(e, id), M,
       ref(e, n->in[1]), N);
@@ -1526,18 +1526,34 @@ static void emit_update(Emit *e) {
   const bool float_kernel = !e->opt->double_precision; /* compiler/kernels/gemm.c's nnc_g_outer */
   /* whole rows where they fit: the update then walks the parameters and their state in one run */
   P(e, "#define NNC_OUTER_COLS 1008 /* a multiple of 16 (nnc_g_outer), its rows not 4 KiB apart */\n\n");
-  P(e, "/* t [rows][NNC_OUTER_COLS] (rows <= 6, cols <= NNC_OUTER_COLS of them) = the block at row r0 and column c0 of a dense\n"
-       "   weight's gradient dy^T x [R][C] over the n examples (dy [n][R], x [n][C]): each element the\n"
-       "   sum of its products in the examples' order, from 0 */\n"
-       "NNC_HOT static void nnc_outer_block(nnc_real *t, const nnc_real *dy, int R, const nnc_real *x, int C, int n, int r0,\n"
-       "                                    int rows, int c0, int cols) {\n");
+  P(e, "/* to = from [n][width] in blocks of `block` columns, each block's n rows side by side (block j0\n"
+       "   at to + j0 n, its rows min(block, width - j0) long): nnc_outer_block then reads dy (blocks of\n"
+       "   6) and x (of 16) in order. At n = 1 the same as from. */\n"
+       "static void nnc_pack_blocks(nnc_real *to, const nnc_real *from, int n, int width, int block) {\n"
+       "  for (int j0 = 0; j0 < width; j0 += block) {\n"
+       "    const int w = width - j0 < block ? width - j0 : block;\n"
+       "    for (int b = 0; b < n; b++)\n"
+       "      for (int k = 0; k < w; k++) to[(size_t)j0 * n + (size_t)b * w + k] = from[(size_t)b * width + j0 + k];\n"
+       "  }\n}\n\n");
+  P(e, "/* t [rows][NNC_OUTER_COLS] (rows = min(6, R - r0), r0 a multiple of 6; cols <= NNC_OUTER_COLS of them, c0 a\n"
+       "   multiple of 16) = the block at row r0 and column c0 of a dense weight's gradient dy^T x [R][C] over\n"
+       "   the n examples, dy and x as nnc_pack_blocks leaves them: each element the sum of its products in\n"
+       "   the examples' order, from 0 */\n"
+       "NNC_HOT static void nnc_outer_block(nnc_real *t, const nnc_real *dyp, int R, const nnc_real *xp, int C, int n, int r0,\n"
+       "                                    int rows, int c0, int cols) {\n"
+       "  const nnc_real *a = dyp + (size_t)r0 * n; /* the block's rows, `rows` values each */\n");
   if (float_kernel)
-    P(e, "#ifdef NNC_G\n  if (nnc_g_usable()) {\n    nnc_g_outer(t, NNC_OUTER_COLS, dy + r0, R, x + c0, C, n, rows, cols);\n    return;\n  }\n#endif\n");
-  P(e, "  for (int r = 0; r < rows; r++) {\n    nnc_real *tr = t + r * NNC_OUTER_COLS;\n"
+    P(e, "#ifdef NNC_G\n  if (nnc_g_usable()) {\n    nnc_g_outer(t, NNC_OUTER_COLS, a, xp, C, c0, cols, n, rows);\n    return;\n  }\n#endif\n");
+  P(e, "  (void)R;\n"
+       "  for (int r = 0; r < rows; r++) {\n    nnc_real *tr = t + r * NNC_OUTER_COLS;\n"
        "    for (int c = 0; c < cols; c++) tr[c] = 0;\n"
        "    for (int b = 0; b < n; b++) {\n"
-       "      const nnc_real a = dy[(size_t)b * R + r0 + r], *xb = x + (size_t)b * C + c0;\n"
-       "      for (int c = 0; c < cols; c++) tr[c] += a * xb[c];\n    }\n  }\n}\n\n");
+       "      const nnc_real s = a[(size_t)b * rows + r];\n"
+       "      for (int j0 = c0; j0 < c0 + cols; j0 += 16) {\n"
+       "        const int w = C - j0 < 16 ? C - j0 : 16;\n"
+       "        const nnc_real *xb = xp + (size_t)j0 * n + (size_t)b * w;\n"
+       "        for (int k = 0; k < w; k++) tr[j0 - c0 + k] += s * xb[k];\n"
+       "      }\n    }\n  }\n}\n\n");
   P(e, "/* the optimizer's step of rows elements [at + r stride, + cols) of the parameters, r < rows, whose\n"
        "   gradients are t [rows][NNC_OUTER_COLS] */\n");
   P(e, "NNC_HOT static void nnc_update_block(struct %s *m, size_t at, const nnc_real *t, int rows, int cols, int stride) {\n",

@@ -243,6 +243,9 @@ Plan plan_build(Compilation *c, bool double_precision, bool blas) {
     /* inference reuses the packed weights until a step or a load changes them */
     if (p.in_infer[i] && !double_precision &&
         ((nd->op == OP_MATMUL && blas && matmul_is_dense_forward(g, nd)) || (nd->op == OP_CONV2D && conv2d_is_3x3_same(nd)))) {
+      /* on a cache line (the block is NNRT_ALIGN-aligned): the kernels' loads of a 64-byte row of
+         16 weights then never split across two lines */
+      p.fixed = (p.fixed + 15) / 16 * 16;
       p.store[i].packed = p.fixed;
       p.fixed += packed_size_of(g, nd) + 1;
     }

@@ -144,26 +144,29 @@ __attribute__((target("avx2,fma"))) NNC_G_INLINE void nnc_g_outer_tile(float *t,
   if (rows > 5) _mm256_storeu_ps(t, c50), _mm256_storeu_ps(t + 8, c51);
 }
 
-/* t [rows][ldt] = the block of aᵀ x above, rows 1..6, cols 1..ldt (ldt a multiple of 16) */
-__attribute__((target("avx2,fma"))) NNC_G_FN void nnc_g_outer(float *t, int ldt, const float *a, int lda, const float *x, int ldx,
-                                                            int n, int rows, int cols) {
-  for (int c0 = 0; c0 < cols; c0 += 16) {
-    const int nc = cols - c0 < 16 ? cols - c0 : 16;
-    float *tc = t + c0;
-    const float *xc = x + c0;
+/* t [rows][ldt] = the block of aᵀ x above at columns c0 .. c0 + cols - 1 (c0 a multiple of 16, cols
+ * at most ldt), rows 1..6: a holds the block's n rows of `rows` values side by side; xp holds x in
+ * chunks of 16 columns, chunk j at xp + 16 j n with its n rows of min(16, C - 16 j) values side by
+ * side (nnc_pack_blocks in the generated code): both are then read in order, one line after another */
+__attribute__((target("avx2,fma"))) NNC_G_FN void nnc_g_outer(float *t, int ldt, const float *a, const float *xp, int C, int c0,
+                                                            int cols, int n, int rows) {
+  for (int c = c0; c < c0 + cols; c += 16) {
+    const int nc = C - c < 16 ? C - c : 16;
+    float *tc = t + (c - c0);
+    const float *xc = xp + (size_t)c * n;
     switch (rows * 2 + (nc == 16)) { /* constant shapes: each call inlines a tile specialised for them */
-    case 13: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 6, 16, 1); break;
-    case 12: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 6, nc, 0); break;
-    case 11: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 5, 16, 1); break;
-    case 10: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 5, nc, 0); break;
-    case 9: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 4, 16, 1); break;
-    case 8: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 4, nc, 0); break;
-    case 7: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 3, 16, 1); break;
-    case 6: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 3, nc, 0); break;
-    case 5: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 2, 16, 1); break;
-    case 4: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 2, nc, 0); break;
-    case 3: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 1, 16, 1); break;
-    case 2: nnc_g_outer_tile(tc, ldt, a, lda, xc, ldx, n, 1, nc, 0); break;
+    case 13: nnc_g_outer_tile(tc, ldt, a, 6, xc, 16, n, 6, 16, 1); break;
+    case 12: nnc_g_outer_tile(tc, ldt, a, 6, xc, nc, n, 6, nc, 0); break;
+    case 11: nnc_g_outer_tile(tc, ldt, a, 5, xc, 16, n, 5, 16, 1); break;
+    case 10: nnc_g_outer_tile(tc, ldt, a, 5, xc, nc, n, 5, nc, 0); break;
+    case 9: nnc_g_outer_tile(tc, ldt, a, 4, xc, 16, n, 4, 16, 1); break;
+    case 8: nnc_g_outer_tile(tc, ldt, a, 4, xc, nc, n, 4, nc, 0); break;
+    case 7: nnc_g_outer_tile(tc, ldt, a, 3, xc, 16, n, 3, 16, 1); break;
+    case 6: nnc_g_outer_tile(tc, ldt, a, 3, xc, nc, n, 3, nc, 0); break;
+    case 5: nnc_g_outer_tile(tc, ldt, a, 2, xc, 16, n, 2, 16, 1); break;
+    case 4: nnc_g_outer_tile(tc, ldt, a, 2, xc, nc, n, 2, nc, 0); break;
+    case 3: nnc_g_outer_tile(tc, ldt, a, 1, xc, 16, n, 1, 16, 1); break;
+    case 2: nnc_g_outer_tile(tc, ldt, a, 1, xc, nc, n, 1, nc, 0); break;
     default: break;
     }
   }
