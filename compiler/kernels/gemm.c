@@ -155,18 +155,12 @@ __attribute__((target("avx2,fma"))) NNC_G_FN void nnc_g_outer(float *t, int ldt,
     float *tc = t + (c - c0);
     const float *xc = xp + (size_t)c * n;
     switch (rows * 2 + (nc == 16)) { /* constant shapes: each call inlines a tile specialised for them */
-    case 13: nnc_g_outer_tile(tc, ldt, a, 6, xc, 16, n, 6, 16, 1); break;
-    case 12: nnc_g_outer_tile(tc, ldt, a, 6, xc, nc, n, 6, nc, 0); break;
-    case 11: nnc_g_outer_tile(tc, ldt, a, 5, xc, 16, n, 5, 16, 1); break;
-    case 10: nnc_g_outer_tile(tc, ldt, a, 5, xc, nc, n, 5, nc, 0); break;
-    case 9: nnc_g_outer_tile(tc, ldt, a, 4, xc, 16, n, 4, 16, 1); break;
-    case 8: nnc_g_outer_tile(tc, ldt, a, 4, xc, nc, n, 4, nc, 0); break;
-    case 7: nnc_g_outer_tile(tc, ldt, a, 3, xc, 16, n, 3, 16, 1); break;
-    case 6: nnc_g_outer_tile(tc, ldt, a, 3, xc, nc, n, 3, nc, 0); break;
-    case 5: nnc_g_outer_tile(tc, ldt, a, 2, xc, 16, n, 2, 16, 1); break;
-    case 4: nnc_g_outer_tile(tc, ldt, a, 2, xc, nc, n, 2, nc, 0); break;
-    case 3: nnc_g_outer_tile(tc, ldt, a, 1, xc, 16, n, 1, 16, 1); break;
-    case 2: nnc_g_outer_tile(tc, ldt, a, 1, xc, nc, n, 1, nc, 0); break;
+#define NNC_G_OUTER_CASES(r)                                                                                           \
+  case 2 * (r) + 1: nnc_g_outer_tile(tc, ldt, a, r, xc, 16, n, r, 16, 1); break;                                     \
+  case 2 * (r): nnc_g_outer_tile(tc, ldt, a, r, xc, nc, n, r, nc, 0); break;
+      NNC_G_OUTER_CASES(6) NNC_G_OUTER_CASES(5) NNC_G_OUTER_CASES(4)
+      NNC_G_OUTER_CASES(3) NNC_G_OUTER_CASES(2) NNC_G_OUTER_CASES(1)
+#undef NNC_G_OUTER_CASES
     default: break;
     }
   }
