@@ -1565,8 +1565,9 @@ static void emit_update(Emit *e) {
                    "t[r * NNC_OUTER_COLS + c]", "    }\n  }\n");
   P(e, "}\n\n");
   P(e, "/* nnc_update() of a weight [rows, cols] whose gradient over the batch, dy^T x, was not written:\n"
-       "   the n rows of dy and of x wait in its place (fused_weight_of() in nnc's emit.c), and the\n"
-       "   gradient is computed a block at a time where the rule takes it; rows [r_begin, r_end) */\n"
+       "   the n rows of dy and of x wait in its place (fused_weight_of() in nnc's emit.c; packed by\n"
+       "   nnc_pack_blocks), and the gradient is computed a block at a time where the rule takes it;\n"
+       "   rows [r_begin, r_end) */\n"
        "static void nnc_update_outer_rows(struct %s *m, size_t begin, int rows, int cols, int n, int r_begin, int r_end) {\n"
        "  nnc_real t[6 * NNC_OUTER_COLS];\n"
        "  const nnc_real *dy = m->grads + begin, *x = dy + (size_t)n * rows;\n"
@@ -1599,8 +1600,9 @@ static void emit_update(Emit *e) {
        "  for (; i < n; i++) {\n    const nnc_real a = v[i] < 0 ? -v[i] : v[i];\n    lane[0] = a > lane[0] ? a : lane[0];\n  }\n"
        "  for (int l = 1; l < 8; l++) lane[0] = lane[l] > lane[0] ? lane[l] : lane[0];\n"
        "  return lane[0];\n}\n\n");
-  P(e, "/* 1 when every element of dy^T x over the n examples (dy [n][rows], x [n][cols]) is finite. When dy\n"
-       "   and x are, each sum of n products is at most n top_a top_b, grown by at most n roundings:\n"
+  P(e, "/* 1 when every element of dy^T x over the n examples (dy [n][rows], x [n][cols], packed by\n"
+       "   nnc_pack_blocks) is finite. When dy and x are, each sum of n products is at most\n"
+       "   n top_a top_b, grown by at most n roundings:\n"
        "   below the largest finite value, no element overflows; else each is computed as the update\n"
        "   computes it and tested */\n"
        "NNC_HOT static int nnc_outer_finite(const nnc_real *dy, int rows, const nnc_real *x, int cols, int n) {\n"
