@@ -1539,13 +1539,12 @@ static void emit_update(Emit *e) {
        "   multiple of 16) = the block at row r0 and column c0 of a dense weight's gradient dy^T x [R][C] over\n"
        "   the n examples, dy and x as nnc_pack_blocks leaves them: each element the sum of its products in\n"
        "   the examples' order, from 0 */\n"
-       "NNC_HOT static void nnc_outer_block(nnc_real *t, const nnc_real *dyp, int R, const nnc_real *xp, int C, int n, int r0,\n"
-       "                                    int rows, int c0, int cols) {\n"
+       "NNC_HOT static void nnc_outer_block(nnc_real *t, const nnc_real *dyp, const nnc_real *xp, int C, int n, int r0, int rows,\n"
+       "                                    int c0, int cols) {\n"
        "  const nnc_real *a = dyp + (size_t)r0 * n; /* the block's rows, `rows` values each */\n");
   if (float_kernel)
     P(e, "#ifdef NNC_G\n  if (nnc_g_usable()) {\n    nnc_g_outer(t, NNC_OUTER_COLS, a, xp, C, c0, cols, n, rows);\n    return;\n  }\n#endif\n");
-  P(e, "  (void)R;\n"
-       "  for (int r = 0; r < rows; r++) {\n    nnc_real *tr = t + r * NNC_OUTER_COLS;\n"
+  P(e, "  for (int r = 0; r < rows; r++) {\n    nnc_real *tr = t + r * NNC_OUTER_COLS;\n"
        "    for (int c = 0; c < cols; c++) tr[c] = 0;\n"
        "    for (int b = 0; b < n; b++) {\n"
        "      const nnc_real s = a[(size_t)b * rows + r];\n"
@@ -1574,7 +1573,7 @@ static void emit_update(Emit *e) {
        "  for (int r0 = r_begin; r0 < r_end; r0 += 6)\n"
        "    for (int c0 = 0; c0 < cols; c0 += NNC_OUTER_COLS) {\n"
        "      const int nr = r_end - r0 < 6 ? r_end - r0 : 6, nc = cols - c0 < NNC_OUTER_COLS ? cols - c0 : NNC_OUTER_COLS;\n"
-       "      nnc_outer_block(t, dy, rows, x, cols, n, r0, nr, c0, nc);\n"
+       "      nnc_outer_block(t, dy, x, cols, n, r0, nr, c0, nc);\n"
        "      nnc_update_block(m, begin + (size_t)r0 * cols + c0, t, nr, nc, cols);\n"
        "    }\n}\n\n",
     e->tag);
@@ -1613,7 +1612,7 @@ static void emit_update(Emit *e) {
        "  for (int r0 = 0; r0 < rows; r0 += 6)\n"
        "    for (int c0 = 0; c0 < cols; c0 += NNC_OUTER_COLS) {\n"
        "      const int nr = rows - r0 < 6 ? rows - r0 : 6, nc = cols - c0 < NNC_OUTER_COLS ? cols - c0 : NNC_OUTER_COLS;\n"
-       "      nnc_outer_block(t, dy, rows, x, cols, n, r0, nr, c0, nc);\n"
+       "      nnc_outer_block(t, dy, x, cols, n, r0, nr, c0, nc);\n"
        "      for (int r = 0; r < nr; r++)\n"
        "        if (!nnc_all_finite(t + r * NNC_OUTER_COLS, (size_t)nc)) return 0;\n"
        "    }\n  return 1;\n}\n\n",
