@@ -23,9 +23,10 @@
  * multiply-adds and cblas_sgemm may round differently), from a fresh pair of models:
  *
  *   - steps of batch 2;
+ *   - a batch whose first example's gradient overflows: refused, nothing changes;
+ *   - the same example twice, each product inside the range and their sum beyond it: refused;
  *   - a batch whose largest dy and largest x, from different examples, multiply beyond the range
- *     while every element of the gradient is finite (the first example's dy is exactly 0): taken;
- *   - a batch whose first example's gradient overflows: refused, nothing changes.
+ *     while every element of the gradient is finite (the first example's dy is exactly 0): taken.
  *
  * usage: one_pass sgd|rmsprop|adam [lr=X] [momentum=X] [nesterov=true] [weight_decay=X] [rho=X]
  *                 [eps=X] [beta1=X] [beta2=X] WORK
@@ -96,6 +97,12 @@ static void reference_step(const real *g) {
   }
 }
 
+/* The written path's loss at the reference's parameters (model b then holds its gradients) */
+static double written_loss(M_model *b, const float *x, const int32_t *y, int n) {
+  memcpy(M(debug_params)(b), ref, sizeof ref);
+  return M(debug_loss_grad)(b, x, y, n, 0);
+}
+
 /* the largest relative difference of A's parameters from the reference's */
 static double max_rel_diff(const real *p) {
   double worst = 0;
@@ -109,8 +116,7 @@ static double max_rel_diff(const real *p) {
 /* One step of A (one pass at n <= 2) and of the reference (B's written gradients); compares, to
    the bit when exact is set, else within 1e-5. */
 static void step_both(M_model *a, M_model *b, const float *x, const int32_t *y, int n, const char *what, int exact) {
-  memcpy(M(debug_params)(b), ref, sizeof ref);
-  double ref_loss = M(debug_loss_grad)(b, x, y, n, 0);
+  double ref_loss = written_loss(b, x, y, n);
   reference_step(M(debug_grads)(b));
   float loss = M(train_step)(a, x, y, n);
   if (exact ? loss != (float)ref_loss : !(fabs(loss - ref_loss) <= 1e-5 * (fabs(ref_loss) + 1e-3))) {
@@ -161,8 +167,7 @@ static void make_huge_weights(M_model *m) {
 /* 1 when the written path (model b at the reference's parameters) gives a finite loss and some
    gradient that is not */
 static int overflows(M_model *b, const float *x, const int32_t *y, int n) {
-  memcpy(M(debug_params)(b), ref, sizeof ref);
-  double loss = M(debug_loss_grad)(b, x, y, n, 0);
+  double loss = written_loss(b, x, y, n);
   int finite = 1;
   for (int i = 0; i < N_P; i++) finite &= isfinite(M(debug_grads)(b)[i]) != 0;
   return isfinite(loss) && !finite;
@@ -268,8 +273,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < IN; i++) x[i] = x[IN + i] = (float)(0.5 + 0.25 * i);
   x[4] = x[IN + 4] = 1;
   y[1] = y[0];
-  memcpy(M(debug_params)(b2), ref, sizeof ref);
-  M(debug_loss_grad)(b2, x, y, 1, 0);
+  written_loss(b2, x, y, 1);
   double g4 = 0; /* the largest |dW1[i][4]| at x[4] = 1 */
   for (int i = 0; i < HID; i++) g4 = fmax(g4, fabs((double)M(debug_grads)(b2)[i * IN + 4]));
   x[4] = x[IN + 4] = (float)(REAL_MAX / g4 * 1.5);
@@ -285,12 +289,10 @@ int main(int argc, char **argv) {
      largest x is beyond the range, every element of the gradient is not. */
   int found = 0;
   for (y[0] = 0; y[0] < OUT && !found; y[0] += !found) {
-    memcpy(M(debug_params)(b2), ref, sizeof ref);
-    found = M(debug_loss_grad)(b2, x, y, 1, 0) == 0 && !overflows(b2, x, y, 1);
+    found = written_loss(b2, x, y, 1) == 0 && !overflows(b2, x, y, 1);
   }
   for (y[1] = 0; y[1] < OUT; y[1]++) { /* a label with a loss: dy not 0 */
-    memcpy(M(debug_params)(b2), ref, sizeof ref);
-    if (M(debug_loss_grad)(b2, x + IN, y + 1, 1, 0) > 0 && !overflows(b2, x + IN, y + 1, 1)) break;
+    if (written_loss(b2, x + IN, y + 1, 1) > 0 && !overflows(b2, x + IN, y + 1, 1)) break;
   }
   if (!found || y[1] == OUT || overflows(b2, x, y, 2)) {
     fprintf(stderr, "FAIL: no labels make the batch of a large x and a large dy meant\n");
